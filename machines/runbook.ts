@@ -1,0 +1,200 @@
+/**
+ * The cutover timeline as data (DESIGN §1). The machine, `cutover plan`, the terminal UI and
+ * CUTOVER_CHECKLIST.md are all derived from this one definition. Step ids are part of the CLI
+ * contract (`cutover signoff window.go ...`): renaming one is a breaking change.
+ *
+ * Pure: no adapters, no disk.
+ */
+
+/**
+ * - action: scripted, idempotent, retried with backoff.
+ * - email: an action that sends a notice (idempotency keys per batch).
+ * - signoff: named approvers, optional quorum, a note; rejection is recorded.
+ * - confirm: a typed phrase (e.g. the zone name) before a dangerous action, then the action.
+ * - recurring: an action run every cadence until the phase ends.
+ * - decision: the decision tree's verdict, then a human sign-off of it.
+ */
+export type StepKind = 'action' | 'email' | 'signoff' | 'confirm' | 'recurring' | 'decision';
+
+/** Where a time is measured from: the planned T0, or the actual switch time (windows slip). */
+export type Anchor = 't0' | 'switch';
+
+export type Cadence = 'hypercare' | 'stabilize' | 'reconcile' | 'daily';
+
+export interface StepDef {
+  id: string;
+  title: string;
+  kind: StepKind;
+  /** What the step is for, in one or two sentences (UI, plan, checklist). */
+  description: string;
+  /** Planned start inside its phase, as an offset from the phase's anchor (e.g. '+15m'). */
+  planned?: string;
+  /** Recurring steps: which of the plan's cadences they run at. */
+  every?: Cadence;
+  /** What the operator types to confirm: the DNS zone name, or the rollback phrase. */
+  phrase?: 'zone' | 'rollback';
+  /**
+   * The step's effect cannot be made idempotent: it records "started" before acting and, if found
+   * started but unfinished on resume, asks the operator instead of guessing.
+   */
+  notIdempotent?: boolean;
+  /** Template id of the notice an email step sends. */
+  template?: string;
+}
+
+export interface PhaseDef {
+  id: string;
+  title: string;
+  /** When the phase opens. Branch phases open when they are entered. */
+  opens?: { anchor: Anchor; offset: string };
+  /** Recurring phases run their steps until this time. */
+  until?: { anchor: Anchor; offset: string };
+  /** `rollback` and `abort` are entered by an event, not reached in order. */
+  branch?: boolean;
+  steps: StepDef[];
+}
+
+export const runbook: PhaseDef[] = [
+  {
+    id: 'prep',
+    title: 'Preparation',
+    opens: { anchor: 't0', offset: '-48h' },
+    steps: [
+      { id: 'prep.preflight', kind: 'action', title: 'Preflight', description: 'Validate the plan and reach every system it names: both databases, DNS provider, mail provider, probes.' },
+      { id: 'prep.lower-ttl', kind: 'action', title: 'Lower DNS TTL', description: 'Lower the TTL of the records that will switch to the cutover TTL, so the switch propagates within minutes.' },
+      { id: 'prep.advance-notice', kind: 'email', template: 'advance-notice', title: 'Send advance notice', description: 'Tell every user about the maintenance window 48 hours ahead, including the password reset that follows.' },
+      { id: 'prep.staging-rehearsal', kind: 'signoff', title: 'Staging rehearsal passed', description: 'A full migration was rehearsed on staging and its verification passed.' },
+      { id: 'prep.critical-workflows', kind: 'signoff', title: 'Critical workflows listed', description: 'The critical workflows to test after deploy are written down and owned.' },
+    ],
+  },
+  {
+    id: 'final',
+    title: 'Final verification',
+    opens: { anchor: 't0', offset: '-24h' },
+    steps: [
+      { id: 'final.health', kind: 'action', title: 'Old system health', description: 'Probe the old system: it must be healthy before we take it down.' },
+      { id: 'final.export-dry-run', kind: 'action', title: 'Export dry run', description: 'Time a full export into a scratch folder and forecast the downtime.' },
+      { id: 'final.target-ready', kind: 'action', title: 'Target ready', description: 'The target has the schema, extensions and free space the load needs.' },
+      { id: 'final.ttl-propagated', kind: 'action', title: 'Low TTL propagated', description: 'Every configured resolver answers with the lowered TTL.' },
+      { id: 'final.baseline', kind: 'action', title: 'Baseline captured', description: 'Latency (p50/p95) and error rate of the old system, the yardstick for the checks after the switch.' },
+      { id: 'final.rollback-rehearsed', kind: 'signoff', title: 'Rollback rehearsed', description: 'The rollback procedure was tested on staging.' },
+      { id: 'final.reminder', kind: 'email', template: 'reminder-24h', title: 'Send 24-hour reminder', description: 'Remind users of the window and how to prepare.' },
+    ],
+  },
+  {
+    id: 'window',
+    title: 'Cutover window',
+    opens: { anchor: 't0', offset: '0m' },
+    steps: [
+      { id: 'window.go', kind: 'signoff', planned: '+0m', title: 'Go / no-go', description: 'The approvers decide to start. A rejection is a no-go and aborts the cutover.' },
+      { id: 'window.maintenance-notice', kind: 'email', template: 'maintenance-starting', planned: '+0m', title: 'Send maintenance notice', description: 'Tell users the maintenance has started and when it should end.' },
+      { id: 'freeze.enable', kind: 'action', planned: '+0m', title: 'Freeze the source', description: 'Revoke writes on the plan\'s tables from the app roles (recording exactly what was revoked) and end their open sessions.' },
+      { id: 'freeze.verify-no-writes', kind: 'action', planned: '+5m', title: 'Verify no writes', description: 'Write counters stay unchanged over a quiet window and a write as an app role is refused.' },
+      { id: 'freeze.snapshot', kind: 'action', planned: '+10m', title: 'Record the cutover point', description: 'Time, WAL position and per-table row counts of the frozen source.' },
+      { id: 'export.tables', kind: 'action', planned: '+15m', title: 'Export tables', description: 'Stream every table from one consistent snapshot into the export folder, with a checksummed manifest.' },
+      { id: 'export.verify', kind: 'action', planned: '+40m', title: 'Verify export', description: 'Every file matches its manifest: rows, bytes, sha256.' },
+      { id: 'migrate.load', kind: 'action', planned: '+45m', title: 'Load the target', description: 'Load parents before children, one transaction per table; advance identities and sequences.' },
+      { id: 'migrate.verify', kind: 'action', planned: '+80m', title: 'Verify the target', description: 'Row counts and content hashes per table computed in both databases; orphan check.' },
+      { id: 'deploy.smoke', kind: 'action', planned: '+90m', title: 'Smoke tests', description: 'Health, database and auth endpoints of the new system answer as expected.' },
+      { id: 'deploy.auth-flows', kind: 'signoff', planned: '+100m', title: 'Auth flows tested', description: 'Login, signup and password reset work on the new system.' },
+      { id: 'deploy.critical-workflows', kind: 'signoff', planned: '+110m', title: 'Critical workflows tested', description: 'View readings, acknowledge an alert, create an area.' },
+      { id: 'dns.switch', kind: 'confirm', phrase: 'zone', planned: '+120m', title: 'Switch DNS', description: 'Point the records at the new system, after the operator types the zone name. The previous values are recorded for an exact revert.' },
+      { id: 'dns.propagation', kind: 'action', planned: '+125m', title: 'Wait for propagation', description: 'Every configured resolver answers with the new values.' },
+      { id: 'dns.external-check', kind: 'action', planned: '+130m', title: 'External check', description: 'The public names reach the new system.' },
+      { id: 'validate.multi-device', kind: 'signoff', planned: '+135m', title: 'Multi-device check', description: 'Desktop, mobile and another network reach the new system.' },
+      { id: 'validate.monitoring', kind: 'action', planned: '+140m', title: 'Monitoring active', description: 'Grafana, the status page and log shipping answer.' },
+      { id: 'validate.webhook', kind: 'action', planned: '+145m', title: 'Webhook reaches the new system', description: 'A TTN-style test uplink is posted and arrives in the target database.' },
+      { id: 'validate.complete-notice', kind: 'email', template: 'maintenance-complete', planned: '+150m', title: 'Send completion notice', description: 'Tell users the system is back, with password reset instructions.' },
+    ],
+  },
+  {
+    id: 'hypercare',
+    title: 'Hypercare',
+    opens: { anchor: 'switch', offset: '0m' },
+    until: { anchor: 'switch', offset: '2h' },
+    steps: [
+      { id: 'hypercare.check', kind: 'recurring', every: 'hypercare', title: 'Hypercare check', description: 'Error rate, p95 against the baseline, database, auth, readings ingestion (no gap over the threshold).' },
+    ],
+  },
+  {
+    id: 'stabilize',
+    title: 'Stabilization',
+    opens: { anchor: 'switch', offset: '2h' },
+    until: { anchor: 'switch', offset: '24h' },
+    steps: [
+      { id: 'stabilize.check', kind: 'recurring', every: 'stabilize', title: 'Stabilization check', description: 'The hypercare checks at a slower cadence, plus backups and disk space.' },
+    ],
+  },
+  {
+    id: 'review',
+    title: 'First-day review',
+    opens: { anchor: 'switch', offset: '24h' },
+    steps: [
+      { id: 'review.summary', kind: 'action', title: 'First-day summary', description: 'Error rates, latency, ingestion and reconciliation of the first day.' },
+      { id: 'review.decision', kind: 'decision', title: 'Proceed or roll back', description: 'The decision tree\'s verdict on the evidence, signed off by the approvers.' },
+      { id: 'review.survey', kind: 'email', template: 'survey', title: 'Send survey', description: 'Ask users how the cutover went (optional: skip it if not wanted).' },
+    ],
+  },
+  {
+    id: 'watch',
+    title: 'Rollback window',
+    opens: { anchor: 'switch', offset: '24h' },
+    until: { anchor: 'switch', offset: '7d' },
+    steps: [
+      { id: 'watch.reconcile', kind: 'recurring', every: 'reconcile', title: 'Reconciliation', description: 'Grouped counts and content hashes on both sides; drift and missing rows are named.' },
+      { id: 'watch.daily', kind: 'recurring', every: 'daily', title: 'Daily check', description: 'Error patterns, data consistency, backup integrity; the rollback criteria re-evaluated.' },
+    ],
+  },
+  {
+    id: 'close',
+    title: 'Close',
+    opens: { anchor: 'switch', offset: '7d' },
+    steps: [
+      { id: 'close.restore-ttl', kind: 'action', title: 'Restore DNS TTL', description: 'Put the records\' TTL back to normal.' },
+      { id: 'close.archive', kind: 'action', title: 'Archive exports', description: 'A tarball of the exports with checksums, for the retention period.' },
+      { id: 'close.signoff', kind: 'signoff', title: 'Formal sign-off', description: 'The cutover is complete; the old system may be decommissioned.' },
+    ],
+  },
+  {
+    id: 'rollback',
+    title: 'Rollback',
+    branch: true,
+    steps: [
+      { id: 'rollback.decide', kind: 'decision', phrase: 'rollback', title: 'Decide to roll back', description: 'The evidence, a typed confirmation and the approvers\' sign-off.' },
+      { id: 'rollback.freeze-target', kind: 'action', title: 'Freeze the target', description: 'Stop writes on the new system so the delta is complete.' },
+      { id: 'rollback.export-delta', kind: 'action', title: 'Export the delta', description: 'Rows written to the target after the cutover point, exported before anything else changes.' },
+      { id: 'rollback.dns-revert', kind: 'action', title: 'Revert DNS', description: 'Restore exactly the records recorded before the switch.' },
+      { id: 'rollback.unfreeze-source', kind: 'action', title: 'Unfreeze the source', description: 'Restore exactly the grants that were revoked.' },
+      { id: 'rollback.reimport', kind: 'action', title: 'Re-import the delta', description: 'Append-only rows (readings) back into the source; other changes into a manual-review report.' },
+      { id: 'rollback.notice', kind: 'email', template: 'rollback-notice', title: 'Send rollback notice', description: 'Tell users the old system is back.' },
+    ],
+  },
+  {
+    id: 'abort',
+    title: 'Abort',
+    branch: true,
+    steps: [
+      { id: 'abort.restore-ttl', kind: 'action', title: 'Restore DNS TTL', description: 'Put the records\' TTL back to normal; nothing else changed.' },
+      { id: 'abort.notice', kind: 'email', template: 'rollback-notice', title: 'Send cancellation notice', description: 'Tell users the maintenance is called off.' },
+    ],
+  },
+];
+
+export const mainPhases = runbook.filter((phase) => !phase.branch);
+
+const stepsById = new Map(runbook.flatMap((phase) => phase.steps.map((step) => [step.id, { step, phase }] as const)));
+
+export function findStep(id: string): { step: StepDef; phase: PhaseDef } | undefined {
+  return stepsById.get(id);
+}
+
+export function allSteps(): StepDef[] {
+  return runbook.flatMap((phase) => phase.steps);
+}
+
+/** Steps that wait for named approvers (sign-off and decision steps). */
+export function signoffStepIds(): string[] {
+  return allSteps()
+    .filter((step) => step.kind === 'signoff' || step.kind === 'decision')
+    .map((step) => step.id);
+}

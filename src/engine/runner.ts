@@ -1,0 +1,341 @@
+import { mkdirSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import pRetry from 'p-retry';
+import { createActor, fromPromise, type Actor, type AnyStateMachine, type SnapshotFrom } from 'xstate';
+import { buildMachine, OUTCOME_UNKNOWN, type RunContext, type RunEvent, type RunSettings, type RunStepInput, type StepOutcome, type TimerInput } from '../../machines/machine.js';
+import { findStep } from '../../machines/runbook.js';
+import type { Plan } from '../config/schema.js';
+import { settingsFromPlan } from '../config/settings.js';
+import type { Adapters, Progress, StepContext, StepRegistry } from '../steps/types.js';
+import type { Clock } from './clock.js';
+import { ExitError, EXIT } from './errors.js';
+import { Journal, type JournalEntry } from './journal.js';
+import { acquireLock } from './lock.js';
+import { collectSecrets, redact } from './redact.js';
+import { loadState, saveState } from './state-store.js';
+import { explainRefusal, locate, type Location } from './view.js';
+
+export interface RunnerOptions {
+  stateDir: string;
+  plan: Plan;
+  planDir: string;
+  registry: StepRegistry;
+  adapters: Adapters;
+  clock: Clock;
+  env?: Record<string, string | undefined>;
+  /**
+   * `drive` runs actions and waits. `command` only records outside events (sign-off, skip, retry…):
+   * actions and timers it would start are held, so they run in the next `cutover run`, not here.
+   */
+  mode: 'drive' | 'command';
+  /** Shown to a second runner that finds the lock. */
+  command: string;
+  /** Retries of a failing action before the step fails (backoff doubles from `retryDelayMs`). */
+  retries?: number;
+  retryDelayMs?: number;
+  onProgress?(stepId: string, progress: Progress): void;
+  onJournal?(entry: JournalEntry): void;
+  /** Compressed clocks: where to save their offset, so a resumed rehearsal stays on its timeline. */
+  clockOffset?: { get(): number; set(offsetMs: number): void };
+}
+
+/** Why `drive` returned. */
+export type Blocked =
+  | { kind: 'signoff' | 'confirm' | 'failed' | 'unknown' | 'rejected'; location: Location }
+  | { kind: 'time'; location: Location; until: number }
+  | { kind: 'until'; location: Location }
+  | { kind: 'ended'; location: Location };
+
+export class NotImplementedError extends Error {
+  override name = 'NotImplementedError';
+}
+
+class OutcomeUnknownError extends Error {
+  override name = OUTCOME_UNKNOWN;
+}
+
+type RunSnapshot = SnapshotFrom<AnyStateMachine>;
+
+function newRunId(now: number): string {
+  const stamp = new Date(now).toISOString().slice(0, 16).replace(/[-:]/g, '').replace('T', '-');
+  return `${stamp}-${randomBytes(2).toString('hex')}`;
+}
+
+const sameAttempt = (entry: JournalEntry, input: RunStepInput) =>
+  entry.stepId === input.stepId && entry.attempt === input.attempt && (entry.occurrence ?? null) === (input.occurrence ?? null);
+
+/**
+ * Drives one cutover: restore the actor from the stored snapshot, send events, persist after every
+ * transition, stop. Nothing else holds state (STYLE 4).
+ */
+export class Runner {
+  readonly journal: Journal;
+  readonly runId: string;
+  private readonly actor: Actor<AnyStateMachine>;
+  private readonly release: () => void;
+  private readonly secrets: string[];
+  private appliedSeq: number;
+  private stopBefore?: string;
+  private listeners = new Set<(snapshot: RunSnapshot) => void>();
+  private progressByStep = new Map<string, Progress>();
+  private stopped = false;
+
+  private constructor(private readonly options: RunnerOptions) {
+    const { stateDir, clock } = options;
+    mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+    const lock = acquireLock(stateDir, options.command);
+    this.release = lock.release;
+    try {
+      this.journal = Journal.open(stateDir);
+      const stored = loadState(stateDir);
+      this.secrets = collectSecrets(options.plan, options.env ?? process.env);
+      if (lock.tookOverFrom) {
+        this.note('lock.taken-over', { from: `${lock.tookOverFrom.user}@${lock.tookOverFrom.host} pid ${lock.tookOverFrom.pid}` });
+      }
+      if (stored?.clockOffsetMs !== undefined) options.clockOffset?.set(stored.clockOffsetMs);
+      this.runId = stored?.runId ?? newRunId(clock.now());
+      this.appliedSeq = stored?.appliedSeq ?? this.journal.lastSeq;
+      const settings = settingsFromPlan(options.plan);
+      const machine = buildMachine().provide({
+        actors: {
+          runStep: fromPromise<StepOutcome, RunStepInput>(({ input, signal }) => this.runStep(input, signal)),
+          timer: fromPromise<{ now: number }, TimerInput>(({ input, signal }) => this.wait(input, signal)),
+        },
+      });
+      this.actor = createActor(machine, {
+        ...(stored ? { snapshot: stored.machine as never } : {}),
+        input: { runId: this.runId, ...settings },
+      });
+      if (!stored) this.note('run.created', { runId: this.runId, plan: options.plan.name, environment: options.plan.environment });
+      this.actor.subscribe({
+        next: (snapshot) => this.persist(snapshot),
+        error: (error) => this.note('engine.error', { error: String(error) }),
+      });
+      this.pendingReplan = JSON.stringify(pickSettings(this.context())) !== JSON.stringify(settings) ? settings : undefined;
+    } catch (error) {
+      this.release();
+      throw error;
+    }
+  }
+
+  private pendingReplan?: RunSettings;
+
+  static open(options: RunnerOptions): Runner {
+    return new Runner(options);
+  }
+
+  /** The snapshot before anything runs: what a command sees when it decides whether it may act. */
+  snapshot(): RunSnapshot {
+    return this.actor.getSnapshot();
+  }
+
+  context(): RunContext {
+    return this.snapshot().context as RunContext;
+  }
+
+  location(): Location {
+    return locate(this.snapshot());
+  }
+
+  progress(stepId: string): Progress | undefined {
+    return this.progressByStep.get(stepId);
+  }
+
+  /** Start the actor: re-runs what was in flight, replays journaled events the state missed. */
+  start(): void {
+    this.actor.start();
+    for (const entry of this.journal.entries) {
+      if (entry.type === 'event' && entry.seq > this.appliedSeq) {
+        this.appliedSeq = entry.seq;
+        this.actor.send(entry.event as RunEvent);
+      }
+    }
+    if (this.pendingReplan) {
+      const before = this.context().t0;
+      this.actor.send({ type: 'REPLAN', ...this.pendingReplan });
+      this.note('plan.changed', {
+        ...(before !== this.pendingReplan.t0 ? { t0: { from: new Date(before).toISOString(), to: new Date(this.pendingReplan.t0).toISOString() } } : {}),
+      });
+      this.pendingReplan = undefined;
+    }
+  }
+
+  /**
+   * Record an outside event (sign-off, confirmation, skip, retry, rollback) and apply it. The journal
+   * line is fsync'd first: if the process dies right after, the next start applies it from there.
+   */
+  send(event: RunEvent): void {
+    const snapshot = this.snapshot();
+    if (!snapshot.can(event)) throw new ExitError(explainRefusal(snapshot, event), EXIT.usage);
+    const entry = this.journal.append(this.options.clock.now(), 'event', { event: redact(event, this.secrets) });
+    this.options.onJournal?.(entry);
+    this.appliedSeq = entry.seq;
+    this.actor.send(event);
+  }
+
+  subscribe(listener: (snapshot: RunSnapshot) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /**
+   * Run until the machine needs something it cannot give itself. `waitGates: false` (non-interactive)
+   * returns at a time gate instead of sleeping through it; `until` stops before that step runs.
+   */
+  drive(options: { waitGates: boolean; until?: string }): Promise<Blocked> {
+    this.stopBefore = options.until;
+    return new Promise((resolve, reject) => {
+      const check = (snapshot: RunSnapshot) => {
+        if (snapshot.status === 'error') {
+          unsubscribe();
+          reject(snapshot.error);
+          return;
+        }
+        const blocked = this.blockedAt(snapshot, options);
+        if (blocked) {
+          unsubscribe();
+          resolve(blocked);
+        }
+      };
+      const unsubscribe = this.subscribe(check);
+      if (this.actor.getSnapshot().status === 'active' && !this.started) {
+        this.started = true;
+        this.start();
+      }
+      queueMicrotask(() => check(this.snapshot()));
+    });
+  }
+
+  private started = false;
+
+  private blockedAt(snapshot: RunSnapshot, options: { waitGates: boolean; until?: string }): Blocked | undefined {
+    const location = locate(snapshot);
+    if (snapshot.status === 'done') return { kind: 'ended', location };
+    if (options.until && location.stepId === options.until && !snapshot.hasTag('failed')) return { kind: 'until', location };
+    if (snapshot.hasTag('waiting:signoff')) return { kind: 'signoff', location };
+    if (snapshot.hasTag('waiting:confirm')) return { kind: 'confirm', location };
+    if (snapshot.hasTag('failed')) return { kind: 'failed', location };
+    if (snapshot.hasTag('unknown')) return { kind: 'unknown', location };
+    if (snapshot.hasTag('rejected')) return { kind: 'rejected', location };
+    if (snapshot.hasTag('waiting:time') && !options.waitGates && location.until !== undefined && location.until > this.options.clock.now()) {
+      return { kind: 'time', location, until: location.until };
+    }
+    return undefined;
+  }
+
+  /** Stop the actor and release the lock. The state on disk already holds everything. */
+  close(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.stopBefore = '*';
+    this.actor.stop();
+    this.release();
+  }
+
+  private note(type: string, fields: Record<string, unknown>): JournalEntry {
+    const entry = this.journal.append(this.options.clock.now(), type, redact(fields, this.secrets) as Record<string, unknown>);
+    this.options.onJournal?.(entry);
+    return entry;
+  }
+
+  private persist(snapshot: RunSnapshot): void {
+    saveState(this.options.stateDir, {
+      runId: this.runId,
+      machine: this.actor.getPersistedSnapshot(),
+      appliedSeq: this.appliedSeq,
+      ...(this.options.clockOffset ? { clockOffsetMs: this.options.clockOffset.get() } : {}),
+    });
+    for (const listener of this.listeners) listener(snapshot);
+  }
+
+  private async wait(input: TimerInput, signal: AbortSignal): Promise<{ now: number }> {
+    if (this.options.mode === 'command') return new Promise(() => {});
+    await this.options.clock.sleepUntil(input.deadline, signal);
+    return { now: this.options.clock.now() };
+  }
+
+  private async runStep(input: RunStepInput, signal: AbortSignal): Promise<StepOutcome> {
+    const { clock } = this.options;
+    const { stepId } = input;
+    const held = this.options.mode === 'command' || this.stopBefore === '*' || this.stopBefore === stepId;
+    const entries = this.journal.entries;
+    const started = entries.some((entry) => entry.type === 'step.started' && sameAttempt(entry, input));
+    const ended = entries.some((entry) => (entry.type === 'step.finished' || entry.type === 'step.failed') && sameAttempt(entry, input));
+    if (held && !started) return new Promise(() => {});
+    const key = { stepId, attempt: input.attempt, ...(input.occurrence ? { occurrence: input.occurrence } : {}) };
+    if (started && !ended) {
+      if (findStep(stepId)?.step.notIdempotent) {
+        this.note('step.outcome-unknown', key);
+        throw new OutcomeUnknownError(
+          `${stepId} was started but the runner stopped before it finished, and it cannot safely run twice. ` +
+            `Check whether it took effect, then \`cutover retry ${stepId}\` to run it again or \`cutover skip ${stepId} --by NAME --reason TEXT\` if it did.`,
+        );
+      }
+      this.note('step.resumed', key);
+    } else {
+      this.note('step.started', key);
+    }
+    const startedAt = clock.now();
+    const action = this.options.registry[stepId];
+    try {
+      if (!action) throw new NotImplementedError(`${stepId} is not implemented yet: no action is registered for it. Skip it with a reason, or do it by hand and skip.`);
+      const context = this.stepContext(input, signal);
+      const result = await pRetry(() => action.run(context), {
+        retries: this.options.retries ?? 2,
+        minTimeout: this.options.retryDelayMs ?? 2_000,
+        signal,
+        shouldRetry: ({ error }) => !(error instanceof NotImplementedError) && !(error instanceof ExitError) && (error as { retryable?: boolean }).retryable !== false,
+        onFailedAttempt: ({ error, attemptNumber, retriesLeft }) => {
+          if (retriesLeft > 0) this.note('step.retrying', { ...key, try: attemptNumber, error: error.message });
+        },
+      });
+      const finishedAt = clock.now();
+      this.note('step.finished', { ...key, durationMs: finishedAt - startedAt, summary: result.summary, ...(result.attention ? { attention: result.attention.reason } : {}) });
+      return {
+        summary: result.summary,
+        ...(result.output !== undefined ? { output: redact(result.output, this.secrets) } : {}),
+        ...(result.attention ? { attention: redact(result.attention, this.secrets) as StepOutcome['attention'] } : {}),
+        startedAt,
+        finishedAt,
+      };
+    } catch (error) {
+      if (signal.aborted) throw error;
+      const message = redact(error instanceof Error ? error.message : String(error), this.secrets) as string;
+      this.note('step.failed', { ...key, durationMs: clock.now() - startedAt, error: message });
+      const failure = new Error(message);
+      failure.name = error instanceof Error ? error.name : 'Error';
+      throw failure;
+    }
+  }
+
+  private stepContext(input: RunStepInput, signal: AbortSignal): StepContext {
+    const context = this.context();
+    const outputs: Record<string, unknown> = {};
+    for (const [id, record] of Object.entries(context.steps)) if (record.output !== undefined) outputs[id] = record.output;
+    return {
+      plan: this.options.plan,
+      planDir: this.options.planDir,
+      runId: this.runId,
+      stepId: input.stepId,
+      attempt: input.attempt,
+      clock: this.options.clock,
+      stateDir: this.options.stateDir,
+      outputs,
+      ...(context.switchedAt !== undefined ? { switchedAt: new Date(context.switchedAt).toISOString() } : {}),
+      adapters: this.options.adapters,
+      progress: (report) => {
+        this.progressByStep.set(input.stepId, report);
+        this.options.onProgress?.(input.stepId, report);
+      },
+      note: (message, data) => {
+        this.note('step.note', { stepId: input.stepId, attempt: input.attempt, message, ...(data ?? {}) });
+      },
+      signal,
+      env: this.options.env ?? process.env,
+    };
+  }
+}
+
+function pickSettings(context: RunContext): RunSettings {
+  return { t0: context.t0, cadences: context.cadences, signoff: context.signoff, phrases: context.phrases };
+}

@@ -1,0 +1,273 @@
+import type { AnyMachineSnapshot } from 'xstate';
+import { approvals, dueRecurring, expectedPhrase, ruleFor, stateKey, timingOf, type RunContext, type RunEvent, type StepRecord } from '../../machines/machine.js';
+import { findStep, runbook, type StepKind } from '../../machines/runbook.js';
+import { occurrences, phaseOpensAt, plannedAt } from '../../machines/schedule.js';
+
+/** Where a run stands, read from the machine's state value. */
+export interface Location {
+  phaseId?: string;
+  stepId?: string;
+  /** The step's sub-state: gate, running, waiting, confirming, failed, unknown, rejected, attention… */
+  sub?: string;
+  /** At a time gate: when it opens (ms). */
+  until?: number;
+  ended?: 'completed' | 'rolledBack' | 'aborted';
+}
+
+const stepByKey = new Map(runbook.flatMap((phase) => phase.steps.map((step) => [stateKey(step.id), step.id] as const)));
+
+export function locate(snapshot: AnyMachineSnapshot): Location {
+  const context = snapshot.context as RunContext;
+  let value: unknown = snapshot.value;
+  if (typeof value === 'string') return { ended: value as Location['ended'] };
+  const top = Object.keys(value as object)[0]!;
+  value = (value as Record<string, unknown>)[top];
+  let phaseId = top;
+  if (top === 'main') {
+    phaseId = typeof value === 'string' ? value : Object.keys(value as object)[0]!;
+    value = typeof value === 'string' ? undefined : (value as Record<string, unknown>)[phaseId];
+  }
+  const phase = runbook.find((candidate) => candidate.id === phaseId);
+  if (!phase) return { phaseId };
+  if (phase.steps.every((step) => step.kind === 'recurring')) {
+    const due = dueRecurring(context, phaseId);
+    const sub = typeof value === 'string' ? value : undefined;
+    return { phaseId, stepId: due?.stepId, sub, ...(sub === 'waiting' && due ? { until: due.at } : {}) };
+  }
+  if (value === 'gate') return { phaseId, sub: 'gate', until: phaseOpensAt(timingOf(context), phaseId) };
+  if (value && typeof value === 'object') {
+    const key = Object.keys(value)[0]!;
+    const sub = (value as Record<string, unknown>)[key];
+    return { phaseId, stepId: stepByKey.get(key), sub: typeof sub === 'string' ? sub : undefined };
+  }
+  return { phaseId };
+}
+
+export type StepStatus = 'pending' | 'running' | 'waiting' | 'done' | 'failed' | 'skipped' | 'unknown' | 'rejected' | 'attention';
+
+export interface StepView {
+  id: string;
+  phaseId: string;
+  title: string;
+  kind: StepKind;
+  description: string;
+  status: StepStatus;
+  /** What the step waits for, when it waits. */
+  waitingFor?: 'signoff' | 'confirm' | 'time';
+  plannedAt?: number;
+  startedAt?: number;
+  finishedAt?: number;
+  attempts: number;
+  summary?: string;
+  error?: string;
+  signoffs: StepRecord['signoffs'];
+  approvers: string[];
+  quorum: number;
+  skipped?: StepRecord['skipped'];
+  confirmedBy?: StepRecord['confirmedBy'];
+  /** Recurring steps: runs made, missed and planned in all. */
+  runs?: { done: number; missed: number; total: number };
+}
+
+export interface PhaseView {
+  id: string;
+  title: string;
+  opensAt?: number;
+  branch: boolean;
+  steps: StepView[];
+}
+
+export interface RunView {
+  runId: string;
+  now: number;
+  t0: number;
+  switchedAt?: number;
+  location: Location;
+  /** One line: what the run is doing or waiting for. */
+  headline: string;
+  rollbackPossible: boolean;
+  abortPossible: boolean;
+  /** freeze.enable: past it, the cutover can only finish or roll back. */
+  pointOfNoReturn: { stepId: string; passed: boolean };
+  rollback?: RunContext['rollback'];
+  abort?: RunContext['abort'];
+  phases: PhaseView[];
+}
+
+function statusOf(record: StepRecord | undefined, current: boolean, sub: string | undefined): StepStatus {
+  if (current) {
+    if (sub === 'running' || sub === 'evaluating') return 'running';
+    if (sub === 'failed') return 'failed';
+    if (sub === 'unknown') return 'unknown';
+    if (sub === 'rejected') return 'rejected';
+    if (sub === 'attention') return 'attention';
+    if (sub === 'waiting' || sub === 'confirming') return 'waiting';
+  }
+  switch (record?.status) {
+    case 'done':
+    case 'skipped':
+    case 'failed':
+    case 'unknown':
+    case 'rejected':
+      return record.status;
+    default:
+      return 'pending';
+  }
+}
+
+export function buildView(snapshot: AnyMachineSnapshot, now: number): RunView {
+  const context = snapshot.context as RunContext;
+  const location = locate(snapshot);
+  const timing = timingOf(context);
+  const phases: PhaseView[] = runbook.map((phase) => ({
+    id: phase.id,
+    title: phase.title,
+    opensAt: phaseOpensAt(timing, phase.id),
+    branch: Boolean(phase.branch),
+    steps: phase.steps.map((step) => {
+      const record = context.steps[step.id];
+      const current = location.stepId === step.id;
+      const recurring = step.kind === 'recurring';
+      let status = statusOf(record, current, location.sub);
+      if (recurring && !current && record?.status === 'done') {
+        status = (context.recurring[step.id] ?? 0) >= occurrences(timing, phase.id, step).length ? 'done' : 'pending';
+      }
+      if (recurring && current && location.sub === 'waiting') status = 'waiting';
+      const rule = ruleFor(context, step.id);
+      const waitingFor =
+        current && location.sub === 'confirming'
+          ? ('confirm' as const)
+          : current && (location.sub === 'waiting' || location.sub === 'attention')
+            ? recurring && location.sub === 'waiting'
+              ? ('time' as const)
+              : ('signoff' as const)
+            : undefined;
+      return {
+        id: step.id,
+        phaseId: phase.id,
+        title: step.title,
+        kind: step.kind,
+        description: step.description,
+        status,
+        ...(waitingFor ? { waitingFor } : {}),
+        plannedAt: plannedAt(timing, phase.id, step),
+        startedAt: record?.startedAt,
+        finishedAt: record?.finishedAt ?? lastSignoff(record),
+        attempts: record?.attempts ?? 0,
+        summary: record?.summary,
+        error: record?.error,
+        signoffs: record?.signoffs ?? [],
+        approvers: rule.approvers,
+        quorum: rule.quorum,
+        skipped: record?.skipped,
+        confirmedBy: record?.confirmedBy,
+        ...(recurring
+          ? { runs: { done: record?.runs ?? 0, missed: record?.missed ?? 0, total: occurrences(timing, phase.id, step).length } }
+          : {}),
+      };
+    }),
+  }));
+  const ended = snapshot.status === 'done';
+  return {
+    runId: context.runId,
+    now,
+    t0: context.t0,
+    switchedAt: context.switchedAt,
+    location,
+    headline: describeLocation(snapshot, now),
+    rollbackPossible: !ended && context.frozen && !context.closing && location.phaseId !== 'rollback',
+    abortPossible: !ended && !context.frozen && location.phaseId !== 'abort',
+    pointOfNoReturn: { stepId: 'freeze.enable', passed: context.frozen },
+    rollback: context.rollback,
+    abort: context.abort,
+    phases,
+  };
+}
+
+function lastSignoff(record: StepRecord | undefined): number | undefined {
+  return record?.signoffs.at(-1)?.at;
+}
+
+export function formatInstant(ms: number): string {
+  return new Date(ms).toISOString().replace('.000Z', 'Z');
+}
+
+/** One line saying what the run waits for, for exit-3 messages, `status` and the UI header. */
+export function describeLocation(snapshot: AnyMachineSnapshot, now: number): string {
+  const context = snapshot.context as RunContext;
+  const location = locate(snapshot);
+  if (location.ended === 'completed') return 'The cutover is complete.';
+  if (location.ended === 'rolledBack') return 'The rollback is complete: the old system is live again.';
+  if (location.ended === 'aborted') return 'The cutover was aborted before the freeze; nothing was migrated.';
+  const { stepId, sub } = location;
+  const step = stepId ? findStep(stepId)?.step : undefined;
+  if (location.until !== undefined && (sub === 'gate' || (sub === 'waiting' && step?.kind === 'recurring'))) {
+    const what = sub === 'gate' ? `phase ${location.phaseId} opens` : `${stepId} run ${(context.recurring[stepId!] ?? 0) + 1} is due`;
+    const left = location.until - now;
+    return `Waiting until ${formatInstant(location.until)} (${left > 0 ? `in ${formatLeft(left)}` : 'now'}): ${what}.`;
+  }
+  if (!stepId || !step) return `At ${location.phaseId ?? 'the start'}.`;
+  const record = context.steps[stepId];
+  const rule = ruleFor(context, stepId);
+  switch (sub) {
+    case 'waiting':
+    case 'attention': {
+      const have = approvals(record);
+      const why = sub === 'attention' && record?.attention ? ` Attention: ${record.attention.reason}.` : '';
+      return `Waiting for sign-off of ${stepId} by ${rule.quorum} of ${rule.approvers.join(', ')} (${have.length} so far${have.length ? `: ${have.join(', ')}` : ''}).${why} Sign off with: cutover signoff ${stepId} --by NAME [--note TEXT] [--reject]`;
+    }
+    case 'confirming':
+      return `Waiting for a typed confirmation of ${stepId}: cutover confirm ${stepId} --by NAME --phrase "${expectedPhrase(context, step)}"`;
+    case 'failed':
+      return `${stepId} failed: ${record?.error ?? 'unknown error'}. Fix the cause, then: cutover retry ${stepId} (or cutover skip ${stepId} --by NAME --reason TEXT)`;
+    case 'unknown':
+      return `${stepId}: outcome unknown. ${record?.error ?? ''}`;
+    case 'rejected': {
+      const rejection = record?.signoffs.findLast((s) => s.reject);
+      return `${stepId} was rejected by ${rejection?.by ?? 'an approver'}${rejection?.note ? ` ("${rejection.note}")` : ''}. Re-open it with: cutover retry ${stepId}`;
+    }
+    default:
+      return `Running ${stepId}.`;
+  }
+}
+
+export function formatLeft(ms: number): string {
+  const minutes = Math.ceil(ms / 60_000);
+  if (minutes < 60) return `${minutes}m`;
+  const hours = Math.floor(minutes / 60);
+  if (hours < 48) return `${hours}h ${minutes % 60}m`;
+  return `${Math.floor(hours / 24)}d ${hours % 24}h`;
+}
+
+/** Why the machine would not take an event, in words that say what to do instead. */
+export function explainRefusal(snapshot: AnyMachineSnapshot, event: RunEvent): string {
+  const context = snapshot.context as RunContext;
+  const location = locate(snapshot);
+  const where = describeLocation(snapshot, Date.now());
+  if (location.ended) return `The run has ended. ${where}`;
+  if (event.type === 'ROLLBACK') {
+    if (!context.frozen) return 'Nothing to roll back: the source was never frozen. Before freeze.enable the cutover can only be aborted.';
+    if (context.closing) return 'The rollback window has closed (the close phase started).';
+    return `A rollback is already under way. ${where}`;
+  }
+  if (event.type === 'ABORT') return 'The source is frozen: the cutover can no longer be aborted, only rolled back (cutover rollback --by NAME --reason TEXT).';
+  if (event.type === 'REPLAN') return 'The plan cannot be re-applied now.';
+  const step = findStep(event.stepId);
+  if (!step) return `There is no step "${event.stepId}". See the step ids with: cutover plan`;
+  if (location.stepId !== event.stepId) return `${event.stepId} is not the current step. ${where}`;
+  switch (event.type) {
+    case 'SIGNOFF': {
+      const rule = ruleFor(context, event.stepId);
+      if (!rule.approvers.includes(event.by)) return `${event.by} is not an approver of ${event.stepId}. Approvers: ${rule.approvers.join(', ')}.`;
+      if (context.steps[event.stepId]?.signoffs.some((s) => s.by === event.by)) return `${event.by} has already signed off ${event.stepId}.`;
+      return `${event.stepId} is not waiting for a sign-off. ${where}`;
+    }
+    case 'CONFIRM':
+      if (location.sub !== 'confirming') return `${event.stepId} is not waiting for a confirmation. ${where}`;
+      return `The phrase does not match. Type exactly: ${expectedPhrase(context, step.step)}`;
+    case 'RETRY':
+      return `${event.stepId} has not failed or been rejected, so there is nothing to retry. ${where}`;
+    case 'SKIP':
+      return `${event.stepId} cannot be skipped while it is running. ${where}`;
+  }
+}

@@ -1,0 +1,21 @@
+import { join } from 'node:path';
+import { examplePlan } from '../../src/config/example.js';
+import { parsePlan } from '../../src/config/load.js';
+import type { Plan, PlanInput } from '../../src/config/schema.js';
+
+/** The example plan on local providers (zone file and outbox inside `dir`), with overrides. */
+export function localPlan(dir: string, overrides: Partial<PlanInput> = {}): Plan {
+  const input: PlanInput = {
+    ...examplePlan,
+    dns: {
+      provider: 'local',
+      zone: 'freshtrackpro.com',
+      file: join(dir, 'zone.json'),
+      records: (examplePlan.dns as { records: PlanInput['dns']['records'] }).records,
+      resolvers: [],
+    },
+    mail: { provider: 'outbox', dir: join(dir, 'outbox'), from: 'FreshTrack Pro <notices@freshtrackpro.com>', audience: { source: 'supabase-auth' } },
+    ...overrides,
+  };
+  return parsePlan(input);
+}
