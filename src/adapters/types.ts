@@ -14,6 +14,11 @@ export interface DnsRecordRef {
 export interface DnsRecord extends DnsRecordRef {
   content: string;
   ttl: number;
+  /**
+   * Cloudflare only: traffic goes through Cloudflare's proxy, so the TTL is automatic (1) and cannot be
+   * lowered. Read-only; writes keep whatever the record has.
+   */
+  proxied?: boolean;
 }
 
 export interface DnsProvider {
@@ -37,5 +42,12 @@ export interface MailProvider {
    * Send one batch (at most 100 messages). The same idempotency key never delivers twice:
    * the outbox keeps one folder per key, Resend keeps the key for 24 hours.
    */
-  sendBatch(messages: OutgoingMessage[], options: { idempotencyKey: string }): Promise<{ ids: string[] }>;
+  sendBatch(messages: OutgoingMessage[], options: { idempotencyKey: string }): Promise<SendBatchResult>;
+}
+
+export interface SendBatchResult {
+  /** Provider ids of the messages accepted. */
+  ids: string[];
+  /** Staging plans: messages not sent because the recipient is not on the allow-list. */
+  dropped?: number;
 }

@@ -1,0 +1,58 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+
+/**
+ * Durable file writes for the adapters' own files (zone file, outbox, step progress).
+ * A reader sees either the old content or the new one, never a torn file: the content goes to a temp
+ * file beside the target, is fsync'd, renamed over the target, and the folder is fsync'd so the rename
+ * itself survives a power cut.
+ */
+
+export interface AtomicWriteOptions {
+  /** File mode of the written file (0o600 for anything holding personal data). */
+  mode?: number;
+  /** Mode of folders created on the way. */
+  dirMode?: number;
+}
+
+export async function writeFileAtomic(file: string, content: string, options: AtomicWriteOptions = {}): Promise<void> {
+  const dir = dirname(file);
+  await mkdir(dir, { recursive: true, mode: options.dirMode ?? 0o755 });
+  const temp = join(dir, `.${basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  const handle = await open(temp, 'w', options.mode ?? 0o644);
+  try {
+    await handle.writeFile(content);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  try {
+    await rename(temp, file);
+  } catch (error) {
+    await rm(temp, { force: true });
+    throw error;
+  }
+  await syncDir(dir);
+}
+
+/** fsync a folder so a rename or a new entry in it is on disk. */
+export async function syncDir(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Write a file's content and fsync it (inside a temp folder that is renamed as a whole later). */
+export async function writeFileSynced(file: string, content: string, mode = 0o644): Promise<void> {
+  const handle = await open(file, 'wx', mode);
+  try {
+    await handle.writeFile(content);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
