@@ -1,0 +1,241 @@
+import { access, constants } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import type { Plan } from '../config/schema.js';
+import { CloudflareDnsProvider } from './cloudflare-dns.js';
+import { readZoneFile, sameContent, sameName } from './local-dns.js';
+import { ResendMailProvider, classifyResendError } from './resend-mail.js';
+import { ExternalError, withRetry, type RetryOptions } from './retry.js';
+
+/**
+ * `cutover check`'s reach into DNS and mail: does the token work, is the zone the right one, may we
+ * edit it, are the records there, is the sender domain verified. Each finding is a sentence for the
+ * person who has to fix it. Read-only, with one exception noted at `confirmEditPermission`.
+ */
+
+export interface ExternalCheck {
+  system: 'Cloudflare' | 'Resend' | 'local DNS' | 'outbox';
+  ok: boolean;
+  message: string;
+}
+
+export interface CheckOptions {
+  /** Folder of the plan file, for the local providers' paths. */
+  planDir?: string;
+  retry?: RetryOptions;
+  timeoutMs?: number;
+}
+
+/** `cutover check` should answer in seconds: two attempts, short waits. */
+const CHECK_RETRY: RetryOptions = { attempts: 2, baseDelayMs: 500, maxRetryAfterMs: 10_000 };
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * Cloudflare has no endpoint that says whether a token may edit DNS in a zone without also needing
+ * the permission to read tokens. Editing one planned record to exactly the value it already has is
+ * the reliable test: it changes nothing, and a token without DNS edit gets a 403.
+ */
+async function confirmEditPermission(provider: CloudflareDnsProvider, zoneId: string, record: { id: string; name: string; type: string; content: string; ttl: number }): Promise<void> {
+  await provider.call('edit records', `Cloudflare: confirm DNS edit permission on ${provider.zone}`, () =>
+    provider.client.dns.records.edit(record.id, {
+      zone_id: zoneId,
+      name: record.name,
+      type: record.type,
+      content: record.content,
+      ttl: record.ttl,
+    } as Parameters<typeof provider.client.dns.records.edit>[1]),
+  );
+}
+
+async function checkCloudflare(plan: Plan, env: Record<string, string | undefined>, options: CheckOptions): Promise<ExternalCheck[]> {
+  const dns = plan.dns;
+  if (dns.provider !== 'cloudflare') return [];
+  const token = env[dns.apiTokenEnv]?.trim();
+  if (!token) {
+    return [{ system: 'Cloudflare', ok: false, message: `${dns.apiTokenEnv} is not set: export a Cloudflare API token with Zone → Zone → Read and Zone → DNS → Edit on ${dns.zone}` }];
+  }
+  const provider = new CloudflareDnsProvider({
+    zone: dns.zone,
+    apiToken: token,
+    tokenEnv: dns.apiTokenEnv,
+    ...(dns.baseUrl ? { baseUrl: dns.baseUrl } : {}),
+    timeoutMs: options.timeoutMs ?? 10_000,
+    retry: options.retry ?? CHECK_RETRY,
+  });
+  const findings: ExternalCheck[] = [];
+
+  // User tokens answer /user/tokens/verify; account-owned tokens do not, so only a definite
+  // "disabled" or "expired" is reported from here. The zone lookup below judges the rest.
+  try {
+    const verified = await provider.call('verify', 'Cloudflare: verify the API token', () => provider.client.user.tokens.verify());
+    if (verified.status !== 'active') {
+      return [{ system: 'Cloudflare', ok: false, message: `the API token in ${dns.apiTokenEnv} is ${verified.status}: create a new one with Zone → Zone → Read and Zone → DNS → Edit on ${dns.zone}` }];
+    }
+  } catch {
+    // Judged by the zone lookup.
+  }
+
+  let zoneId: string;
+  try {
+    zoneId = await provider.findZoneId();
+  } catch (error) {
+    if (error instanceof ExternalError && /has no zone named/.test(error.message)) {
+      let visible = '';
+      try {
+        const page = await provider.call('find zone', 'Cloudflare: list zones', () => provider.client.zones.list({ per_page: 50 }));
+        const names = page.result.map((zone) => zone.name);
+        visible = names.length ? ` The token can see: ${names.join(', ')}.` : ' The token cannot see any zone.';
+      } catch {
+        // The suggestion is a courtesy; the finding stands without it.
+      }
+      return [{ system: 'Cloudflare', ok: false, message: `${error.message}.${visible}` }];
+    }
+    return [{ system: 'Cloudflare', ok: false, message: messageOf(error) }];
+  }
+  findings.push({ system: 'Cloudflare', ok: true, message: `API token accepted; zone ${dns.zone} found` });
+
+  const present: Array<{ id: string; name: string; type: string; content: string; ttl: number }> = [];
+  for (const record of dns.records) {
+    if (!sameName(record.name, dns.zone) && !record.name.toLowerCase().replace(/\.$/, '').endsWith(`.${dns.zone.toLowerCase()}`)) {
+      findings.push({ system: 'Cloudflare', ok: false, message: `${record.type} ${record.name} is not inside zone ${dns.zone}: fix dns.records or dns.zone in the plan` });
+      continue;
+    }
+    try {
+      const found = await provider.find(record);
+      if (!found) {
+        findings.push({ system: 'Cloudflare', ok: false, message: `${record.type} ${record.name} does not exist in zone ${dns.zone}: create it (pointing at ${record.oldValue}) or fix dns.records` });
+      } else if (!sameContent(record.type, found.content, record.oldValue) && !sameContent(record.type, found.content, record.newValue)) {
+        findings.push({ system: 'Cloudflare', ok: false, message: `${record.type} ${record.name} points at ${found.content}, but the plan says it points at ${record.oldValue} (old) or ${record.newValue} (new)` });
+      } else {
+        present.push({ id: found.id, name: found.name, type: found.type, content: found.content, ttl: found.ttl });
+        if (found.proxied) {
+          findings.push({ system: 'Cloudflare', ok: true, message: `${record.type} ${record.name} is proxied by Cloudflare: its TTL is automatic, and resolvers answer Cloudflare's addresses, not ${record.newValue}` });
+        }
+      }
+    } catch (error) {
+      findings.push({ system: 'Cloudflare', ok: false, message: messageOf(error) });
+      return findings;
+    }
+  }
+  if (present.length === dns.records.length) {
+    findings.push({ system: 'Cloudflare', ok: true, message: `all ${present.length} planned records exist in ${dns.zone}` });
+  }
+
+  const sample = present[0];
+  if (sample) {
+    try {
+      await confirmEditPermission(provider, zoneId, sample);
+      findings.push({ system: 'Cloudflare', ok: true, message: `the API token may edit DNS in ${dns.zone}` });
+    } catch (error) {
+      findings.push({ system: 'Cloudflare', ok: false, message: messageOf(error) });
+    }
+  }
+  return findings;
+}
+
+/** The domain part of `Name <user@domain>` or `user@domain`. */
+export function senderDomain(from: string): string | undefined {
+  const address = /<([^>]+)>/.exec(from)?.[1] ?? from;
+  const at = address.lastIndexOf('@');
+  return at > 0 ? address.slice(at + 1).trim().toLowerCase() : undefined;
+}
+
+async function checkResend(plan: Plan, env: Record<string, string | undefined>, options: CheckOptions): Promise<ExternalCheck[]> {
+  const mail = plan.mail;
+  if (mail.provider !== 'resend') return [];
+  const key = env[mail.apiKeyEnv]?.trim();
+  if (!key) return [{ system: 'Resend', ok: false, message: `${mail.apiKeyEnv} is not set: export a Resend API key` }];
+  const domain = senderDomain(mail.from);
+  if (!domain) return [{ system: 'Resend', ok: false, message: `mail.from (${mail.from}) has no email address to send from` }];
+  const { client } = new ResendMailProvider({ apiKey: key, apiKeyEnv: mail.apiKeyEnv, from: mail.from, ratePerSecond: mail.ratePerSecond, ...(mail.baseUrl ? { baseUrl: mail.baseUrl } : {}) });
+
+  let domains: Array<{ name: string; status: string }> | undefined;
+  try {
+    domains = await withRetry<Array<{ name: string; status: string }> | undefined>(
+      'Resend',
+      'Resend: list sending domains',
+      async () => {
+        const { data, error, headers } = await client.domains.list();
+        if (error) {
+          // A sending-only key is valid and enough to send; it just may not list domains.
+          if (error.name === 'restricted_api_key') return undefined;
+          throw classifyResendError(error, headers, mail.apiKeyEnv);
+        }
+        return data.data;
+      },
+      options.retry ?? CHECK_RETRY,
+    );
+  } catch (error) {
+    return [{ system: 'Resend', ok: false, message: messageOf(error) }];
+  }
+  if (domains === undefined) {
+    return [
+      {
+        system: 'Resend',
+        ok: true,
+        message: `API key accepted (sending only): it cannot list domains, so confirm in the Resend dashboard that ${domain} is verified`,
+      },
+    ];
+  }
+  const found = domains.find((candidate) => candidate.name.toLowerCase() === domain);
+  if (!found) {
+    const names = domains.map((candidate) => candidate.name);
+    return [
+      {
+        system: 'Resend',
+        ok: false,
+        message: `the sender domain ${domain} (from mail.from) is not set up in this Resend account${names.length ? ` (it has: ${names.join(', ')})` : ''}: add and verify it, or change mail.from`,
+      },
+    ];
+  }
+  if (found.status !== 'verified') {
+    return [
+      {
+        system: 'Resend',
+        ok: false,
+        message: `the sender domain ${domain} is "${found.status}" in Resend, not verified: publish the DNS records Resend shows for it and wait for verification, or mail will be refused`,
+      },
+    ];
+  }
+  return [{ system: 'Resend', ok: true, message: `API key accepted; sender domain ${domain} is verified` }];
+}
+
+async function checkLocal(plan: Plan, options: CheckOptions): Promise<ExternalCheck[]> {
+  const findings: ExternalCheck[] = [];
+  const planDir = options.planDir ?? process.cwd();
+  if (plan.dns.provider === 'local') {
+    try {
+      const zone = await readZoneFile(resolve(planDir, plan.dns.file));
+      const missing = plan.dns.records.filter((record) => !zone.records.some((candidate) => candidate.type === record.type && sameName(candidate.name, record.name)));
+      findings.push(
+        missing.length
+          ? { system: 'local DNS', ok: false, message: `zone file ${plan.dns.file} lacks ${missing.map((record) => `${record.type} ${record.name}`).join(', ')}` }
+          : { system: 'local DNS', ok: true, message: `zone file ${plan.dns.file} holds all ${plan.dns.records.length} planned records` },
+      );
+    } catch (error) {
+      findings.push({ system: 'local DNS', ok: false, message: messageOf(error) });
+    }
+  }
+  if (plan.mail.provider === 'outbox') {
+    const dir = resolve(planDir, plan.mail.dir);
+    try {
+      await access(dir, constants.W_OK);
+      findings.push({ system: 'outbox', ok: true, message: `outbox ${plan.mail.dir} is writable` });
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      findings.push(
+        code === 'ENOENT'
+          ? { system: 'outbox', ok: true, message: `outbox ${plan.mail.dir} will be created on first send` }
+          : { system: 'outbox', ok: false, message: `outbox ${plan.mail.dir} is not writable (${code})` },
+      );
+    }
+  }
+  return findings;
+}
+
+export async function checkExternal(plan: Plan, env: Record<string, string | undefined>, options: CheckOptions = {}): Promise<ExternalCheck[]> {
+  const [cloudflare, resend, local] = await Promise.all([checkCloudflare(plan, env, options), checkResend(plan, env, options), checkLocal(plan, options)]);
+  return [...cloudflare, ...resend, ...local];
+}
