@@ -209,10 +209,31 @@ export const planSchema = z
         rollbackErrorRate: z.number().min(0).max(1).default(0.1),
         /** Decision tree: p95 above this multiple of the baseline → rollback, else scale up. */
         rollbackLatencyMultiple: z.number().min(1).default(2),
+        /**
+         * Decision tree: p95 above this multiple of the baseline counts as "performance degradation"
+         * (then scale up and monitor, or roll back past `rollbackLatencyMultiple`). Not 1: p95 moves by
+         * tens of percent between quiet and busy hours without anything being wrong.
+         */
+        degradedLatencyMultiple: z.number().min(1).default(1.5),
         /** Escalate when an active sensor sends nothing for this long. */
         readingsGap: durationText.default('30m'),
       })
-      .default({ errorRate: 0.05, rollbackErrorRate: 0.1, rollbackLatencyMultiple: 2, readingsGap: '30m' }),
+      // A milder threshold above a severe one would skip straight past the milder verdict.
+      .refine((t) => t.errorRate <= t.rollbackErrorRate, {
+        error: 'errorRate must not be above rollbackErrorRate',
+        path: ['errorRate'],
+      })
+      .refine((t) => t.degradedLatencyMultiple <= t.rollbackLatencyMultiple, {
+        error: 'degradedLatencyMultiple must not be above rollbackLatencyMultiple',
+        path: ['degradedLatencyMultiple'],
+      })
+      .default({
+        errorRate: 0.05,
+        rollbackErrorRate: 0.1,
+        rollbackLatencyMultiple: 2,
+        degradedLatencyMultiple: 1.5,
+        readingsGap: '30m',
+      }),
     approvers: z.strictObject({
       /** Everyone who may sign off steps that do not name their own approvers. */
       default: z.array(personName).min(1, { error: 'expected at least one approver' }),
