@@ -143,6 +143,8 @@ export class Runner {
 
   /** Start the actor: re-runs what was in flight, replays journaled events the state missed. */
   start(): void {
+    if (this.started) return;
+    this.started = true;
     this.actor.start();
     for (const entry of this.journal.entries) {
       if (entry.type === 'event' && entry.seq > this.appliedSeq) {
@@ -197,11 +199,9 @@ export class Runner {
           resolve(blocked);
         }
       };
+      // Start (and replay journaled events) before judging where the run stands.
+      if (!this.started) this.start();
       const unsubscribe = this.subscribe(check);
-      if (this.actor.getSnapshot().status === 'active' && !this.started) {
-        this.started = true;
-        this.start();
-      }
       queueMicrotask(() => check(this.snapshot()));
     });
   }

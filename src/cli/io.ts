@@ -1,0 +1,21 @@
+/** Where a command writes. Commands never touch process.stdout directly, so they can be tested. */
+export interface Io {
+  out(text: string): void;
+  err(text: string): void;
+  /** True when stdout is a terminal a person is looking at. */
+  interactive: boolean;
+  env: Record<string, string | undefined>;
+}
+
+export const processIo: Io = {
+  out: (text) => process.stdout.write(`${text}\n`),
+  err: (text) => process.stderr.write(`${text}\n`),
+  interactive: Boolean(process.stdout.isTTY && process.stdin.isTTY),
+  env: process.env,
+};
+
+/** Global flags every command takes. */
+export interface GlobalOptions {
+  config: string;
+  state?: string;
+}

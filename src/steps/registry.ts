@@ -1,0 +1,6 @@
+import type { StepRegistry } from './types.js';
+
+/** Every step action by id. A step without one fails loudly as "not implemented" (never passes). */
+export function createStepRegistry(): StepRegistry {
+  return {};
+}
