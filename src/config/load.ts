@@ -57,7 +57,13 @@ function shapeKeys(schema: z.ZodType, path: readonly PropertyKey[]): string[] {
   return Object.keys(node?.def?.shape ?? {});
 }
 
-function problemsOf(error: z.ZodError): PlanProblem[] {
+function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
+  let node: unknown = input;
+  for (const part of path) node = node && typeof node === 'object' ? (node as Record<PropertyKey, unknown>)[part] : undefined;
+  return node;
+}
+
+function problemsOf(error: z.ZodError, input: unknown): PlanProblem[] {
   return error.issues.flatMap((issue): PlanProblem[] => {
     if (issue.code === 'unrecognized_keys') {
       return issue.keys.map((key) => {
@@ -68,8 +74,8 @@ function problemsOf(error: z.ZodError): PlanProblem[] {
         };
       });
     }
-    let message = issue.message;
-    if (issue.code === 'invalid_type' && /received undefined/.test(message)) message = `missing (${message.replace(/^Invalid input: /, '')})`;
+    let message = issue.message.replace(/^Invalid input: /, '');
+    if (issue.path.length > 0 && valueAt(input, issue.path) === undefined) message = `missing (${message})`;
     return [{ path: formatPath(issue.path), message }];
   });
 }
@@ -116,7 +122,7 @@ function crossCheck(plan: Plan): PlanProblem[] {
 /** Validate a plan object; throws PlanError naming every problem's path. */
 export function parsePlan(input: unknown, file = 'the plan'): Plan {
   const parsed = planSchema.safeParse(input);
-  if (!parsed.success) throw new PlanError(file, problemsOf(parsed.error));
+  if (!parsed.success) throw new PlanError(file, problemsOf(parsed.error, input));
   const problems = crossCheck(parsed.data);
   if (problems.length) throw new PlanError(file, problems);
   return parsed.data;

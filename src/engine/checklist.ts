@@ -17,7 +17,11 @@ export function renderChecklist(plan: Plan): string {
   const relative = (ms: number | undefined) => {
     if (ms === undefined) return '';
     const t0Offset = ms - settings.t0;
-    return t0Offset === 0 ? 'T0' : `T${t0Offset < 0 ? '-' : '+'}${formatDuration(Math.abs(t0Offset))}`;
+    if (t0Offset === 0) return 'T0';
+    const size = Math.abs(t0Offset);
+    // The way people say it: T-48h, T+2h, T+7d.
+    const text = size % 86_400_000 === 0 && size >= 3 * 86_400_000 ? `${size / 86_400_000}d` : size % 3_600_000 === 0 ? `${size / 3_600_000}h` : formatDuration(size).replaceAll(' ', '');
+    return `T${t0Offset < 0 ? '-' : '+'}${text}`;
   };
   const lines: string[] = [
     `# Cutover checklist: ${plan.name}`,

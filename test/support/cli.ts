@@ -1,0 +1,16 @@
+import { main } from '../../src/cli/main.js';
+import type { Io } from '../../src/cli/io.js';
+
+/** Run the real CLI entry in-process with captured output. */
+export async function cli(args: string[], env: Record<string, string | undefined> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const io: Io = {
+    out: (text) => (stdout += `${text}\n`),
+    err: (text) => (stderr += `${text}\n`),
+    interactive: false,
+    env: { PATH: process.env.PATH, ...env },
+  };
+  const code = await main(args, io);
+  return { code, stdout, stderr };
+}
