@@ -1,0 +1,402 @@
+import { mkdir, readFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import type pg from 'pg';
+import { inTransaction, quoteIdent, withConnection, type Database } from '../../adapters/postgres.js';
+import type { Clock } from '../../engine/clock.js';
+import { isReservedRole, readTables, type TableInfo } from './catalog.js';
+import { writeFileAtomic, type CutoverPoint } from './manifest.js';
+
+/**
+ * Freeze and unfreeze of the source.
+ *
+ * Freeze revokes the write privileges of the app roles on the plan's tables. What is revoked is read
+ * from the catalog (aclexplode over pg_class.relacl and pg_attribute.attacl, so column-level grants
+ * are included) and recorded grant by grant, with its grantor and grant option, so that unfreeze
+ * re-grants exactly that: the ACLs end up identical. TRUNCATE is revoked along with INSERT, UPDATE and
+ * DELETE because it is a write as well and Supabase grants ALL to its API roles. Grants to PUBLIC are
+ * revoked too, since every role, the app roles included, would keep writing through them.
+ */
+
+export const WRITE_PRIVILEGES = ['INSERT', 'UPDATE', 'DELETE', 'TRUNCATE'] as const;
+
+export interface RecordedGrant {
+  /** `schema.table`. */
+  table: string;
+  /** Set for a column-level grant. */
+  column: string | null;
+  /** Role name, or `PUBLIC`. */
+  grantee: string;
+  grantor: string;
+  privilege: string;
+  grantable: boolean;
+}
+
+export interface TerminatedSession {
+  pid: number;
+  role: string;
+}
+
+export interface FreezeResult {
+  /** Every grant revoked by this run's freeze, including by earlier attempts. */
+  revoked: RecordedGrant[];
+  terminated: TerminatedSession[];
+}
+
+export interface FreezeOptions {
+  source: Database;
+  tables: readonly string[];
+  appRoles: readonly string[];
+  /**
+   * File that records the grants *before* they are revoked, so that a freeze interrupted after its
+   * commit but before its output was saved still knows what to restore when it runs again.
+   */
+  recordFile: string;
+}
+
+export async function freezeSource(options: FreezeOptions): Promise<FreezeResult> {
+  return withConnection(options.source, async (client) => {
+    await checkAppRoles(client, options.appRoles);
+    const tables = await readTables(client, options.tables, options.source.label);
+    const earlier = await readGrantRecord(options.recordFile);
+    const revoked = await inTransaction(client, async () => {
+      const current = await readWriteGrants(client, tables, options.appRoles);
+      const all = mergeGrants(earlier, current);
+      await mkdir(dirname(options.recordFile), { recursive: true });
+      await writeFileAtomic(options.recordFile, `${JSON.stringify({ revoked: all }, null, 2)}\n`);
+      for (const grant of revokeOrder(current, options.appRoles)) {
+        await client.query(`SET LOCAL ROLE ${quoteIdent(grant.grantor)}`);
+        await client.query(
+          `REVOKE ${privilegeClause(grant)} ON TABLE ${quoteTable(grant.table)} FROM ${granteeClause(grant.grantee)}`,
+        );
+      }
+      await client.query('RESET ROLE');
+      const remaining = await remainingWritePrivileges(client, tables, options.appRoles);
+      if (remaining.length > 0) {
+        throw new Error(
+          `The app roles can still write after the revoke: ${remaining.join('; ')}. Add the roles named ` +
+            `there to plan.appRoles (or revoke their membership) and run freeze.enable again. Nothing was changed.`,
+        );
+      }
+      return all;
+    });
+    const terminated = await terminateAppSessions(client, options.appRoles);
+    return { revoked, terminated };
+  });
+}
+
+export async function unfreezeSource(options: { source: Database; grants: readonly RecordedGrant[] }): Promise<{ restored: number }> {
+  if (options.grants.length === 0) return { restored: 0 };
+  return withConnection(options.source, async (client) => {
+    await inTransaction(client, async () => {
+      // Reverse of the revoke order: a grant made by an app role needs that role's grant option back first.
+      const grantees = new Set(options.grants.map((g) => g.grantee));
+      const ordered = [...options.grants].sort((a, b) => Number(grantees.has(a.grantor)) - Number(grantees.has(b.grantor)));
+      for (const grant of ordered) {
+        await client.query(`SET LOCAL ROLE ${quoteIdent(grant.grantor)}`);
+        await client.query(
+          `GRANT ${privilegeClause(grant)} ON TABLE ${quoteTable(grant.table)} TO ${granteeClause(grant.grantee)}` +
+            (grant.grantable ? ' WITH GRANT OPTION' : ''),
+        );
+      }
+      await client.query('RESET ROLE');
+    });
+    const tables = await readTables(client, [...new Set(options.grants.map((g) => g.table))], options.source.label);
+    const present = await readWriteGrants(client, tables, [...new Set(options.grants.map((g) => g.grantee))]);
+    const keys = new Set(present.map(grantKey));
+    const missing = options.grants.filter((g) => !keys.has(grantKey(g)));
+    if (missing.length > 0) {
+      throw new Error(`Grants not restored: ${missing.map(describeGrant).join('; ')}.`);
+    }
+    return { restored: options.grants.length };
+  });
+}
+
+/** Write grants (INSERT, UPDATE, DELETE, TRUNCATE) of `roles` and PUBLIC on `tables`, from the catalog. */
+export async function readWriteGrants(
+  client: pg.Client,
+  tables: readonly TableInfo[],
+  roles: readonly string[],
+): Promise<RecordedGrant[]> {
+  const result = await client.query<{
+    table: string;
+    column: string | null;
+    grantee: string;
+    grantor: string;
+    privilege: string;
+    grantable: boolean;
+  }>(
+    `WITH acl AS (
+       SELECT c.oid, NULL::name AS column, (aclexplode(c.relacl)).*
+         FROM pg_class c WHERE c.oid = ANY($1::oid[]) AND c.relacl IS NOT NULL
+       UNION ALL
+       SELECT a.attrelid, a.attname, (aclexplode(a.attacl)).*
+         FROM pg_attribute a
+        WHERE a.attrelid = ANY($1::oid[]) AND a.attnum > 0 AND NOT a.attisdropped AND a.attacl IS NOT NULL)
+     SELECT n.nspname || '.' || c.relname AS table, acl.column::text AS column,
+            CASE WHEN acl.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(acl.grantee)::text END AS grantee,
+            pg_get_userbyid(acl.grantor)::text AS grantor, acl.privilege_type AS privilege, acl.is_grantable AS grantable
+       FROM acl JOIN pg_class c ON c.oid = acl.oid JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE acl.privilege_type = ANY($2::text[])
+        AND (acl.grantee = 0 OR pg_get_userbyid(acl.grantee) = ANY($3::text[]))
+      ORDER BY 1, 2 NULLS FIRST, 3, 5, 4`,
+    [tables.map((t) => t.oid), WRITE_PRIVILEGES, roles],
+  );
+  return result.rows;
+}
+
+async function checkAppRoles(client: pg.Client, roles: readonly string[]): Promise<void> {
+  const reserved = roles.filter(isReservedRole);
+  if (reserved.length > 0) {
+    throw new Error(
+      `plan.appRoles names ${reserved.join(', ')}, reserved for Supabase's own services; a freeze must not ` +
+        `touch them. List the roles the application writes as (anon, authenticated, service_role).`,
+    );
+  }
+  const found = await client.query<{ rolname: string }>('SELECT rolname FROM pg_roles WHERE rolname = ANY($1::text[])', [roles]);
+  const missing = roles.filter((r) => !found.rows.some((f) => f.rolname === r));
+  if (missing.length > 0) {
+    throw new Error(`plan.appRoles names ${missing.join(', ')}, which do not exist on the source. Fix plan.appRoles.`);
+  }
+}
+
+/** Privileges still held after the revoke (through another role's grants), explained. */
+async function remainingWritePrivileges(client: pg.Client, tables: readonly TableInfo[], roles: readonly string[]): Promise<string[]> {
+  const result = await client.query<{ role: string; table: string; privilege: string; via: string | null }>(
+    `SELECT r.role, t.name AS table, p.privilege,
+            (SELECT string_agg(m.roleid::regrole::text, ', ') FROM pg_auth_members m
+              WHERE m.member = (SELECT oid FROM pg_roles WHERE rolname = r.role)) AS via
+       FROM unnest($1::text[]) r(role), unnest($2::oid[], $3::text[]) t(oid, name), unnest($4::text[]) p(privilege)
+      WHERE has_table_privilege(r.role, t.oid, p.privilege)
+         OR (p.privilege IN ('INSERT', 'UPDATE') AND has_any_column_privilege(r.role, t.oid, p.privilege))
+      ORDER BY 1, 2, 3`,
+    [roles, tables.map((t) => t.oid), tables.map((t) => t.id), WRITE_PRIVILEGES],
+  );
+  return result.rows.map(
+    (r) => `${r.role} can ${r.privilege} ${r.table}${r.via ? ` (it is a member of ${r.via})` : ' (granted to PUBLIC or a member role)'}`,
+  );
+}
+
+/**
+ * End the sessions that can write as an app role: sessions logged in as one, and sessions of login
+ * roles that are members of one. The second kind covers PostgREST, which logs in as `authenticator`
+ * and switches with SET ROLE per request: pg_stat_activity shows only the login role (`usename`),
+ * never the role a session has switched to, so membership is the only way to see them. Superusers,
+ * Supabase's reserved service roles (other than authenticator) and our own login role are left alone
+ * — the operator's own sessions and the platform's are not the application's.
+ */
+export async function terminateAppSessions(client: pg.Client, roles: readonly string[]): Promise<TerminatedSession[]> {
+  const result = await client.query<{ pid: number; role: string; terminated: boolean }>(
+    `SELECT a.pid, a.usename::text AS role, pg_terminate_backend(a.pid) AS terminated
+       FROM pg_stat_activity a JOIN pg_roles r ON r.rolname = a.usename
+      WHERE a.pid <> pg_backend_pid()
+        AND a.backend_type = 'client backend'
+        AND a.usename <> session_user
+        AND (a.usename = ANY($1::text[])
+             OR (NOT r.rolsuper
+                 AND (a.usename = 'authenticator' OR NOT (a.usename = ANY($2::text[])))
+                 AND EXISTS (SELECT 1 FROM unnest($1::text[]) app(role) WHERE pg_has_role(a.usename, app.role, 'MEMBER'))))
+      ORDER BY a.pid`,
+    [roles, RESERVED_SERVICE_ROLES],
+  );
+  return result.rows.filter((r) => r.terminated).map((r) => ({ pid: r.pid, role: r.role }));
+}
+
+const RESERVED_SERVICE_ROLES = [
+  'supabase_admin',
+  'supabase_auth_admin',
+  'supabase_storage_admin',
+  'supabase_realtime_admin',
+  'supabase_replication_admin',
+  'supabase_read_only_user',
+  'supabase_functions_admin',
+  'dashboard_user',
+  'pgbouncer',
+];
+
+export interface WriteCounters {
+  inserts: number;
+  updates: number;
+  deletes: number;
+}
+
+export interface WriteAttempt {
+  role: string;
+  table: string;
+  refused: boolean;
+  /** What PostgreSQL answered (the error message), or `accepted`. */
+  answer: string;
+}
+
+export interface NoWritesResult {
+  quietWindowMs: number;
+  tables: number;
+  attempts: WriteAttempt[];
+}
+
+export interface VerifyNoWritesOptions {
+  source: Database;
+  tables: readonly string[];
+  appRoles: readonly string[];
+  clock: Clock;
+  quietWindowMs: number;
+  signal?: AbortSignal;
+}
+
+/**
+ * Table statistics reach pg_stat_user_tables only when a backend flushes them: at the end of a
+ * transaction at most once a second, otherwise when it goes idle. Whatever the clock (a compressed or
+ * manual clock can end the window at once), at least this much real time separates the two readings,
+ * so a write just before the window cannot hide in a backend's unflushed counters.
+ */
+const STATS_FLUSH_MS = 1_100;
+
+/**
+ * Write counters unchanged over the quiet window, then an INSERT as each app role (inside a rolled-back
+ * transaction) must be refused for lack of privilege. Throws, naming tables and roles, otherwise.
+ * The attempts come after the second reading: an accepted INSERT counts in n_tup_ins even when rolled back.
+ */
+export async function verifyNoWrites(options: VerifyNoWritesOptions): Promise<NoWritesResult> {
+  return withConnection(options.source, async (client) => {
+    const tables = await readTables(client, options.tables, options.source.label);
+    const realStart = Date.now();
+    const before = await readWriteCounters(client, tables);
+    await options.clock.sleepUntil(options.clock.now() + options.quietWindowMs, options.signal);
+    const realLeft = STATS_FLUSH_MS - (Date.now() - realStart);
+    if (realLeft > 0) await delay(realLeft, undefined, { signal: options.signal });
+    const after = await readWriteCounters(client, tables);
+    const changed: string[] = [];
+    for (const table of tables) {
+      const b = before.get(table.id)!;
+      const a = after.get(table.id)!;
+      const delta = { inserts: a.inserts - b.inserts, updates: a.updates - b.updates, deletes: a.deletes - b.deletes };
+      if (delta.inserts || delta.updates || delta.deletes) {
+        changed.push(`${table.id} (+${delta.inserts} inserted, +${delta.updates} updated, +${delta.deletes} deleted)`);
+      }
+    }
+    if (changed.length > 0) {
+      throw new Error(
+        `Writes reached the source during the quiet window: ${changed.join('; ')}. Find the writer ` +
+          `(pg_stat_activity), stop it, and run freeze.verify-no-writes again.`,
+      );
+    }
+    const attempts: WriteAttempt[] = [];
+    for (const role of options.appRoles) {
+      for (const table of tables) attempts.push(await attemptInsert(client, role, table));
+    }
+    const accepted = attempts.filter((a) => !a.refused);
+    if (accepted.length > 0) {
+      throw new Error(
+        `The source still accepts writes from app roles: ${accepted.map((a) => `${a.role} on ${a.table} (${a.answer})`).join('; ')}. ` +
+          `Run freeze.enable again.`,
+      );
+    }
+    return { quietWindowMs: options.quietWindowMs, tables: tables.length, attempts };
+  });
+}
+
+async function readWriteCounters(client: pg.Client, tables: readonly TableInfo[]): Promise<Map<string, WriteCounters>> {
+  // Our own backend's pending counters go out now, and the statistics snapshot cached by this session
+  // (stats_fetch_consistency) is dropped so the reading is fresh.
+  await client.query('SELECT pg_stat_force_next_flush(), pg_stat_clear_snapshot()');
+  const result = await client.query<{ oid: number; ins: string; upd: string; del: string }>(
+    `SELECT c.oid::int AS oid,
+            coalesce(s.n_tup_ins, 0) AS ins, coalesce(s.n_tup_upd, 0) AS upd, coalesce(s.n_tup_del, 0) AS del
+       FROM unnest($1::oid[]) c(oid) LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid`,
+    [tables.map((t) => t.oid)],
+  );
+  return new Map(
+    tables.map((t) => {
+      const row = result.rows.find((r) => r.oid === t.oid);
+      return [t.id, { inserts: Number(row?.ins ?? 0), updates: Number(row?.upd ?? 0), deletes: Number(row?.del ?? 0) }];
+    }),
+  );
+}
+
+/**
+ * The same check as a write through Supabase's REST API: PostgREST switches to the request's role
+ * with SET ROLE and runs the INSERT. The privilege check comes before any constraint, so DEFAULT
+ * VALUES is enough to be refused; the transaction is always rolled back.
+ */
+async function attemptInsert(client: pg.Client, role: string, table: TableInfo): Promise<WriteAttempt> {
+  await client.query('BEGIN');
+  try {
+    await client.query(`SET LOCAL ROLE ${quoteIdent(role)}`);
+    await client.query(`INSERT INTO ${table.quoted} DEFAULT VALUES`);
+    return { role, table: table.id, refused: false, answer: 'accepted' };
+  } catch (error) {
+    const e = error as { code?: string; message?: string };
+    // 42501 is also row-level security's code ("new row violates row-level security policy"): only a
+    // missing privilege counts, since RLS would let other rows through.
+    const refused = e.code === '42501' && /^permission denied/.test(e.message ?? '');
+    return { role, table: table.id, refused, answer: e.message ?? String(error) };
+  } finally {
+    await client.query('ROLLBACK').catch(() => {});
+  }
+}
+
+/** The cutover point: database time, WAL position and exact row counts, all from one snapshot. */
+export async function snapshotCutoverPoint(options: { source: Database; tables: readonly string[] }): Promise<CutoverPoint> {
+  return withConnection(options.source, async (client) =>
+    inTransaction(
+      client,
+      async () => {
+        const tables = await readTables(client, options.tables, options.source.label);
+        const head = (
+          await client.query<{ at: Date; lsn: string }>('SELECT now() AS at, pg_current_wal_lsn()::text AS lsn')
+        ).rows[0]!;
+        const counts: Record<string, number> = {};
+        for (const table of tables) {
+          const result = await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${table.quoted}`);
+          counts[table.id] = Number(result.rows[0]!.n);
+        }
+        return { at: head.at.toISOString(), lsn: head.lsn, counts };
+      },
+      'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY',
+    ),
+  );
+}
+
+export async function readGrantRecord(file: string): Promise<RecordedGrant[]> {
+  try {
+    const parsed = JSON.parse(await readFile(file, 'utf8')) as { revoked?: RecordedGrant[] };
+    return parsed.revoked ?? [];
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw new Error(`${file} (the freeze's record of revoked grants) cannot be read: ${(error as Error).message}`);
+  }
+}
+
+function mergeGrants(a: readonly RecordedGrant[], b: readonly RecordedGrant[]): RecordedGrant[] {
+  const byKey = new Map<string, RecordedGrant>();
+  for (const grant of [...a, ...b]) byKey.set(grantKey(grant), grant);
+  return [...byKey.values()];
+}
+
+/** Grants made by an app role (with a grant option it holds) go first, before that option is revoked. */
+function revokeOrder(grants: readonly RecordedGrant[], roles: readonly string[]): RecordedGrant[] {
+  const grantors = new Set(roles);
+  return [...grants].sort((a, b) => Number(grantors.has(b.grantor)) - Number(grantors.has(a.grantor)));
+}
+
+function grantKey(g: RecordedGrant): string {
+  return [g.table, g.column ?? '', g.grantee, g.grantor, g.privilege, g.grantable].join('\u0000');
+}
+
+export function describeGrant(g: RecordedGrant): string {
+  const column = g.column ? ` (${g.column})` : '';
+  return `${g.privilege}${column} on ${g.table} to ${g.grantee} by ${g.grantor}${g.grantable ? ' with grant option' : ''}`;
+}
+
+function privilegeClause(g: RecordedGrant): string {
+  return g.column ? `${g.privilege} (${quoteIdent(g.column)})` : g.privilege;
+}
+
+function granteeClause(grantee: string): string {
+  return grantee === 'PUBLIC' ? 'PUBLIC' : quoteIdent(grantee);
+}
+
+function quoteTable(id: string): string {
+  const dot = id.indexOf('.');
+  return `${quoteIdent(id.slice(0, dot))}.${quoteIdent(id.slice(dot + 1))}`;
+}

@@ -1,0 +1,420 @@
+import { join, resolve } from 'node:path';
+import { parseDuration } from '../../../machines/schedule.js';
+import { planDatabase } from '../../adapters/postgres.js';
+import type { StepContext, StepRegistry, StepResult } from '../types.js';
+import { exportAuthUsers } from './auth-users.js';
+import { EXCLUDED_SCHEMAS, normalizeTableName } from './catalog.js';
+import { exportTables } from './export.js';
+import { forecastDowntime, LOAD_PER_EXPORT, VERIFY_PER_EXPORT } from './export-forecast.js';
+import { verifyExport } from './export-verify.js';
+import {
+  describeGrant,
+  freezeSource,
+  readGrantRecord,
+  snapshotCutoverPoint,
+  unfreezeSource,
+  verifyNoWrites,
+  WRITE_PRIVILEGES,
+  type FreezeResult,
+  type RecordedGrant,
+} from './freeze.js';
+import { loadTables, META_SCHEMA, REBUILD_INDEXES_ABOVE_ROWS } from './load.js';
+import { digestFile, readManifest, writeManifest, type CutoverPoint } from './manifest.js';
+import { checkTargetReady, formatBytes } from './target-ready.js';
+import { DataMismatchError, verifyTables } from './verify.js';
+
+/**
+ * The data path's step actions (DESIGN §3). Each is idempotent: a re-run after a crash picks up
+ * where the last one stopped (export and load per table) or repeats a harmless check. Outputs are
+ * small summaries: never rows, never connection strings.
+ */
+
+export const AUTH_USERS_FILE = 'auth-users.json';
+
+/** The run's export folder: `<plan dir>/<exportsDir>/<run id>`. */
+export function exportDir(ctx: Pick<StepContext, 'planDir' | 'plan' | 'runId'>): string {
+  return resolve(ctx.planDir, ctx.plan.exportsDir, ctx.runId);
+}
+
+/** Where freeze.enable records the grants before revoking them (see FreezeOptions.recordFile). */
+export function grantRecordFile(ctx: Pick<StepContext, 'stateDir' | 'runId'>): string {
+  return join(ctx.stateDir, `freeze-grants.${ctx.runId}.json`);
+}
+
+const tableNames = (ctx: StepContext) => ctx.plan.tables.map((t) => normalizeTableName(t.name));
+const source = (ctx: StepContext) => planDatabase(ctx.plan, ctx.env, 'source');
+const target = (ctx: StepContext) => planDatabase(ctx.plan, ctx.env, 'target');
+const cutoverPoint = (ctx: StepContext) => (ctx.outputs['freeze.snapshot'] as CutoverPoint | undefined) ?? null;
+const roleList = (ctx: StepContext) => ctx.plan.appRoles.join(', ');
+
+function tableLines(ctx: StepContext): string {
+  const counts = cutoverPoint(ctx)?.counts;
+  return tableNames(ctx)
+    .map((t) => `  ${t}${counts?.[t] !== undefined ? ` (${counts[t]} rows at the cutover point)` : ''}`)
+    .join('\n');
+}
+
+function rate(rows: number, ms: number): number {
+  return ms > 0 ? Math.round((rows / ms) * 1000) : 0;
+}
+
+const freezeEnable = {
+  async run(ctx: StepContext): Promise<StepResult> {
+    const result = await freezeSource({
+      source: source(ctx),
+      tables: tableNames(ctx),
+      appRoles: ctx.plan.appRoles,
+      recordFile: grantRecordFile(ctx),
+    });
+    const roles = [...new Set(result.terminated.map((s) => s.role))];
+    for (const grant of result.revoked) ctx.note(`revoked ${describeGrant(grant)}`);
+    return {
+      summary:
+        `Revoked ${result.revoked.length} write grant${result.revoked.length === 1 ? '' : 's'} on ` +
+        `${tableNames(ctx).length} tables from ${roleList(ctx)}; ended ${result.terminated.length} session` +
+        `${result.terminated.length === 1 ? '' : 's'}${roles.length ? ` (${roles.join(', ')})` : ''}`,
+      output: {
+        revoked: result.revoked,
+        terminatedSessions: result.terminated.length,
+        terminatedRoles: roles,
+      },
+    };
+  },
+  dryRun(ctx: StepContext): string {
+    return [
+      `On the source (${ctx.plan.source.urlEnv}), in one transaction: record every ${WRITE_PRIVILEGES.join('/')} grant`,
+      `to ${roleList(ctx)} or PUBLIC on the ${tableNames(ctx).length} plan tables (from pg_class.relacl and`,
+      `pg_attribute.attacl) into ${grantRecordFile(ctx)}, then revoke each one as its grantor:`,
+      `  SET LOCAL ROLE <grantor>; REVOKE <privilege> ON TABLE <table> FROM <role>;`,
+      `and check that has_table_privilege() is false for every app role. Tables:`,
+      tableLines(ctx),
+      `Then end the app roles' sessions (and those of login roles that can SET ROLE to them, e.g. authenticator):`,
+      `  SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename IN (${roleList(ctx)}) OR <member of them>;`,
+    ].join('\n');
+  },
+};
+
+const freezeVerifyNoWrites = {
+  async run(ctx: StepContext): Promise<StepResult> {
+    const quietWindowMs = parseDuration(ctx.plan.freeze.quietWindow);
+    const result = await verifyNoWrites({
+      source: source(ctx),
+      tables: tableNames(ctx),
+      appRoles: ctx.plan.appRoles,
+      clock: ctx.clock,
+      quietWindowMs,
+      signal: ctx.signal,
+    });
+    return {
+      summary: `No writes for ${ctx.plan.freeze.quietWindow} on ${result.tables} tables; ${result.attempts.length} INSERT attempts as ${roleList(ctx)} were refused`,
+      output: { quietWindowMs, tables: result.tables, refusedAttempts: result.attempts.length },
+    };
+  },
+  dryRun(ctx: StepContext): string {
+    return [
+      `Read n_tup_ins/n_tup_upd/n_tup_del of the ${tableNames(ctx).length} plan tables from pg_stat_user_tables,`,
+      `wait ${ctx.plan.freeze.quietWindow}, read them again: any change fails the step.`,
+      `Then, for each of ${roleList(ctx)} and each table, in a transaction that is rolled back:`,
+      `  BEGIN; SET LOCAL ROLE <role>; INSERT INTO <table> DEFAULT VALUES; ROLLBACK;`,
+      `which must fail with "permission denied".`,
+    ].join('\n');
+  },
+};
+
+const freezeSnapshot = {
+  async run(ctx: StepContext): Promise<StepResult> {
+    const point = await snapshotCutoverPoint({ source: source(ctx), tables: tableNames(ctx) });
+    const rows = Object.values(point.counts).reduce((a, b) => a + b, 0);
+    return {
+      summary: `Cutover point ${point.at} at WAL ${point.lsn}: ${rows} rows in ${Object.keys(point.counts).length} tables`,
+      output: { ...point, clockAt: new Date(ctx.clock.now()).toISOString() },
+    };
+  },
+  dryRun(ctx: StepContext): string {
+    return [
+      `In one REPEATABLE READ transaction on the source:`,
+      `  SELECT now(), pg_current_wal_lsn();`,
+      `  SELECT count(*) FROM <table>; for each of:`,
+      tableLines(ctx),
+    ].join('\n');
+  },
+};
+
+const exportTablesStep = {
+  async run(ctx: StepContext): Promise<StepResult> {
+    const dir = exportDir(ctx);
+    const summary = await exportTables({
+      source: source(ctx),
+      tables: tableNames(ctx),
+      dir,
+      runId: ctx.runId,
+      cutoverPoint: cutoverPoint(ctx),
+      progress: (p) => ctx.progress(p),
+      signal: ctx.signal,
+    });
+    const skipped = summary.tables.filter((t) => t.skipped).map((t) => t.table);
+    if (skipped.length > 0) ctx.note(`already exported by an earlier attempt: ${skipped.join(', ')}`);
+    const authUsers = await exportSupabaseUsers(ctx, dir);
+    return {
+      summary:
+        `Exported ${summary.rows} rows (${formatBytes(summary.bytes)}) from ${summary.tables.length} tables in ` +
+        `${(summary.durationMs / 1000).toFixed(1)} s${skipped.length ? ` (${skipped.length} already done)` : ''}` +
+        (authUsers ? `; ${authUsers.users} auth users` : ''),
+      output: {
+        dir,
+        rows: summary.rows,
+        bytes: summary.bytes,
+        durationMs: summary.durationMs,
+        rowsPerSecond: rate(summary.rows, summary.durationMs),
+        snapshotLsn: summary.snapshotLsn,
+        tables: summary.tables.map((t) => ({ table: t.table, rows: t.rows, bytes: t.bytes, skipped: t.skipped })),
+        authUsers: authUsers?.users ?? null,
+      },
+    };
+  },
+  dryRun(ctx: StepContext): string {
+    const supabase = ctx.plan.source.supabase;
+    return [
+      `Export into ${exportDir(ctx)} (mode 0700; files 0600), all tables from one snapshot:`,
+      `  BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SELECT pg_export_snapshot();`,
+      `and per table, on 2 connections importing that snapshot (SET TRANSACTION SNAPSHOT):`,
+      `  COPY <table> (<columns except generated ones>) TO STDOUT   → <schema>.<table>.copy (text format)`,
+      tableLines(ctx),
+      `with manifest.json (rows, bytes, sha256, columns, duration, cutover point). Tables already complete are skipped.`,
+      supabase
+        ? `Auth users: GET /auth/v1/admin/users (auth.admin.listUsers, 1000 per page, until a short page) at ${supabase.urlEnv} → ${AUTH_USERS_FILE}.`
+        : `Auth users: not exported (plan.source.supabase is not set).`,
+    ].join('\n');
+  },
+};
+
+/** Auth users into the export, when the plan names a Supabase project; skipped when already complete. */
+async function exportSupabaseUsers(ctx: StepContext, dir: string): Promise<{ users: number } | null> {
+  const supabase = ctx.plan.source.supabase;
+  if (!supabase) return null;
+  const manifest = (await readManifest(dir))!;
+  if (manifest.authUsers) {
+    const digest = await digestFile(join(dir, manifest.authUsers.file)).catch(() => undefined);
+    if (digest?.sha256 === manifest.authUsers.sha256) return { users: manifest.authUsers.users };
+  }
+  const url = readEnv(ctx, supabase.urlEnv, 'the Supabase project URL (https://<project>.supabase.co)');
+  const key = readEnv(ctx, supabase.serviceRoleKeyEnv, "the Supabase service role key (Project settings → API)");
+  const result = await exportAuthUsers({
+    url,
+    serviceRoleKey: key,
+    file: join(dir, AUTH_USERS_FILE),
+    signal: ctx.signal,
+    onPage: (page, users) => ctx.progress({ label: `auth users (page ${page})`, done: users, unit: 'users' }),
+  });
+  if (result.retries > 0) ctx.note(`auth users: ${result.retries} admin API requests retried`);
+  manifest.authUsers = {
+    file: AUTH_USERS_FILE,
+    users: result.users,
+    pages: result.pages,
+    bytes: result.bytes,
+    sha256: result.sha256,
+    exportedAt: new Date().toISOString(),
+  };
+  manifest.updatedAt = new Date().toISOString();
+  await writeManifest(dir, manifest);
+  return { users: result.users };
+}
+
+function readEnv(ctx: StepContext, name: string, what: string): string {
+  const value = ctx.env[name];
+  if (!value) throw new Error(`Environment variable ${name} is not set: set it to ${what}.`);
+  return value;
+}
+
+const exportVerifyStep = {
+  async run(ctx: StepContext): Promise<StepResult> {
+    const check = await verifyExport({ dir: exportDir(ctx), tables: tableNames(ctx), cutoverPoint: cutoverPoint(ctx) });
+    return {
+      summary:
+        `Export sound: ${check.tables} files, ${check.rows} rows, ${formatBytes(check.bytes)}, checksums and counts match` +
+        (check.authUsers !== null ? `; ${check.authUsers} auth users` : ''),
+      output: check,
+    };
+  },
+  dryRun(ctx: StepContext): string {
+    return [
+      `Re-read every file in ${exportDir(ctx)}: size and sha256 as in manifest.json, one line per row,`,
+      `row counts equal to the cutover point's, folder 0700 and files 0600. Tables:`,
+      tableLines(ctx),
+    ].join('\n');
+  },
+};
+
+const migrateLoad = {
+  async run(ctx: StepContext): Promise<StepResult> {
+    const summary = await loadTables({
+      target: target(ctx),
+      dir: exportDir(ctx),
+      runId: ctx.runId,
+      tables: tableNames(ctx),
+      progress: (p) => ctx.progress(p),
+      signal: ctx.signal,
+    });
+    for (const warning of summary.warnings) ctx.note(warning);
+    const skipped = summary.tables.filter((t) => t.skipped);
+    return {
+      summary:
+        `Loaded ${summary.rows} rows into ${summary.tables.length} tables in ${(summary.durationMs / 1000).toFixed(1)} s` +
+        (skipped.length ? ` (${skipped.length} already loaded)` : ''),
+      output: {
+        rows: summary.rows,
+        durationMs: summary.durationMs,
+        rowsPerSecond: rate(summary.rows, summary.durationMs),
+        tables: summary.tables.map((t) => ({
+          table: t.table,
+          rows: t.rows,
+          skipped: t.skipped,
+          durationMs: t.durationMs,
+          indexesRebuilt: t.indexesRebuilt,
+        })),
+      },
+    };
+  },
+  dryRun(ctx: StepContext): string {
+    return [
+      `On the target (${ctx.plan.target.urlEnv}), parents first, one transaction per table:`,
+      `  BEGIN; SET LOCAL session_replication_role = replica;`,
+      `  TRUNCATE ONLY <table>   (DELETE FROM ONLY when other tables reference it);`,
+      `  DROP INDEX <secondary indexes>   (tables of ${REBUILD_INDEXES_ABOVE_ROWS} rows or more);`,
+      `  COPY <table> (<columns>) FROM STDIN [WITH (FREEZE)];   ← ${exportDir(ctx)}/<schema>.<table>.copy`,
+      `  CREATE INDEX ... ; SELECT setval(<owned sequence>, max(id)); ANALYZE <table>;`,
+      `  INSERT INTO ${META_SCHEMA}.loaded (run, table, rows, sha256); COMMIT;`,
+      `Tables already recorded as loaded with the same file and row count are skipped:`,
+      tableLines(ctx),
+    ].join('\n');
+  },
+};
+
+const migrateVerify = {
+  async run(ctx: StepContext): Promise<StepResult> {
+    const report = await verifyTables({ source: source(ctx), target: target(ctx), tables: ctx.plan.tables });
+    if (!report.ok) throw new DataMismatchError(report);
+    const rows = report.tables.reduce((sum, t) => sum + t.targetRows, 0);
+    return {
+      summary: `Source and target identical: ${report.tables.length} tables, ${rows} rows (counts, content hashes, no orphans)`,
+      output: {
+        durationMs: report.durationMs,
+        tables: report.tables.map((t) => ({ table: t.table, rows: t.targetRows, hash: t.targetHash })),
+      },
+    };
+  },
+  dryRun(ctx: StepContext): string {
+    return [
+      `On both databases, per table (computed inside PostgreSQL, compared side by side):`,
+      `  SELECT count(*), sum(hashtextextended(ROW(<columns>)::text, 0)) FROM <table>;`,
+      `a difference is narrowed down to keys (missing rows, extra rows, changed values); then, on the target,`,
+      `  SELECT count(*) FROM <child> c WHERE NOT EXISTS (SELECT 1 FROM <parent> p WHERE p.<key> = c.<fk>);`,
+      `for every foreign key. Tables:`,
+      tableLines(ctx),
+    ].join('\n');
+  },
+};
+
+const finalTargetReady = {
+  async run(ctx: StepContext): Promise<StepResult> {
+    const readiness = await checkTargetReady({
+      source: source(ctx),
+      target: target(ctx),
+      tables: tableNames(ctx),
+      appRoles: ctx.plan.appRoles,
+    });
+    for (const warning of readiness.warnings) ctx.note(warning);
+    const space = readiness.freeSpace.measured
+      ? `${formatBytes(readiness.freeSpace.freeBytes!)} free of ${formatBytes(readiness.freeSpace.neededBytes)} needed`
+      : readiness.freeSpace.note!;
+    return {
+      summary: `Target ready: ${readiness.tables} tables with matching columns, ${readiness.extensions.present.length} extensions; ${space}`,
+      output: readiness,
+    };
+  },
+  dryRun(ctx: StepContext): string {
+    return [
+      `Compare the ${tableNames(ctx).length} plan tables' columns (name, type, generated) between source and target,`,
+      `check the source's extensions exist on the target (Supabase platform ones excepted),`,
+      `and, when the target's data folder is local, that it has twice the source tables' size free.`,
+      `Internal schemas never compared: ${EXCLUDED_SCHEMAS.join(', ')}, _*, pg_*.`,
+    ].join('\n');
+  },
+};
+
+const finalExportDryRun = {
+  async run(ctx: StepContext): Promise<StepResult> {
+    const windowMs = parseDuration(ctx.plan.windowDuration);
+    const result = await forecastDowntime({
+      source: source(ctx),
+      tables: tableNames(ctx),
+      scratchDir: `${exportDir(ctx)}.dry-run`,
+      runId: ctx.runId,
+      quietWindowMs: parseDuration(ctx.plan.freeze.quietWindow),
+      windowMs,
+      progress: (p) => ctx.progress(p),
+      signal: ctx.signal,
+    });
+    const minutes = (ms: number) => `${(ms / 60_000).toFixed(1)} min`;
+    const summary =
+      `Exported ${result.rows} rows in ${(result.exportMs / 1000).toFixed(1)} s (${result.rowsPerSecond} rows/s); ` +
+      `forecast for the data path ${minutes(result.forecast.totalMs)} of a ${ctx.plan.windowDuration} window`;
+    return {
+      summary,
+      output: result,
+      ...(result.fitsWindow
+        ? {}
+        : { attention: { reason: `The forecast data-path time (${minutes(result.forecast.totalMs)}) exceeds the window (${ctx.plan.windowDuration})`, evidence: result.forecast } }),
+    };
+  },
+  dryRun(ctx: StepContext): string {
+    return [
+      `Export every plan table from the source into ${exportDir(ctx)}.dry-run (deleted afterwards), timed;`,
+      `forecast = quiet window (${ctx.plan.freeze.quietWindow}) + export + load (${LOAD_PER_EXPORT}× export) + verify (${VERIFY_PER_EXPORT}× export),`,
+      `compared with the ${ctx.plan.windowDuration} window.`,
+    ].join('\n');
+  },
+};
+
+const rollbackUnfreezeSource = {
+  async run(ctx: StepContext): Promise<StepResult> {
+    const grants = await recordedGrants(ctx);
+    if (grants.length === 0) {
+      return { summary: 'Nothing was revoked at freeze.enable, so nothing to restore', output: { restored: 0 } };
+    }
+    const result = await unfreezeSource({ source: source(ctx), grants });
+    return {
+      summary: `Restored ${result.restored} write grant${result.restored === 1 ? '' : 's'} revoked at freeze.enable; the source accepts writes again`,
+      output: { restored: result.restored },
+    };
+  },
+  async dryRun(ctx: StepContext): Promise<string> {
+    const grants = await recordedGrants(ctx).catch(() => []);
+    if (grants.length === 0) return 'Re-grant the write privileges recorded by freeze.enable (none recorded yet).';
+    return [
+      `On the source, in one transaction, as each grant's original grantor:`,
+      ...grants.slice(0, 20).map((g) => `  GRANT ${describeGrant(g)}`),
+      ...(grants.length > 20 ? [`  … and ${grants.length - 20} more`] : []),
+    ].join('\n');
+  },
+};
+
+/** The grants freeze.enable revoked: its output, or its record file if the output was never saved. */
+async function recordedGrants(ctx: StepContext): Promise<RecordedGrant[]> {
+  const output = ctx.outputs['freeze.enable'] as Pick<FreezeResult, 'revoked'> | undefined;
+  if (output?.revoked) return output.revoked;
+  return readGrantRecord(grantRecordFile(ctx));
+}
+
+export const dataSteps: StepRegistry = {
+  'freeze.enable': freezeEnable,
+  'freeze.verify-no-writes': freezeVerifyNoWrites,
+  'freeze.snapshot': freezeSnapshot,
+  'export.tables': exportTablesStep,
+  'export.verify': exportVerifyStep,
+  'migrate.load': migrateLoad,
+  'migrate.verify': migrateVerify,
+  'final.target-ready': finalTargetReady,
+  'final.export-dry-run': finalExportDryRun,
+  'rollback.unfreeze-source': rollbackUnfreezeSource,
+};

@@ -1,0 +1,274 @@
+import { createReadStream } from 'node:fs';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import type pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+import { quoteIdent, quoteLiteral, type Database } from '../../adapters/postgres.js';
+import type { Progress } from '../types.js';
+import { columnList, readTables, type TableInfo } from './catalog.js';
+import { CopyMeter } from './export.js';
+import { requireManifest, type TableEntry } from './manifest.js';
+
+/**
+ * Load: each table in its own transaction, parents first:
+ *
+ *   BEGIN; SET LOCAL session_replication_role = replica;
+ *   TRUNCATE (or DELETE, see below); [DROP secondary indexes]; COPY ... FROM STDIN;
+ *   [CREATE the indexes again]; setval(owned sequences); ANALYZE;
+ *   INSERT INTO cutover_meta.loaded ...; COMMIT
+ *
+ * Emptying and filling in one transaction is what makes a re-run safe: a crash mid-table rolls the
+ * whole table back, and a repeated load replaces rows instead of adding them.
+ *
+ * Progress is recorded in the target itself (`cutover_meta.loaded`), written in the same transaction
+ * as the rows: it can never claim a load that rolled back, and it is read back cheaply on resume.
+ * Comparing content hashes instead would cost a full scan of both databases per table at every
+ * resume. A table is skipped only when its record names the same export file checksum and its
+ * current row count still matches. The schema can be dropped once the cutover is closed.
+ */
+
+export const META_SCHEMA = 'cutover_meta';
+
+/**
+ * From this many rows on, secondary indexes are dropped before COPY and rebuilt after: one sorted
+ * bulk build is several times faster than inserting millions of keys one by one into a B-tree, while
+ * for small tables the difference is milliseconds and not worth the extra DDL. Primary keys and
+ * unique constraints stay (foreign keys depend on them).
+ */
+export const REBUILD_INDEXES_ABOVE_ROWS = 100_000;
+
+/** Memory for the index rebuild (per transaction, on the target server). */
+const INDEX_BUILD_MEMORY = '256MB';
+
+const PROGRESS_INTERVAL_MS = 100;
+
+export interface LoadOptions {
+  target: Database;
+  /** The export folder holding manifest.json. */
+  dir: string;
+  runId: string;
+  /** `schema.table` names; defaults to every table in the manifest. */
+  tables?: readonly string[];
+  rebuildIndexesAboveRows?: number;
+  progress?: (report: Progress) => void;
+  signal?: AbortSignal;
+}
+
+export interface TableLoadResult {
+  table: string;
+  rows: number;
+  durationMs: number;
+  skipped: boolean;
+  /** How the table was emptied first. */
+  emptiedWith?: 'truncate' | 'delete';
+  indexesRebuilt: number;
+  sequencesAdvanced: number;
+}
+
+export interface LoadSummary {
+  tables: TableLoadResult[];
+  rows: number;
+  durationMs: number;
+  /** Target columns that the export does not carry (they get their defaults). */
+  warnings: string[];
+}
+
+export async function loadTables(options: LoadOptions): Promise<LoadSummary> {
+  const started = Date.now();
+  const manifest = await requireManifest(options.dir);
+  if (manifest.runId !== options.runId) {
+    throw new Error(`${options.dir} holds the export of run ${manifest.runId}, not ${options.runId}.`);
+  }
+  const names = options.tables ?? Object.keys(manifest.tables);
+  const notExported = names.filter((name) => !manifest.tables[name]);
+  if (notExported.length > 0) {
+    throw new Error(`The export is incomplete: ${notExported.join(', ')} not exported yet. Finish export.tables first.`);
+  }
+  const threshold = options.rebuildIndexesAboveRows ?? REBUILD_INDEXES_ABOVE_ROWS;
+  const client = await options.target.connect();
+  try {
+    await ensureMetaTable(client);
+    const tables = await readTables(client, names, options.target.label);
+    const warnings = checkColumns(tables, manifest.tables, options.target.label);
+    const total = tables.reduce((sum, t) => sum + manifest.tables[t.id]!.rows, 0);
+    let done = 0;
+    let lastReport = 0;
+    const report = (label: string, force = false) => {
+      const now = Date.now();
+      if (!force && now - lastReport < PROGRESS_INTERVAL_MS) return;
+      lastReport = now;
+      options.progress?.({ label, done, total, unit: 'rows' });
+    };
+
+    const results: TableLoadResult[] = [];
+    for (const table of tables) {
+      options.signal?.throwIfAborted();
+      const entry = manifest.tables[table.id]!;
+      const tableStarted = Date.now();
+      if (await isLoaded(client, options.runId, table, entry)) {
+        done += entry.rows;
+        results.push({ table: table.id, rows: entry.rows, durationMs: 0, skipped: true, indexesRebuilt: 0, sequencesAdvanced: 0 });
+        report(`load ${table.id}`, true);
+        continue;
+      }
+      const doneBefore = done;
+      const result = await loadOneTable(client, options, table, entry, threshold, (rows) => {
+        done += rows;
+        report(`load ${table.id}`);
+      });
+      done = doneBefore + entry.rows;
+      results.push({ ...result, durationMs: Date.now() - tableStarted });
+      report(`load ${table.id}`, true);
+    }
+    return {
+      tables: results,
+      rows: results.reduce((sum, r) => sum + r.rows, 0),
+      durationMs: Date.now() - started,
+      warnings,
+    };
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+async function ensureMetaTable(client: pg.Client): Promise<void> {
+  await client.query(`CREATE SCHEMA IF NOT EXISTS ${META_SCHEMA}`);
+  await client.query(
+    `CREATE TABLE IF NOT EXISTS ${META_SCHEMA}.loaded (
+       run_id text NOT NULL,
+       table_name text NOT NULL,
+       rows bigint NOT NULL,
+       sha256 text NOT NULL,
+       loaded_at timestamptz NOT NULL DEFAULT now(),
+       PRIMARY KEY (run_id, table_name))`,
+  );
+}
+
+/** The export's columns must all exist on the target (and not be generated there). */
+function checkColumns(tables: TableInfo[], entries: Record<string, TableEntry>, label: string): string[] {
+  const problems: string[] = [];
+  const warnings: string[] = [];
+  for (const table of tables) {
+    const entry = entries[table.id]!;
+    const missing = entry.columns.filter((name) => !table.copyColumns.includes(name));
+    if (missing.length > 0) problems.push(`${table.id}: ${missing.join(', ')}`);
+    const extra = table.copyColumns.filter((name) => !entry.columns.includes(name));
+    if (extra.length > 0) warnings.push(`${table.id} has columns the source does not (${extra.join(', ')}); they get their defaults`);
+  }
+  if (problems.length > 0) {
+    throw new Error(
+      `The ${label} lacks columns that the export carries (or has them as generated columns): ` +
+        `${problems.join('; ')}. Apply the application's schema to the target, then run migrate.load again.`,
+    );
+  }
+  return warnings;
+}
+
+async function isLoaded(client: pg.Client, runId: string, table: TableInfo, entry: TableEntry): Promise<boolean> {
+  const recorded = await client.query<{ sha256: string; rows: string }>(
+    `SELECT sha256, rows::text AS rows FROM ${META_SCHEMA}.loaded WHERE run_id = $1 AND table_name = $2`,
+    [runId, table.id],
+  );
+  const row = recorded.rows[0];
+  if (!row || row.sha256 !== entry.sha256 || Number(row.rows) !== entry.rows) return false;
+  const count = await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${table.quoted}`);
+  return Number(count.rows[0]!.n) === entry.rows;
+}
+
+async function loadOneTable(
+  client: pg.Client,
+  options: LoadOptions,
+  table: TableInfo,
+  entry: TableEntry,
+  threshold: number,
+  onRows: (rows: number) => void,
+): Promise<Omit<TableLoadResult, 'durationMs'>> {
+  await client.query('BEGIN');
+  try {
+    try {
+      // Triggers (including the foreign key triggers) stay silent, as in pg_restore --disable-triggers:
+      // parents and children arrive in separate transactions, and cycles cannot be ordered at all.
+      // Orphans are looked for afterwards by migrate.verify.
+      await client.query('SET LOCAL session_replication_role = replica');
+    } catch (error) {
+      throw new Error(
+        `migrate.load needs a superuser connection to the ${options.target.label} (to set ` +
+          `session_replication_role, which turns off triggers and foreign key checks during the load): ` +
+          `${(error as Error).message}`,
+      );
+    }
+    await client.query(`SET LOCAL maintenance_work_mem = '${INDEX_BUILD_MEMORY}'`);
+    // TRUNCATE is refused on a table that other tables reference, even when they are empty; DELETE
+    // is not (its foreign key triggers are silenced above) and costs nothing on an empty table,
+    // which is the usual case: a first load, or a retry after a crash rolled the table back.
+    const emptiedWith = table.referencedByOthers ? 'delete' : 'truncate';
+    await client.query(emptiedWith === 'truncate' ? `TRUNCATE ONLY ${table.quoted}` : `DELETE FROM ONLY ${table.quoted}`);
+    const rebuild = entry.rows >= threshold ? table.secondaryIndexes : [];
+    for (const index of rebuild) await client.query(`DROP INDEX ${index.name}`);
+
+    // FREEZE writes the rows already frozen (no later anti-wraparound rewrite of the whole table);
+    // PostgreSQL allows it only right after a TRUNCATE in the same transaction, on a plain table.
+    const freeze = emptiedWith === 'truncate' && table.kind === 'r' ? ' WITH (FREEZE)' : '';
+    const sink = client.query(copyFrom(`COPY ${table.quoted} (${columnList(entry.columns)}) FROM STDIN${freeze}`));
+    const meter = new CopyMeter(onRows);
+    await pipeline(createReadStream(join(options.dir, entry.file), { highWaterMark: 1 << 20 }), meter, sink, {
+      signal: options.signal,
+    });
+    const sha256 = meter.digest();
+    if (sha256 !== entry.sha256 || meter.lines !== entry.rows) {
+      throw new Error(
+        `${entry.file} does not match the manifest (checksum or row count differs): it changed after the ` +
+          `export. Run export.verify, and export the table again if the file is damaged.`,
+      );
+    }
+
+    for (const index of rebuild) {
+      await client.query(index.definition);
+      if (index.comment !== null) await client.query(`COMMENT ON INDEX ${index.name} IS ${quoteLiteral(index.comment)}`);
+    }
+    const sequencesAdvanced = await advanceSequences(client, table, entry);
+    // Fresh planner statistics, so the application's first queries on the new database get good plans.
+    await client.query(`ANALYZE ${table.quoted}`);
+    await client.query(
+      `INSERT INTO ${META_SCHEMA}.loaded (run_id, table_name, rows, sha256) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (run_id, table_name) DO UPDATE SET rows = EXCLUDED.rows, sha256 = EXCLUDED.sha256, loaded_at = now()`,
+      [options.runId, table.id, entry.rows, entry.sha256],
+    );
+    await client.query('COMMIT');
+    return {
+      table: table.id,
+      rows: entry.rows,
+      skipped: false,
+      emptiedWith,
+      indexesRebuilt: rebuild.length,
+      sequencesAdvanced,
+    };
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw error;
+  }
+}
+
+/**
+ * Move every sequence the table owns (serial and identity columns) past both the largest value in
+ * the column and where the source's sequence stood, so that the application's next insert without
+ * an id neither collides nor reuses an id the source already handed out.
+ */
+async function advanceSequences(client: pg.Client, table: TableInfo, entry: TableEntry): Promise<number> {
+  let advanced = 0;
+  for (const column of table.columns) {
+    if (!column.sequence || column.generated) continue;
+    const max = await client.query<{ max: string | null }>(
+      `SELECT max(${quoteIdent(column.name)})::text AS max FROM ${table.quoted}`,
+    );
+    const candidates: bigint[] = [];
+    if (max.rows[0]!.max !== null) candidates.push(BigInt(max.rows[0]!.max));
+    const source = entry.sequences.find((s) => s.column === column.name);
+    if (source?.isCalled) candidates.push(BigInt(source.lastValue));
+    if (candidates.length === 0) continue;
+    const value = candidates.reduce((a, b) => (b > a ? b : a));
+    await client.query(`SELECT setval($1::regclass, $2::bigint, true)`, [column.sequence, value.toString()]);
+    advanced++;
+  }
+  return advanced;
+}

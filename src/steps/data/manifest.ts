@@ -1,0 +1,193 @@
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { chmod, mkdir, open, readFile, rename, stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+
+/**
+ * `manifest.json`: what an export folder holds, so that load and verify can trust the files and a
+ * resumed export knows which tables are already done. Written atomically after every table.
+ */
+
+export const MANIFEST_FILE = 'manifest.json';
+export const MANIFEST_VERSION = 1;
+
+/** The moment the source was frozen and counted (`freeze.snapshot`). */
+export interface CutoverPoint {
+  /** Database time of the snapshot, ISO. */
+  at: string;
+  /** `pg_current_wal_lsn()` at that moment. */
+  lsn: string;
+  /** Exact row counts per table (`schema.table`). */
+  counts: Record<string, number>;
+}
+
+export interface SequenceState {
+  column: string;
+  /** Quoted, schema-qualified sequence name on the source. */
+  sequence: string;
+  lastValue: string;
+  isCalled: boolean;
+}
+
+export interface TableEntry {
+  file: string;
+  rows: number;
+  bytes: number;
+  sha256: string;
+  /** Columns in the file, in order (generated columns are never exported). */
+  columns: string[];
+  /** `format_type` of each column on the source, same order. */
+  types: string[];
+  sequences: SequenceState[];
+  durationMs: number;
+  exportedAt: string;
+  /** WAL position of the snapshot the table was read from. */
+  snapshotLsn: string;
+}
+
+export interface AuthUsersEntry {
+  file: string;
+  users: number;
+  pages: number;
+  bytes: number;
+  sha256: string;
+  exportedAt: string;
+}
+
+export interface Manifest {
+  version: number;
+  runId: string;
+  /** COPY text format: portable across PostgreSQL versions and readable with standard tools. */
+  format: 'text';
+  encoding: 'UTF8';
+  /** Session settings the text was produced under. */
+  session: Record<string, string>;
+  createdAt: string;
+  updatedAt: string;
+  cutoverPoint: CutoverPoint | null;
+  tables: Record<string, TableEntry>;
+  authUsers?: AuthUsersEntry;
+}
+
+export async function readManifest(dir: string): Promise<Manifest | undefined> {
+  let text: string;
+  try {
+    text = await readFile(join(dir, MANIFEST_FILE), 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+  let manifest: Manifest;
+  try {
+    manifest = JSON.parse(text) as Manifest;
+  } catch {
+    throw new Error(
+      `${join(dir, MANIFEST_FILE)} is not valid JSON. It is written atomically, so it was changed by hand ` +
+        `or the disk is damaged: move the folder aside and export again.`,
+    );
+  }
+  if (manifest.version !== MANIFEST_VERSION) {
+    throw new Error(`${join(dir, MANIFEST_FILE)} has format version ${manifest.version}; this cutover reads version ${MANIFEST_VERSION}.`);
+  }
+  return manifest;
+}
+
+export async function requireManifest(dir: string): Promise<Manifest> {
+  const manifest = await readManifest(dir);
+  if (!manifest) throw new Error(`No export found: ${join(dir, MANIFEST_FILE)} does not exist. Run export.tables first.`);
+  return manifest;
+}
+
+export async function writeManifest(dir: string, manifest: Manifest): Promise<void> {
+  await writeFileAtomic(join(dir, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
+}
+
+/** Write through a temporary file, fsync, rename: a reader sees the old or the new file, never half. Owner-only. */
+export async function writeFileAtomic(path: string, content: string): Promise<void> {
+  const temp = `${path}.tmp-${process.pid}`;
+  const handle = await open(temp, 'w', 0o600);
+  try {
+    await handle.writeFile(content);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  await rename(temp, path);
+  await syncDirectory(dirname(path));
+}
+
+/** fsync a folder so a rename in it survives a power loss (best effort: not every filesystem allows it). */
+export async function syncDirectory(dir: string): Promise<void> {
+  try {
+    const handle = await open(dir, 'r');
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  } catch {
+    // Some filesystems refuse fsync on a directory; the rename is still atomic.
+  }
+}
+
+/** Create the folder owner-only (0700), also fixing the mode of an existing one (mkdir's mode obeys the umask). */
+export async function ensurePrivateDir(dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  await chmod(dir, 0o700);
+}
+
+export interface FileDigest {
+  bytes: number;
+  sha256: string;
+  /** Number of newline characters: in COPY text format, exactly the number of rows. */
+  lines: number;
+}
+
+export async function digestFile(path: string): Promise<FileDigest> {
+  const hash = createHash('sha256');
+  let bytes = 0;
+  let lines = 0;
+  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) {
+    hash.update(chunk);
+    bytes += chunk.length;
+    lines += countNewlines(chunk);
+  }
+  return { bytes, sha256: hash.digest('hex'), lines };
+}
+
+export function countNewlines(chunk: Buffer): number {
+  let count = 0;
+  let at = chunk.indexOf(10);
+  while (at !== -1) {
+    count++;
+    at = chunk.indexOf(10, at + 1);
+  }
+  return count;
+}
+
+/** True when the file exists with the recorded size and checksum. */
+export async function fileMatches(path: string, expected: { bytes: number; sha256: string }): Promise<boolean> {
+  try {
+    const info = await stat(path);
+    if (info.size !== expected.bytes) return false;
+  } catch {
+    return false;
+  }
+  const digest = await digestFile(path);
+  return digest.sha256 === expected.sha256;
+}
+
+export function newManifest(runId: string, session: Record<string, string>, cutoverPoint: CutoverPoint | null): Manifest {
+  const now = new Date().toISOString();
+  return {
+    version: MANIFEST_VERSION,
+    runId,
+    format: 'text',
+    encoding: 'UTF8',
+    session,
+    createdAt: now,
+    updatedAt: now,
+    cutoverPoint,
+    tables: {},
+  };
+}

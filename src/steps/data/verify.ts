@@ -1,0 +1,325 @@
+import type pg from 'pg';
+import { quoteIdent, type Database } from '../../adapters/postgres.js';
+import { columnList, normalizeTableName, readTables, type TableInfo } from './catalog.js';
+
+/**
+ * Verify: per table, the row count and an order-independent content hash, both computed inside each
+ * database, compared side by side; then an orphan check of every foreign key on the target.
+ *
+ * The hash is `sum(hashtextextended(ROW(columns)::text, 0))`: each row's text (with the pinned
+ * session settings, equal values give equal text on both sides; NULL and '' differ) hashed to 64 bits
+ * and *summed* as numeric. A sum does not depend on row order, cannot overflow, and, unlike XOR,
+ * does not cancel out a duplicated row. Only aggregates leave the database.
+ *
+ * When a table differs, the difference is narrowed down to keys: both sides are grouped into 1024
+ * buckets by a hash of the key, and only the keys and row hashes of the mismatched buckets (a
+ * bounded number) are compared, which tells missing rows, extra rows and changed values apart.
+ */
+
+export type DifferenceKind =
+  | 'missing table'
+  | 'missing columns'
+  | 'missing rows'
+  | 'extra rows'
+  | 'changed values'
+  | 'orphaned children';
+
+export interface Difference {
+  kind: DifferenceKind;
+  /** Rows concerned (a lower bound when `partial`). */
+  count: number;
+  /** True when only part of the mismatched buckets were examined. */
+  partial?: boolean;
+  /** Up to a few keys, as PostgreSQL row text, e.g. `(42)` or `(uuid,uuid)`. */
+  sampleKeys: string[];
+  detail?: string;
+}
+
+export interface TableVerification {
+  table: string;
+  sourceRows: number;
+  targetRows: number;
+  sourceHash: string;
+  targetHash: string;
+  match: boolean;
+  differences: Difference[];
+  durationMs: number;
+}
+
+export interface VerifyReport {
+  ok: boolean;
+  tables: TableVerification[];
+  durationMs: number;
+}
+
+export interface VerifyTableSpec {
+  /** `schema.table`. */
+  name: string;
+  /** Columns that identify a row (the plan's `key`), used to name differing rows. */
+  key: readonly string[];
+}
+
+export interface VerifyOptions {
+  source: Database;
+  target: Database;
+  tables: readonly VerifyTableSpec[];
+  /** Keys listed per difference. */
+  sampleSize?: number;
+}
+
+const BUCKETS = 1024;
+/** At most this many mismatched buckets are examined key by key… */
+const MAX_BUCKETS_EXAMINED = 16;
+/** …and at most this many rows fetched (keys and hashes only) per side. */
+const MAX_ROWS_EXAMINED = 200_000;
+
+export class DataMismatchError extends Error {
+  constructor(readonly report: VerifyReport) {
+    super(`Source and target differ:\n${formatVerifyReport(report, { onlyDifferences: true })}`);
+    this.name = 'DataMismatchError';
+  }
+}
+
+export async function verifyTables(options: VerifyOptions): Promise<VerifyReport> {
+  const started = Date.now();
+  const sampleSize = options.sampleSize ?? 5;
+  const names = options.tables.map((t) => normalizeTableName(t.name));
+  const keys = new Map(options.tables.map((t) => [normalizeTableName(t.name), [...t.key]]));
+
+  const source = await options.source.connect();
+  const target = await options.target.connect();
+  try {
+    const sourceTables = await readTables(source, names, options.source.label);
+    const targetTables = await readTargetTables(target, names, options.target.label);
+    const results: TableVerification[] = [];
+    for (const sourceTable of sourceTables) {
+      const tableStarted = Date.now();
+      const targetTable = targetTables.get(sourceTable.id);
+      const base = { table: sourceTable.id, sourceHash: '', targetHash: '', durationMs: 0 };
+      if (!targetTable) {
+        const rows = await countRows(source, sourceTable);
+        results.push({
+          ...base,
+          sourceRows: rows,
+          targetRows: 0,
+          match: false,
+          differences: [{ kind: 'missing table', count: rows, sampleKeys: [], detail: `${sourceTable.id} does not exist on the target` }],
+        });
+        continue;
+      }
+      const missingColumns = sourceTable.copyColumns.filter((c) => !targetTable.copyColumns.includes(c));
+      if (missingColumns.length > 0) {
+        results.push({
+          ...base,
+          sourceRows: await countRows(source, sourceTable),
+          targetRows: await countRows(target, targetTable),
+          match: false,
+          differences: [
+            { kind: 'missing columns', count: missingColumns.length, sampleKeys: [], detail: missingColumns.join(', ') },
+          ],
+        });
+        continue;
+      }
+      const columns = sourceTable.copyColumns;
+      const key = keys.get(sourceTable.id)!;
+      const [s, t] = await Promise.all([
+        tableDigest(source, sourceTable, columns),
+        tableDigest(target, targetTable, columns),
+      ]);
+      const differences: Difference[] = [];
+      if (s.rows !== t.rows || s.hash !== t.hash) {
+        differences.push(...(await narrowDown(source, target, sourceTable, targetTable, columns, key, sampleSize)));
+      }
+      results.push({
+        ...base,
+        sourceRows: s.rows,
+        targetRows: t.rows,
+        sourceHash: s.hash,
+        targetHash: t.hash,
+        match: differences.length === 0,
+        differences,
+        durationMs: Date.now() - tableStarted,
+      });
+    }
+    for (const result of results) {
+      const targetTable = targetTables.get(result.table);
+      if (!targetTable) continue;
+      const orphans = await findOrphans(source, target, targetTable, keys.get(result.table)!, sampleSize);
+      if (orphans.length > 0) {
+        result.differences.push(...orphans);
+        result.match = false;
+      }
+    }
+    return { ok: results.every((r) => r.match), tables: results, durationMs: Date.now() - started };
+  } finally {
+    await Promise.all([source.end().catch(() => {}), target.end().catch(() => {})]);
+  }
+}
+
+/** Tables that exist on the target, by id (missing ones are reported, not thrown). */
+async function readTargetTables(client: pg.Client, names: string[], label: string): Promise<Map<string, TableInfo>> {
+  const present = await client.query<{ id: string }>(
+    `SELECT w.id FROM unnest($1::text[]) w(id) WHERE to_regclass(format('%I.%I', split_part(w.id, '.', 1), split_part(w.id, '.', 2))) IS NOT NULL`,
+    [names],
+  );
+  const tables = await readTables(client, present.rows.map((r) => r.id), label);
+  return new Map(tables.map((t) => [t.id, t]));
+}
+
+async function countRows(client: pg.Client, table: TableInfo): Promise<number> {
+  const result = await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${table.quoted}`);
+  return Number(result.rows[0]!.n);
+}
+
+function rowText(columns: readonly string[], alias = 't'): string {
+  return `ROW(${columns.map((c) => `${alias}.${quoteIdent(c)}`).join(', ')})::text`;
+}
+
+async function tableDigest(client: pg.Client, table: TableInfo, columns: readonly string[]): Promise<{ rows: number; hash: string }> {
+  const result = await client.query<{ rows: string; hash: string }>(
+    `SELECT count(*)::text AS rows, coalesce(sum(hashtextextended(${rowText(columns)}, 0)), 0)::text AS hash
+       FROM ${table.quoted} t`,
+  );
+  return { rows: Number(result.rows[0]!.rows), hash: result.rows[0]!.hash };
+}
+
+async function narrowDown(
+  source: pg.Client,
+  target: pg.Client,
+  sourceTable: TableInfo,
+  targetTable: TableInfo,
+  columns: readonly string[],
+  key: readonly string[],
+  sampleSize: number,
+): Promise<Difference[]> {
+  const bucketOf = `(hashtextextended(${rowText(key)}, 1) & ${BUCKETS - 1})::int`;
+  const bucketSql = (table: TableInfo) =>
+    `SELECT ${bucketOf} AS bucket, count(*)::int AS n, sum(hashtextextended(${rowText(columns)}, 0))::text AS hash
+       FROM ${table.quoted} t GROUP BY 1`;
+  const [sb, tb] = await Promise.all([source.query(bucketSql(sourceTable)), target.query(bucketSql(targetTable))]);
+  type Bucket = { n: number; hash: string };
+  const toMap = (rows: { bucket: number; n: number; hash: string }[]) => new Map<number, Bucket>(rows.map((r) => [r.bucket, r]));
+  const sourceBuckets = toMap(sb.rows);
+  const targetBuckets = toMap(tb.rows);
+  const mismatched: number[] = [];
+  for (let bucket = 0; bucket < BUCKETS; bucket++) {
+    const s = sourceBuckets.get(bucket);
+    const t = targetBuckets.get(bucket);
+    if (s?.n !== t?.n || s?.hash !== t?.hash) mismatched.push(bucket);
+  }
+  const examined: number[] = [];
+  let rowsToFetch = 0;
+  for (const bucket of mismatched) {
+    const size = Math.max(sourceBuckets.get(bucket)?.n ?? 0, targetBuckets.get(bucket)?.n ?? 0);
+    if (examined.length >= MAX_BUCKETS_EXAMINED || (examined.length > 0 && rowsToFetch + size > MAX_ROWS_EXAMINED)) break;
+    examined.push(bucket);
+    rowsToFetch += size;
+  }
+  const partial = examined.length < mismatched.length;
+  const keysSql = (table: TableInfo) =>
+    `SELECT ${rowText(key)} AS key, hashtextextended(${rowText(columns)}, 0)::text AS hash
+       FROM ${table.quoted} t WHERE ${bucketOf} = ANY($1::int[])`;
+  const [sk, tk] = await Promise.all([
+    source.query<{ key: string; hash: string }>(keysSql(sourceTable), [examined]),
+    target.query<{ key: string; hash: string }>(keysSql(targetTable), [examined]),
+  ]);
+  const group = (rows: { key: string; hash: string }[]) => {
+    const map = new Map<string, string[]>();
+    for (const row of rows) {
+      const list = map.get(row.key);
+      if (list) list.push(row.hash);
+      else map.set(row.key, [row.hash]);
+    }
+    return map;
+  };
+  const sourceKeys = group(sk.rows);
+  const targetKeys = group(tk.rows);
+  const missing: string[] = [];
+  const extra: string[] = [];
+  const changed: string[] = [];
+  for (const rowKey of new Set([...sourceKeys.keys(), ...targetKeys.keys()])) {
+    const s = [...(sourceKeys.get(rowKey) ?? [])];
+    const t = [...(targetKeys.get(rowKey) ?? [])];
+    // Rows present identically on both sides cancel out; what is left is paired up as changed, and
+    // the surplus of either side is missing (source only) or extra (target only, e.g. a duplicate).
+    for (let i = s.length - 1; i >= 0; i--) {
+      const at = t.indexOf(s[i]!);
+      if (at >= 0) {
+        t.splice(at, 1);
+        s.splice(i, 1);
+      }
+    }
+    const pairs = Math.min(s.length, t.length);
+    for (let i = 0; i < pairs; i++) changed.push(rowKey);
+    for (let i = pairs; i < s.length; i++) missing.push(rowKey);
+    for (let i = pairs; i < t.length; i++) extra.push(rowKey);
+  }
+  const differences: Difference[] = [];
+  const add = (kind: DifferenceKind, keysFound: string[]) => {
+    if (keysFound.length === 0) return;
+    keysFound.sort();
+    differences.push({ kind, count: keysFound.length, sampleKeys: [...new Set(keysFound)].slice(0, sampleSize), ...(partial ? { partial } : {}) });
+  };
+  add('missing rows', missing);
+  add('extra rows', extra);
+  add('changed values', changed);
+  return differences;
+}
+
+/**
+ * Children on the target whose parent row does not exist (MATCH SIMPLE: a key with a NULL is not
+ * checked). Orphans the source has as well are a faithful copy and are not reported.
+ */
+async function findOrphans(
+  source: pg.Client,
+  target: pg.Client,
+  table: TableInfo,
+  key: readonly string[],
+  sampleSize: number,
+): Promise<Difference[]> {
+  const differences: Difference[] = [];
+  for (const fk of table.foreignKeys) {
+    const parent = fk.refTable.split('.').map(quoteIdent).join('.');
+    const where =
+      fk.columns.map((c) => `c.${quoteIdent(c)} IS NOT NULL`).join(' AND ') +
+      ` AND NOT EXISTS (SELECT 1 FROM ${parent} p WHERE ${fk.columns
+        .map((c, i) => `p.${quoteIdent(fk.refColumns[i]!)} = c.${quoteIdent(c)}`)
+        .join(' AND ')})`;
+    const countSql = `SELECT count(*)::int AS n FROM ${table.quoted} c WHERE ${where}`;
+    const onTarget = (await target.query<{ n: number }>(countSql)).rows[0]!.n;
+    if (onTarget === 0) continue;
+    let onSource = 0;
+    try {
+      onSource = (await source.query<{ n: number }>(countSql)).rows[0]!.n;
+    } catch {
+      // The parent table or columns differ on the source: every orphan on the target counts.
+    }
+    if (onTarget <= onSource) continue;
+    const sample = await target.query<{ key: string }>(
+      `SELECT ${rowText(key, 'c')} AS key FROM ${table.quoted} c WHERE ${where} ORDER BY 1 LIMIT ${sampleSize}`,
+    );
+    differences.push({
+      kind: 'orphaned children',
+      count: onTarget - onSource,
+      sampleKeys: sample.rows.map((r) => r.key),
+      detail: `${fk.name}: (${columnList(fk.columns)}) has no matching row in ${fk.refTable}`,
+    });
+  }
+  return differences;
+}
+
+/** A readable per-table report. */
+export function formatVerifyReport(report: VerifyReport, options: { onlyDifferences?: boolean } = {}): string {
+  const lines: string[] = [];
+  for (const table of report.tables) {
+    if (options.onlyDifferences && table.match) continue;
+    const counts = `${table.sourceRows} rows on the source, ${table.targetRows} on the target`;
+    lines.push(`${table.match ? 'ok  ' : 'DIFF'} ${table.table}: ${counts}`);
+    for (const d of table.differences) {
+      const keys = d.sampleKeys.length > 0 ? ` (e.g. key ${d.sampleKeys.join(', ')})` : '';
+      const detail = d.detail ? ` ${d.detail}` : '';
+      lines.push(`       ${d.kind}: ${d.partial ? 'at least ' : ''}${d.count}${keys}${detail}`);
+    }
+  }
+  return lines.join('\n');
+}
