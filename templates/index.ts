@@ -11,7 +11,7 @@ import { survey } from './survey.js';
 import { describeDuration, formatInstant, maintenanceWindow } from './window.js';
 
 export type { NoticeExtra, NoticeId, NoticeTemplate, NoticeVariables } from './layout.js';
-export { PlanTimeError, maintenanceWindow, resolveT0 } from './window.js';
+export { maintenanceWindow } from './window.js';
 
 /** The six user notices by id (DESIGN §4); the runbook's email steps name them. */
 export const noticeTemplates: Readonly<Record<NoticeId, NoticeTemplate>> = {

@@ -27,16 +27,25 @@ export class RequestFailure extends Error {
 /**
  * An external system refused or kept failing. The message is written for the operator (what failed,
  * how often, what to do) and never holds a secret. `system` names the service for grouping in output.
+ *
+ * `retryable` is read by the engine, which retries failed actions itself: false by default, because
+ * the adapters already retried up to their bound and a refusal (403, wrong zone) does not change in
+ * two seconds. A step whose failure may well pass on a second look (an HTTP probe) says true.
  */
 export class ExternalError extends Error {
   override readonly name = 'ExternalError';
+  readonly status: number | undefined;
+  readonly attempts: number | undefined;
+  readonly retryable: boolean;
   constructor(
     readonly system: string,
     message: string,
-    readonly status?: number,
-    readonly attempts?: number,
+    details: { status?: number; attempts?: number; retryable?: boolean } = {},
   ) {
     super(message);
+    this.status = details.status;
+    this.attempts = details.attempts;
+    this.retryable = details.retryable ?? false;
   }
 }
 
@@ -137,8 +146,7 @@ export async function withRetry<T>(
               `${what}: ${system} asked us to wait ${Math.ceil(told / 1000)} s before trying again ` +
                 `(${describeStatus(failure.status)}), longer than the ${Math.round(maxRetryAfterMs / 1000)} s ` +
                 `this step waits. Retry the step later.`,
-              failure.status,
-              attemptNumber,
+              { status: failure.status, attempts: attemptNumber },
             );
           }
           const waitMs = told ?? Math.min(baseDelayMs * 2 ** (attemptNumber - 1), maxDelayMs);
@@ -157,12 +165,11 @@ export async function withRetry<T>(
       throw new ExternalError(
         system,
         `${what} failed after ${made} attempt${made === 1 ? '' : 's'}; last: ${describeStatus(error.status)}: ${error.message}`,
-        error.status,
-        made,
+        { status: error.status, attempts: made },
       );
     }
     if (error instanceof RequestFailure) {
-      throw new ExternalError(system, `${what}: ${error.message}`, error.status, made);
+      throw new ExternalError(system, `${what}: ${error.message}`, { status: error.status, attempts: made });
     }
     throw error;
   }

@@ -69,7 +69,7 @@ describe('times across a DST change', () => {
 
   test('a repeated wall-clock time needs the offset chosen; the chosen one is what the notice says', async () => {
     await expect(renderNotice('maintenance-starting', planWith({ t0: { at: '2026-11-01T01:30', zone: 'America/New_York' } }))).rejects.toThrow(
-      't0.at: 2026-11-01T01:30 happens twice in America/New_York (the clocks go back); set t0.offset to -04:00 or -05:00 to choose',
+      't0.offset: 2026-11-01T01:30 happens twice in America/New_York (the clocks fall back); add offset: "-04:00" (EDT) or "-05:00" (EST) to say which',
     );
     const second = await renderNotice('maintenance-starting', planWith({ t0: { at: '2026-11-01T01:30', zone: 'America/New_York', offset: '-05:00' } }));
     expect(second.text).toContain('back by Sunday, November 1, 2026 at 4:00 AM EST (UTC-05:00)');

@@ -28,7 +28,7 @@ export function maskAddress(address: string): string {
   const local = at > 0 ? text.slice(0, at) : text;
   const domain = at > 0 ? text.slice(at + 1) : '';
   const head = local.slice(0, 1) || '?';
-  return domain ? `${head}***@${domain}` : `${head}***`;
+  return at > 0 ? `${head}***@${domain}` : `${head}***`;
 }
 
 // Deliberately plain: the provider has the final word; this catches typos and junk rows.

@@ -29,6 +29,7 @@ async function runProbes(ctx: StepContext, label: string, probes: ProbePlan[]) {
     throw new ExternalError(
       'HTTP',
       `${label}: ${failed.length} of ${results.length} checks failed:\n${failed.map((result) => `  ${result.method} ${result.url}: ${result.problem}`).join('\n')}`,
+      { retryable: true },
     );
   }
   const slowest = Math.max(...results.map((result) => result.latencyMs));
@@ -135,7 +136,7 @@ export const testWebhook: StepAction = {
       throw new ExternalError('HTTP', `webhook: POST ${webhook.url} failed: ${(error as Error & { cause?: { code?: string } }).cause?.code ?? (error as Error).message}`);
     }
     const postMs = Math.round(performance.now() - started);
-    if (!response.ok) throw new ExternalError('HTTP', `webhook: POST ${webhook.url} answered ${response.status}; the new system did not accept the test payload`, response.status);
+    if (!response.ok) throw new ExternalError('HTTP', `webhook: POST ${webhook.url} answered ${response.status}; the new system did not accept the test payload`, { status: response.status });
     ctx.note('validate.webhook: test payload accepted', { url: webhook.url, status: response.status });
 
     const check = webhook.checkSql ? 'sql' : webhook.checkUrl ? 'url' : undefined;

@@ -1,6 +1,6 @@
 import { describePropagation, waitForPropagation, type PropagationExpectation } from '../../adapters/propagation.js';
 import { ExternalError } from '../../adapters/retry.js';
-import { durationMs } from '../../../templates/window.js';
+import { parseDuration } from '../../../machines/schedule.js';
 import type { StepAction, StepContext } from '../types.js';
 
 /**
@@ -29,7 +29,7 @@ function propagationStep(kind: 'values' | 'ttl'): StepAction {
       if (resolvers.length === 0) {
         return { summary: `no resolvers configured (dns.resolvers): nothing to wait for`, output: { ok: true, polls: 0, observations: [] } };
       }
-      const timeoutMs = durationMs(ctx.plan.dns.propagationTimeout);
+      const timeoutMs = parseDuration(ctx.plan.dns.propagationTimeout);
       const expectations = expectationsFor(ctx, kind);
       const report = await waitForPropagation({
         resolvers,
@@ -49,7 +49,7 @@ function propagationStep(kind: 'values' | 'ttl'): StepAction {
       if (!report.ok) {
         throw new ExternalError(
           'DNS',
-          `after ${ctx.plan.dns.propagationTimeout}, not every resolver does ${what}:\n${describePropagation(report)}`,
+          `after ${ctx.plan.dns.propagationTimeout}, some resolvers still do not ${what}:\n${describePropagation(report)}`,
         );
       }
       return {
