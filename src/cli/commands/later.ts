@@ -1,6 +1,8 @@
 import type { Command } from 'commander';
 import { ExitError } from '../../engine/errors.js';
 import type { GlobalOptions, Io } from '../io.js';
+import { notifyPreview } from './notify.js';
+import { rehearse, type RehearseFlags } from './rehearse.js';
 
 type Action = <A extends unknown[]>(fn: (...args: A) => Promise<number>) => (...args: A) => Promise<void>;
 
@@ -9,15 +11,18 @@ export function registerLater(program: Command, globals: () => GlobalOptions, io
   const notYet = (what: string) => async (): Promise<number> => {
     throw new ExitError(`${what} is not implemented yet in this version of cutover.`, 2);
   };
-  void globals;
-  void io;
   program.command('reconcile').description('compare source and target (grouped counts and hashes)').option('--json').option('--prometheus-textfile <file>')
     .action(action(notYet('cutover reconcile')));
   program.command('decide').description('the rollback decision tree on the current evidence').option('--json')
     .action(action(notYet('cutover decide')));
-  program.command('notify').description('notices').command('preview <template>').option('--html <file>')
-    .action(action(notYet('cutover notify preview')));
-  program.command('rehearse').description('the whole cutover on two embedded PostgreSQL servers')
-    .option('--rows <n>').option('--speed <x>').option('--with-rollback').option('--inject-drift <n>').option('--interactive').option('--keep <dir>')
-    .action(action(notYet('cutover rehearse')));
+  program.command('notify').description('user notices').command('preview <template>').description('show a notice as recipients get it').option('--html <file>', 'write the HTML part to a file')
+    .action(action((template: string, options: { html?: string }) => notifyPreview(globals(), template, options, io)));
+  program.command('rehearse').description('the whole cutover on two embedded PostgreSQL servers, with a compressed clock')
+    .option('--rows <n>', 'temperature readings to generate', '1000000')
+    .option('--speed <x>', 'how much faster waits run than real time', '20000')
+    .option('--with-rollback', 'take the rollback branch at the first-day review')
+    .option('--inject-drift <n>', 'delete N migrated rows in the target after the switch')
+    .option('--interactive', 'sign off by hand in the terminal UI')
+    .option('--keep <dir>', 'keep the servers\' data, state, exports and outbox in DIR')
+    .action(action((flags: RehearseFlags) => rehearse(flags, io)));
 }

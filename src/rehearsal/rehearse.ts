@@ -1,0 +1,278 @@
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { DateTime } from 'luxon';
+import pg from 'pg';
+import { findStep } from '../../machines/runbook.js';
+import { createAdapters } from '../adapters/providers.js';
+import { examplePlan, renderPlanFile } from '../config/example.js';
+import { parsePlan } from '../config/load.js';
+import type { Plan, PlanInput } from '../config/schema.js';
+import { settingsFromPlan } from '../config/settings.js';
+import { CompressedClock } from '../engine/clock.js';
+import { ExitError, EXIT } from '../engine/errors.js';
+import type { Blocked, Runner } from '../engine/runner.js';
+import { describeLocation } from '../engine/view.js';
+import { formatJournalLine, formatProgress } from '../cli/commands/run.js';
+import type { Io } from '../cli/io.js';
+import { openRunner, type Session } from '../cli/session.js';
+import { createStepRegistry } from '../steps/registry.js';
+import { startEmbeddedPostgres, type EmbeddedServer } from './embedded.js';
+import { generateData, prepareSource, prepareTarget, type GeneratedCounts } from './freshtrack.js';
+import { writeRehearsalReport } from './report.js';
+import { startAuthAdmin, startNewApp, startOldApp, type StandIn } from './stand-ins.js';
+
+export interface RehearseOptions {
+  /** Temperature readings to generate in the source. */
+  rows: number;
+  /** How much faster than real time the waits run. */
+  speed: number;
+  withRollback?: boolean;
+  injectDrift?: number;
+  /** Sign off by hand in the terminal UI instead of automatically. */
+  interactive?: boolean;
+  /** Keep both servers' data and the workspace here. */
+  keep?: string;
+  /** Where rehearsal-report.md goes (default: the current folder). */
+  reportPath?: string;
+}
+
+/** Who signs everything in an automatic rehearsal. */
+export const REHEARSAL_APPROVER = 'rehearsal';
+
+/** Steps whose failure makes the rest of a rehearsal meaningless: the data path. */
+const FATAL = /^(freeze|export|migrate)\./;
+
+/**
+ * The plan a rehearsal runs: the FreshTrack example on the embedded servers and local stand-ins,
+ * with T0 two days from now (the compressed clock starts just before T-48h).
+ */
+export function rehearsalPlan(workspace: string, urls: { oldApp: string; newApp: string }, webhookDevEui: string, now: number): PlanInput {
+  const zone = examplePlan.t0.zone;
+  const t0 = DateTime.fromMillis(now, { zone }).plus({ hours: 49 }).startOf('hour');
+  const example = examplePlan as PlanInput & { dns: { records: PlanInput['dns']['records'] } };
+  return {
+    ...examplePlan,
+    name: 'Rehearsal: FreshTrack Pro on embedded PostgreSQL',
+    environment: 'staging',
+    t0: { at: t0.toFormat("yyyy-MM-dd'T'HH:mm"), zone, offset: t0.toFormat('ZZ') },
+    dns: { provider: 'local', zone: 'freshtrackpro.com', file: 'zone.json', records: example.dns.records, resolvers: [], propagationTimeout: '15m' },
+    mail: { provider: 'outbox', dir: 'outbox', from: 'FreshTrack Pro <notices@freshtrackpro.com>', audience: { source: 'supabase-auth' }, ratePerSecond: 50 },
+    probes: {
+      oldHealth: { url: `${urls.oldApp}/health`, bodyMatch: 'ok' },
+      newHealth: { url: `${urls.newApp}/health`, bodyMatch: 'ok' },
+      smoke: [{ url: `${urls.newApp}/health/db`, bodyMatch: 'ok' }, { url: `${urls.newApp}/api/auth/health` }],
+      external: [{ url: `${urls.newApp}/health`, bodyMatch: 'ok' }],
+      monitoring: [{ url: `${urls.newApp}/grafana/api/health` }, { url: `${urls.newApp}/status` }],
+      webhook: {
+        url: `${urls.newApp}/api/webhooks/ttn`,
+        payload: { end_device_ids: { dev_eui: webhookDevEui }, uplink_message: { decoded_payload: { temperature: 3.5 } } },
+        checkSql: `select 1 from public.temperature_readings r join public.sensors s on s.id = r.sensor_id where s.dev_eui = '${webhookDevEui}' and r.recorded_at > now() - interval '1 hour'`,
+      },
+      baselineRequests: 20,
+    },
+    approvers: {
+      default: [REHEARSAL_APPROVER],
+      steps: Object.fromEntries(['window.go', 'review.decision', 'rollback.decide', 'close.signoff'].map((id) => [id, { approvers: [REHEARSAL_APPROVER], quorum: 1 }])),
+    },
+    exportsDir: 'exports',
+  };
+}
+
+/** The zone as it is before the cutover: the old values at their normal TTL. */
+function writeInitialZone(workspace: string, plan: Plan): void {
+  const records = plan.dns.records.map((record) => ({ name: record.name, type: record.type, content: record.oldValue, ttl: record.normalTtl }));
+  writeFileSync(join(workspace, 'zone.json'), `${JSON.stringify({ zone: plan.dns.zone, records, changes: [] }, null, 2)}\n`);
+}
+
+interface Resources {
+  servers: EmbeddedServer[];
+  standIns: StandIn[];
+}
+
+async function release(resources: Resources): Promise<void> {
+  for (const standIn of resources.standIns) await standIn.close().catch(() => {});
+  for (const server of resources.servers) await server.stop().catch(() => {});
+}
+
+async function withClient<T>(url: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return await work(client);
+  } finally {
+    await client.end();
+  }
+}
+
+export interface RehearsalOutcome {
+  code: number;
+  reportPath: string;
+}
+
+/** `cutover rehearse`: the whole cutover, for real, on two embedded PostgreSQL servers. */
+export async function rehearse(options: RehearseOptions, io: Io): Promise<RehearsalOutcome> {
+  const started = Date.now();
+  const workspace = options.keep ? resolve(options.keep) : mkdtempSync(join(tmpdir(), 'cutover-rehearsal-'));
+  if (options.keep) {
+    if (existsSync(workspace) && readdirSync(workspace).length > 0) {
+      throw new ExitError(`--keep ${options.keep}: the folder is not empty. Give an empty or new folder.`, EXIT.usage);
+    }
+    mkdirSync(workspace, { recursive: true });
+  }
+  const resources: Resources = { servers: [], standIns: [] };
+  const say = (line: string) => io.out(line);
+  try {
+    say(`Rehearsal workspace: ${workspace}`);
+    say('Starting two embedded PostgreSQL servers (source made to look like Supabase, target self-hosted)…');
+    const [source, target] = await Promise.all([
+      startEmbeddedPostgres(options.keep ? { dataDir: join(workspace, 'source-data') } : {}),
+      startEmbeddedPostgres(options.keep ? { dataDir: join(workspace, 'target-data') } : {}),
+    ]);
+    resources.servers.push(source, target);
+    const sourceUrl = await source.createDatabase('freshtrack');
+    const targetUrl = await target.createDatabase('freshtrack');
+
+    say(`Creating the FreshTrack schema and generating ${options.rows.toLocaleString('en-US')} readings…`);
+    const generation = Date.now();
+    const counts: GeneratedCounts = await withClient(sourceUrl, async (client) => {
+      await prepareSource(client);
+      return generateData(client, { readings: options.rows, seed: 1 });
+    });
+    await withClient(targetUrl, prepareTarget);
+    const webhookDevEui = await withClient(sourceUrl, async (client) => (await client.query<{ dev_eui: string }>('select dev_eui from public.sensors order by dev_eui limit 1')).rows[0]!.dev_eui);
+    say(`  ${counts.organizations} organizations, ${counts.sensors} sensors, ${counts.readings.toLocaleString('en-US')} readings, ${counts.alerts} alerts, ${counts.users} users in ${((Date.now() - generation) / 1000).toFixed(1)} s`);
+
+    const serviceRoleKey = `rehearsal-service-role-${Math.random().toString(36).slice(2)}`;
+    const [oldApp, newApp, authAdmin] = await Promise.all([startOldApp(sourceUrl), startNewApp(targetUrl), startAuthAdmin(sourceUrl, serviceRoleKey)]);
+    resources.standIns.push(oldApp, newApp, authAdmin);
+    say(`Stand-ins: old app ${oldApp.url}, new app ${newApp.url}, Supabase auth ${authAdmin.url}`);
+
+    const env = {
+      ...process.env,
+      SOURCE_DATABASE_URL: sourceUrl,
+      TARGET_DATABASE_URL: targetUrl,
+      SUPABASE_URL: authAdmin.url,
+      SUPABASE_SERVICE_ROLE_KEY: serviceRoleKey,
+    };
+    const planInput = rehearsalPlan(workspace, { oldApp: oldApp.url, newApp: newApp.url }, webhookDevEui, Date.now());
+    const planFile = join(workspace, 'cutover.config.ts');
+    writeFileSync(planFile, renderPlanFile(planInput));
+    const plan = parsePlan(planInput, planFile);
+    writeInitialZone(workspace, plan);
+
+    const settings = settingsFromPlan(plan);
+    const clock = new CompressedClock(options.speed, settings.t0 - 48 * 3_600_000 - 60_000 - Date.now());
+    const session: Session = {
+      plan,
+      planFile,
+      planDir: workspace,
+      stateDir: join(workspace, '.cutover'),
+      clock,
+      clockOffset: { get: () => clock.offsetMs, set: (value) => (clock.offsetMs = value) },
+      registry: createStepRegistry(),
+      adapters: createAdapters(plan, workspace, env),
+      env,
+    };
+    say(`Running the timeline T-48h → T+7d with the clock ${options.speed.toLocaleString('en-US')}× faster during waits (actions take their real time)…`);
+    const outcome = options.interactive ? await driveInteractive(session, io) : await driveAutomatically(session, io);
+
+    const reportPath = resolve(options.reportPath ?? 'rehearsal-report.md');
+    await writeRehearsalReport(reportPath, {
+      session,
+      counts,
+      workspace,
+      realSeconds: (Date.now() - started) / 1000,
+      notAvailable: outcome.notAvailable,
+      failures: outcome.failures,
+      ended: outcome.blocked,
+      sourceUrl,
+      targetUrl,
+    });
+    say('');
+    say(outcome.headline);
+    say(`Report: ${reportPath}`);
+    if (options.keep) {
+      say(`Kept in ${workspace}: the plan, state (.cutover), exports, outbox, zone.json and both servers' data folders.`);
+      say(`Inspect it with: cutover status --config ${planFile}`);
+    }
+    const clean = outcome.blocked.kind === 'ended' && outcome.failures.length === 0;
+    return { code: clean ? EXIT.ok : EXIT.attention, reportPath };
+  } finally {
+    await release(resources);
+    if (!options.keep) rmSync(workspace, { recursive: true, force: true });
+  }
+}
+
+interface DriveOutcome {
+  blocked: Blocked;
+  headline: string;
+  /** Steps skipped because this version has no action for them yet. */
+  notAvailable: string[];
+  /** Steps that failed for real, with the error. */
+  failures: { stepId: string; error: string }[];
+}
+
+/**
+ * Play every person: sign off as "rehearsal", type the confirmation phrases. A step this version
+ * cannot do yet is skipped and reported as not available; a failing data-path step ends the rehearsal.
+ */
+async function driveAutomatically(session: Session, io: Io): Promise<DriveOutcome> {
+  const zone = session.plan.t0.zone;
+  let lastProgress = 0;
+  const runner: Runner = openRunner(session, 'drive', 'cutover rehearse', {
+    retries: 1,
+    retryDelayMs: 500,
+    onJournal: (entry) => {
+      const line = formatJournalLine(entry, zone);
+      if (line) io.out(line);
+    },
+    onProgress: (stepId, progress) => {
+      if (Date.now() - lastProgress < 1_000 && progress.done !== progress.total) return;
+      lastProgress = Date.now();
+      io.out(formatProgress(stepId, progress));
+    },
+  });
+  const notAvailable = new Set<string>();
+  const failures: DriveOutcome['failures'] = [];
+  try {
+    for (;;) {
+      const blocked = await runner.drive({ waitGates: true });
+      const stepId = blocked.location.stepId;
+      const at = session.clock.now();
+      if (blocked.kind === 'signoff') {
+        runner.send({ type: 'SIGNOFF', stepId: stepId!, by: REHEARSAL_APPROVER, at, note: 'automatic sign-off (rehearsal)' });
+      } else if (blocked.kind === 'confirm') {
+        const phrases = runner.context().phrases;
+        runner.send({ type: 'CONFIRM', stepId: stepId!, by: REHEARSAL_APPROVER, at, phrase: findStep(stepId!)!.step.phrase === 'zone' ? phrases.zone : phrases.rollback });
+      } else if (blocked.kind === 'failed' || blocked.kind === 'unknown') {
+        const error = runner.context().steps[stepId!]?.error ?? 'unknown error';
+        if (/is not implemented yet/.test(error)) notAvailable.add(stepId!);
+        else failures.push({ stepId: stepId!, error });
+        if (FATAL.test(stepId!) && !notAvailable.has(stepId!)) {
+          return { blocked, headline: `The rehearsal stopped: ${stepId} failed: ${error}`, notAvailable: [...notAvailable], failures };
+        }
+        runner.send({ type: 'SKIP', stepId: stepId!, by: REHEARSAL_APPROVER, reason: notAvailable.has(stepId!) ? 'not yet available in this version' : `failed in rehearsal: ${error}`, at });
+      } else {
+        return { blocked, headline: describeLocation(runner.snapshot(), session.clock.now()), notAvailable: [...notAvailable], failures };
+      }
+    }
+  } finally {
+    runner.close();
+  }
+}
+
+async function driveInteractive(session: Session, io: Io): Promise<DriveOutcome> {
+  const { runInteractive } = await import('../ui/run-interactive.js');
+  await runInteractive(session, {}, io);
+  const { peekRun } = await import('../engine/peek.js');
+  const { locate } = await import('../engine/view.js');
+  const { snapshot } = peekRun(session.stateDir, session.plan);
+  const location = locate(snapshot);
+  return {
+    blocked: location.ended ? { kind: 'ended', location } : { kind: 'until', location },
+    headline: describeLocation(snapshot, session.clock.now()),
+    notAvailable: [],
+    failures: [],
+  };
+}

@@ -1,0 +1,112 @@
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { readOutbox } from '../adapters/outbox-mail.js';
+import type { Session } from '../cli/session.js';
+import { peekRun } from '../engine/peek.js';
+import { renderReport } from '../engine/report.js';
+import type { Blocked } from '../engine/runner.js';
+import { buildView } from '../engine/view.js';
+import type { GeneratedCounts } from './freshtrack.js';
+
+export interface RehearsalFacts {
+  session: Session;
+  counts: GeneratedCounts;
+  workspace: string;
+  realSeconds: number;
+  notAvailable: string[];
+  failures: { stepId: string; error: string }[];
+  ended: Blocked;
+  sourceUrl: string;
+  targetUrl: string;
+}
+
+/** Mask an address the way every report and log does: j***@example.com. */
+export function maskAddress(address: string): string {
+  const [local = '', domain = ''] = address.split('@');
+  return `${local.slice(0, 1)}***@${domain}`;
+}
+
+function number(value: unknown): number | undefined {
+  return typeof value === 'number' && Number.isFinite(value) ? value : undefined;
+}
+
+/**
+ * rehearsal-report.md: the engine's planned-vs-actual report, with what a rehearsal is for on top:
+ * data-path throughput, the downtime it forecasts, the notices it would send and the DNS it changed.
+ */
+export async function writeRehearsalReport(path: string, facts: RehearsalFacts): Promise<void> {
+  const { session, counts } = facts;
+  const { snapshot, journal } = peekRun(session.stateDir, session.plan);
+  const view = buildView(snapshot, session.clock.now());
+  const steps = new Map(view.phases.flatMap((phase) => phase.steps.map((step) => [step.id, step] as const)));
+  const durations = new Map<string, number>();
+  for (const entry of journal.entries) {
+    if (entry.type === 'step.finished' && typeof entry.durationMs === 'number') durations.set(String(entry.stepId), entry.durationMs);
+  }
+  const context = snapshot.context as { steps: Record<string, { output?: Record<string, unknown> }> };
+  const output = (id: string) => context.steps[id]?.output ?? {};
+
+  const lines: string[] = [
+    '# Rehearsal report',
+    '',
+    `- Outcome: ${view.headline}`,
+    `- Data: ${counts.readings.toLocaleString('en-US')} temperature readings from ${counts.sensors} sensors (${counts.historyHours} h of history), ${counts.organizations} organizations, ${counts.alerts} alerts, ${counts.users} users`,
+    `- Real time: ${facts.realSeconds.toFixed(1)} s for the whole timeline (waits compressed ${(session.clock as { speed?: number }).speed?.toLocaleString('en-US') ?? '?'}×; actions at their real speed)`,
+    `- Failed steps: ${facts.failures.length === 0 ? 'none' : facts.failures.map((f) => `\`${f.stepId}\` (${f.error})`).join('; ')}`,
+    `- Not yet available in this version (skipped): ${facts.notAvailable.length === 0 ? 'none' : facts.notAvailable.map((id) => `\`${id}\``).join(', ')}`,
+    '',
+    '## Data path',
+    '',
+    '| Step | Status | Took | Rows | Rows/s | Result |',
+    '|---|---|---|---|---|---|',
+  ];
+  const frozenCounts = output('freeze.snapshot').counts as Record<string, number> | undefined;
+  const totalRows = frozenCounts ? Object.values(frozenCounts).reduce((sum, value) => sum + value, 0) : undefined;
+  for (const id of ['freeze.enable', 'freeze.verify-no-writes', 'freeze.snapshot', 'export.tables', 'export.verify', 'migrate.load', 'migrate.verify']) {
+    const step = steps.get(id);
+    const took = durations.get(id);
+    const rows = number(output(id).rows) ?? number(output(id).totalRows) ?? (id === 'export.tables' || id === 'migrate.load' ? totalRows : undefined);
+    const rate = rows !== undefined && took ? Math.round(rows / (took / 1000)) : undefined;
+    lines.push(
+      `| \`${id}\` | ${step?.status ?? '—'} | ${took === undefined ? '' : `${(took / 1000).toFixed(1)} s`} | ${rows?.toLocaleString('en-US') ?? ''} | ${rate?.toLocaleString('en-US') ?? ''} | ${(step?.summary ?? step?.error ?? '').replaceAll('|', '\\|')} |`,
+    );
+  }
+  if (frozenCounts) {
+    lines.push('', 'Rows per table at the cutover point:', '');
+    for (const [table, count] of Object.entries(frozenCounts)) lines.push(`- ${table}: ${count.toLocaleString('en-US')}`);
+  }
+
+  lines.push('', '## Downtime', '');
+  const forecast = steps.get('final.export-dry-run');
+  lines.push(`- Forecast at T-24h (\`final.export-dry-run\`): ${forecast?.summary ?? 'not available'}`);
+  const frozeAt = steps.get('freeze.enable')?.startedAt;
+  const backAt = steps.get('validate.complete-notice')?.finishedAt ?? steps.get('dns.switch')?.finishedAt;
+  if (frozeAt !== undefined && backAt !== undefined) {
+    lines.push(`- Measured: ${((backAt - frozeAt) / 1000).toFixed(1)} s from \`freeze.enable\` to ${steps.get('validate.complete-notice')?.finishedAt ? '`validate.complete-notice`' : '`dns.switch`'} with automatic sign-offs (a real window adds the people's time)`);
+  }
+
+  lines.push('', '## Notices written to the outbox', '');
+  const outboxDir = join(facts.workspace, 'outbox');
+  const messages = existsSync(outboxDir) ? await readOutbox(outboxDir) : [];
+  if (messages.length === 0) lines.push('None.');
+  else {
+    const byKey = new Map<string, typeof messages>();
+    for (const message of messages) byKey.set(message.idempotencyKey, [...(byKey.get(message.idempotencyKey) ?? []), message]);
+    lines.push('| Batch (idempotency key) | Messages | Subject | First recipients |', '|---|---|---|---|');
+    for (const [key, batch] of byKey) {
+      lines.push(`| \`${key}\` | ${batch.length} | ${batch[0]!.subject.replaceAll('|', '\\|')} | ${batch.slice(0, 3).map((m) => maskAddress(m.to)).join(', ')} |`);
+    }
+  }
+
+  lines.push('', '## DNS changes (local zone)', '');
+  const zoneFile = join(facts.workspace, 'zone.json');
+  const zone = existsSync(zoneFile) ? (JSON.parse(readFileSync(zoneFile, 'utf8')) as { changes: { at: string; before: { content: string; ttl: number } | null; after: { name: string; type: string; content: string; ttl: number } }[] }) : undefined;
+  if (!zone?.changes.length) lines.push('None.');
+  for (const change of zone?.changes ?? []) {
+    lines.push(`- ${change.at} ${change.after.type} ${change.after.name}: ${change.before ? `${change.before.content} (TTL ${change.before.ttl})` : '(new)'} → ${change.after.content} (TTL ${change.after.ttl})`);
+  }
+
+  lines.push('', '## Every step: planned against actual (virtual time)', '');
+  lines.push(renderReport(session.plan, view, journal.entries).split('\n').slice(2).join('\n'));
+  writeFileSync(path, `${lines.join('\n')}\n`);
+}
