@@ -1,7 +1,13 @@
+import { archiveExports } from './core/archive.js';
+import { preflight } from './core/preflight.js';
 import { externalSteps } from './external/index.js';
 import type { StepRegistry } from './types.js';
 
 /** Every step action by id. A step without one fails loudly as "not implemented" (never passes). */
 export function createStepRegistry(): StepRegistry {
-  return { ...externalSteps };
+  return {
+    ...externalSteps,
+    'prep.preflight': preflight,
+    'close.archive': archiveExports,
+  };
 }

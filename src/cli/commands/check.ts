@@ -1,4 +1,5 @@
-import { probeDatabase } from '../../adapters/database.js';
+import { dirname } from 'node:path';
+import { reachSystems } from '../../steps/core/reach-systems.js';
 import { loadPlan } from '../../config/load.js';
 import { EXIT } from '../../engine/errors.js';
 import type { GlobalOptions, Io } from '../io.js';
@@ -12,12 +13,7 @@ export interface CheckResult {
 /** Validate the plan (exit 2 on errors), then reach every system it names (exit 1 if one fails). */
 export async function check(globals: GlobalOptions, options: { json?: boolean }, io: Io): Promise<number> {
   const { plan, file } = await loadPlan(globals.config);
-  const results: CheckResult[] = [{ system: 'plan', ok: true, message: `${file} is valid` }];
-  for (const [system, envName] of [['source database', plan.source.urlEnv], ['target database', plan.target.urlEnv]] as const) {
-    results.push({ system, ...(await probeDatabase(io.env, envName, system)) });
-  }
-  const { checkExternal } = await import('../../adapters/check.js');
-  for (const result of await checkExternal(plan, io.env, { planDir: file.replace(/\/[^/]*$/, '') })) results.push(result);
+  const results: CheckResult[] = [{ system: 'plan', ok: true, message: `${file} is valid` }, ...(await reachSystems(plan, dirname(file), io.env))];
   const ok = results.every((result) => result.ok);
   if (options.json) io.out(JSON.stringify({ ok, results }, null, 2));
   else for (const result of results) io.out(`${result.ok ? '✓' : '✗'} ${result.system}: ${result.message}`);

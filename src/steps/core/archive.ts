@@ -1,0 +1,54 @@
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { createReadStream, existsSync } from 'node:fs';
+import { readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import type { StepAction, StepContext } from '../types.js';
+
+const run = promisify(execFile);
+
+async function sha256(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+function paths(ctx: StepContext) {
+  const exportsRoot = resolve(ctx.planDir, ctx.plan.exportsDir);
+  return { exportsRoot, folder: join(exportsRoot, ctx.runId), archive: join(exportsRoot, `${ctx.runId}.tar.gz`) };
+}
+
+/**
+ * close.archive: the run's exports as one tarball with a SHA256SUMS file inside and the archive's own
+ * checksum beside it, kept for the retention period. Written to a temporary name and renamed, so a
+ * resumed run either finds the whole archive (and checks it) or makes it again.
+ */
+export const archiveExports: StepAction = {
+  async run(ctx) {
+    const { exportsRoot, folder, archive } = paths(ctx);
+    if (!existsSync(folder)) return { summary: `nothing to archive: ${folder} does not exist (no export was made in this run)`, output: { archived: false } };
+    const sumsFile = `${archive}.sha256`;
+    if (existsSync(archive) && existsSync(sumsFile)) {
+      const [expected] = (await readFile(sumsFile, 'utf8')).split(' ');
+      if (expected === (await sha256(archive))) return { summary: `already archived: ${archive}`, output: { archive, sha256: expected, bytes: (await stat(archive)).size } };
+    }
+    const files = (await readdir(folder)).filter((name) => name !== 'SHA256SUMS').sort();
+    const sums = [];
+    for (const name of files) sums.push(`${await sha256(join(folder, name))}  ${name}`);
+    await writeFile(join(folder, 'SHA256SUMS'), `${sums.join('\n')}\n`, { mode: 0o600 });
+    const partial = `${archive}.part`;
+    await rm(partial, { force: true });
+    // Debian's (and every server's) tar: no dependency for a one-off tarball.
+    await run('tar', ['-czf', partial, '-C', exportsRoot, ctx.runId], { signal: ctx.signal });
+    const digest = await sha256(partial);
+    await rename(partial, archive);
+    await writeFile(sumsFile, `${digest}  ${ctx.runId}.tar.gz\n`, { mode: 0o600 });
+    const bytes = (await stat(archive)).size;
+    return { summary: `archived ${files.length} files into ${archive} (${bytes.toLocaleString('en-US')} bytes, sha256 ${digest.slice(0, 12)}…)`, output: { archive, sha256: digest, bytes, files: files.length } };
+  },
+  dryRun: (ctx) => {
+    const { folder, archive } = paths(ctx);
+    return `tar -czf ${archive} ${folder} (with SHA256SUMS of every file inside, and ${archive}.sha256 beside it)`;
+  },
+};

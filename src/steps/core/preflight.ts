@@ -1,0 +1,15 @@
+import type { StepAction } from '../types.js';
+import { reachSystems } from './reach-systems.js';
+
+/** prep.preflight: the plan is valid (it was loaded) and every system it names answers. */
+export const preflight: StepAction = {
+  async run(ctx) {
+    const results = await reachSystems(ctx.plan, ctx.planDir, ctx.env);
+    for (const result of results) ctx.note(`${result.ok ? 'ok' : 'FAILED'} ${result.system}: ${result.message}`);
+    const failed = results.filter((result) => !result.ok);
+    if (failed.length) throw new Error(`preflight: ${failed.map((result) => `${result.system}: ${result.message}`).join('; ')}`);
+    return { summary: `all ${results.length} systems reached: ${results.map((result) => result.system).join(', ')}`, output: { checks: results } };
+  },
+  dryRun: (ctx) =>
+    `Reach the source (${ctx.plan.source.urlEnv}) and target (${ctx.plan.target.urlEnv}) databases, the ${ctx.plan.dns.provider} DNS provider for ${ctx.plan.dns.zone}, the ${ctx.plan.mail.provider} mail provider, and ${ctx.plan.probes.oldHealth.url}.`,
+};
