@@ -126,9 +126,16 @@ export function ruleFor(context: RunContext, stepId: string): SignoffRule {
   return context.signoff[stepId] ?? { approvers: [], quorum: 1 };
 }
 
+/** Sign-offs of the current round: those after the last rejection (earlier ones stay on the record). */
+export function currentRound(step: StepRecord | undefined): Signoff[] {
+  const signoffs = step?.signoffs ?? [];
+  const lastReject = signoffs.findLastIndex((s) => s.reject);
+  return signoffs.slice(lastReject + 1);
+}
+
 /** Approvals counted toward the quorum: distinct approvers since the step was last re-opened. */
 export function approvals(step: StepRecord | undefined): string[] {
-  return [...new Set((step?.signoffs ?? []).filter((s) => !s.reject).map((s) => s.by))];
+  return [...new Set(currentRound(step).map((s) => s.by))];
 }
 
 export function expectedPhrase(context: RunContext, step: StepDef): string {
@@ -217,10 +224,10 @@ export function buildMachine(): AnyStateMachine {
       };
     });
 
-  /** A re-opened sign-off starts counting again; the history stays in the journal. */
+  /** A re-opened sign-off starts a new round: approvals before the rejection no longer count. */
   const reopen = (stepId: string) =>
     assign(({ context }: { context: Ctx }) => ({
-      steps: withStep(context, stepId, () => ({ signoffs: [], status: undefined })),
+      steps: withStep(context, stepId, () => ({ status: undefined })),
     }));
 
   const markDone = (stepId: string) =>
@@ -235,7 +242,7 @@ export function buildMachine(): AnyStateMachine {
     return ev(event).stepId === stepId && ruleFor(context, stepId).approvers.includes(by);
   };
   const notYetSigned = (stepId: string) => ({ context, event }: { context: Ctx; event: unknown }) =>
-    !record(context, stepId).signoffs.some((s) => s.by === ev(event).by);
+    !currentRound(record(context, stepId)).some((s) => s.by === ev(event).by);
   const reachesQuorum = (stepId: string) => ({ context, event }: { context: Ctx; event: unknown }) =>
     new Set([...approvals(record(context, stepId)), ev(event).by]).size >= ruleFor(context, stepId).quorum;
 

@@ -284,9 +284,12 @@ export class Runner {
         retries: this.options.retries ?? 2,
         minTimeout: this.options.retryDelayMs ?? 2_000,
         signal,
-        shouldRetry: ({ error }) => !(error instanceof NotImplementedError) && !(error instanceof ExitError) && (error as { retryable?: boolean }).retryable !== false,
-        onFailedAttempt: ({ error, attemptNumber, retriesLeft }) => {
-          if (retriesLeft > 0) this.note('step.retrying', { ...key, try: attemptNumber, error: error.message });
+        // Errors that say retrying cannot help (not implemented, a user mistake, an adapter that already
+        // made its own bounded retries) fail the step at once.
+        shouldRetry: ({ error, attemptNumber, retriesLeft }) => {
+          const retry = !(error instanceof NotImplementedError) && !(error instanceof ExitError) && (error as { retryable?: boolean }).retryable !== false;
+          if (retry && retriesLeft > 0) this.note('step.retrying', { ...key, try: attemptNumber, error: error.message });
+          return retry;
         },
       });
       const finishedAt = clock.now();

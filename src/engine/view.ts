@@ -1,5 +1,5 @@
 import type { AnyMachineSnapshot } from 'xstate';
-import { approvals, dueRecurring, expectedPhrase, ruleFor, stateKey, timingOf, type RunContext, type RunEvent, type StepRecord } from '../../machines/machine.js';
+import { approvals, currentRound, dueRecurring, expectedPhrase, ruleFor, stateKey, timingOf, type RunContext, type RunEvent, type StepRecord } from '../../machines/machine.js';
 import { findStep, runbook, type StepKind } from '../../machines/runbook.js';
 import { occurrences, phaseOpensAt, plannedAt } from '../../machines/schedule.js';
 
@@ -235,8 +235,8 @@ export function formatLeft(ms: number): string {
   const minutes = Math.ceil(ms / 60_000);
   if (minutes < 60) return `${minutes}m`;
   const hours = Math.floor(minutes / 60);
-  if (hours < 48) return `${hours}h ${minutes % 60}m`;
-  return `${Math.floor(hours / 24)}d ${hours % 24}h`;
+  if (hours < 48) return minutes % 60 ? `${hours}h ${minutes % 60}m` : `${hours}h`;
+  return hours % 24 ? `${Math.floor(hours / 24)}d ${hours % 24}h` : `${Math.floor(hours / 24)}d`;
 }
 
 /** Why the machine would not take an event, in words that say what to do instead. */
@@ -259,7 +259,7 @@ export function explainRefusal(snapshot: AnyMachineSnapshot, event: RunEvent): s
     case 'SIGNOFF': {
       const rule = ruleFor(context, event.stepId);
       if (!rule.approvers.includes(event.by)) return `${event.by} is not an approver of ${event.stepId}. Approvers: ${rule.approvers.join(', ')}.`;
-      if (context.steps[event.stepId]?.signoffs.some((s) => s.by === event.by)) return `${event.by} has already signed off ${event.stepId}.`;
+      if (currentRound(context.steps[event.stepId]).some((s) => s.by === event.by)) return `${event.by} has already signed off ${event.stepId}.`;
       return `${event.stepId} is not waiting for a sign-off. ${where}`;
     }
     case 'CONFIRM':

@@ -12,11 +12,8 @@ async function sendEvent(globals: GlobalOptions, io: Io, command: string, build:
   const session = await openSession(globals, io);
   const runner = openRunner(session, 'command', command);
   try {
-    const snapshot = runner.snapshot();
-    if (snapshot.hasTag('running')) {
-      io.err(`${describeLocation(snapshot, session.clock.now())} A step is running (or was interrupted while running): resume it with \`cutover run\` first.`);
-      return EXIT.attention;
-    }
+    // In command mode a step the state shows as running is held, not run: the event applies (or is
+    // refused with the reason) and the step runs, if still due, in the next `cutover run`.
     runner.start();
     const event = build(session.clock.now(), runner.context().frozen);
     runner.send(event);

@@ -79,7 +79,9 @@ export async function dryRun(session: Session, io: Io): Promise<number> {
   io.out(`Dry run from: ${describeLocation(snapshot, session.clock.now())}`);
   const { runbook } = await import('../../../machines/runbook.js');
   const ordered = runbook.filter((phase) => !phase.branch).flatMap((phase) => phase.steps);
-  const start = Math.max(0, ordered.findIndex((step) => step.id === location.stepId));
+  // From the current step, or from the first step of a phase whose gate has not opened yet.
+  const firstOfPhase = runbook.find((phase) => phase.id === location.phaseId)?.steps[0]?.id;
+  const start = Math.max(0, ordered.findIndex((step) => step.id === (location.stepId ?? firstOfPhase)));
   const controller = new AbortController();
   for (const step of ordered.slice(start)) {
     const action = session.registry[step.id];

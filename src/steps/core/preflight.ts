@@ -7,7 +7,10 @@ export const preflight: StepAction = {
     const results = await reachSystems(ctx.plan, ctx.planDir, ctx.env);
     for (const result of results) ctx.note(`${result.ok ? 'ok' : 'FAILED'} ${result.system}: ${result.message}`);
     const failed = results.filter((result) => !result.ok);
-    if (failed.length) throw new Error(`preflight: ${failed.map((result) => `${result.system}: ${result.message}`).join('; ')}`);
+    if (failed.length) {
+      // Not retried by the engine: a person fixes the cause and runs `cutover retry prep.preflight`.
+      throw Object.assign(new Error(failed.map((result) => `${result.system}: ${result.message}`).join('; ')), { retryable: false });
+    }
     return { summary: `all ${results.length} systems reached: ${results.map((result) => result.system).join(', ')}`, output: { checks: results } };
   },
   dryRun: (ctx) =>

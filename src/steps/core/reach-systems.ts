@@ -13,7 +13,7 @@ export interface SystemCheck {
 export async function reachSystems(plan: Plan, planDir: string, env: Record<string, string | undefined>): Promise<SystemCheck[]> {
   const results: SystemCheck[] = [];
   for (const [system, envName] of [['source database', plan.source.urlEnv], ['target database', plan.target.urlEnv]] as const) {
-    results.push({ system, ...(await probeDatabase(env, envName, system)) });
+    results.push({ system, ...(await probeDatabase(env, envName)) });
   }
   results.push(...(await checkExternal(plan, env, { planDir })));
   const health = await probeHttp(plan.probes.oldHealth);

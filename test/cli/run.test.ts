@@ -1,0 +1,106 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { examplePlan, renderPlanFile } from '../../src/config/example.js';
+import type { PlanInput } from '../../src/config/schema.js';
+import { cli } from '../support/cli.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'cutover-cli-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const planFile = join(dir, 'cutover.config.ts');
+const records = (examplePlan.dns as { records: PlanInput['dns']['records'] }).records;
+writeFileSync(join(dir, 'zone.json'), JSON.stringify({ zone: 'freshtrackpro.com', records: records.map((r) => ({ name: r.name, type: r.type, content: r.oldValue, ttl: r.normalTtl })), changes: [] }));
+writeFileSync(join(dir, 'audience.txt'), 'ana@example.com\nben@example.com\n');
+writeFileSync(
+  planFile,
+  renderPlanFile({
+    ...examplePlan,
+    dns: { provider: 'local', zone: 'freshtrackpro.com', file: 'zone.json', records },
+    mail: { provider: 'outbox', dir: 'outbox', from: 'FreshTrack Pro <notices@freshtrackpro.com>', audience: { source: 'file', file: 'audience.txt' } },
+  }),
+);
+const T0 = Date.parse('2026-12-06T03:00:00Z'); // 2026-12-05 22:00 in New York
+const at = (ms: number) => ({ CUTOVER_CLOCK: `manual:${new Date(ms).toISOString()}` });
+const run = (args: string[], env: Record<string, string> = at(T0 - 72 * 3_600_000)) => cli(['--config', planFile, ...args], env);
+
+describe('cutover run and the commands around it', () => {
+  it('exits 3 at a time gate, naming what it waits for and when', async () => {
+    const result = await run(['run', '--non-interactive']);
+    expect(result.code).toBe(3);
+    expect(result.stdout).toContain('Waiting until 2026-12-04T03:00:00Z (in 24h): phase prep opens.');
+  });
+
+  it('refuses a sign-off for a step that is not waiting, naming where the run is (exit 2)', async () => {
+    const result = await run(['signoff', 'window.go', '--by', 'Ana Ruiz']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('window.go is not the current step. Waiting until 2026-12-04T03:00:00Z');
+  });
+
+  it('fails loudly on a step it cannot do, and goes on after a skip with a reason', async () => {
+    // At T-48h preflight runs: the databases' variables are not set, so it fails (exit 1).
+    const failed = await run(['run', '--non-interactive'], at(T0 - 48 * 3_600_000));
+    expect(failed.code).toBe(1);
+    expect(failed.stdout).toMatch(/✗ prep\.preflight: source database: SOURCE_DATABASE_URL is not set/);
+    expect(failed.stdout).not.toContain('retrying');
+    expect(failed.stdout).toContain('Fix the cause, then: cutover retry prep.preflight');
+
+    const skip = await run(['skip', 'prep.preflight', '--by', 'Ana Ruiz', '--reason', 'databases checked by hand'], at(T0 - 48 * 3_600_000));
+    expect(skip.code).toBe(0);
+    // Lower TTL and the advance notice run for real on the local zone and the outbox; then a sign-off.
+    const next = await run(['run', '--non-interactive'], at(T0 - 48 * 3_600_000));
+    expect(next.code).toBe(3);
+    expect(next.stdout).toMatch(/✓ prep\.lower-ttl .*3 of 3 records changed/);
+    expect(next.stdout).toMatch(/✓ prep\.advance-notice .*2 recipients/);
+    expect(next.stdout).toContain('Waiting for sign-off of prep.staging-rehearsal by 1 of Ana Ruiz, Ben Okafor, Chen Wei (0 so far)');
+  });
+
+  it('takes sign-offs only from approvers, once each, and rejection blocks until re-opened', async () => {
+    const stranger = await run(['signoff', 'prep.staging-rehearsal', '--by', 'Mallory']);
+    expect(stranger.code).toBe(2);
+    expect(stranger.stderr).toContain('Mallory is not an approver of prep.staging-rehearsal. Approvers: Ana Ruiz, Ben Okafor, Chen Wei.');
+    const rejected = await run(['signoff', 'prep.staging-rehearsal', '--by', 'Ben Okafor', '--reject', '--note', 'staging verify failed']);
+    expect(rejected.code).toBe(0);
+    expect(rejected.stdout).toContain('prep.staging-rehearsal was rejected by Ben Okafor ("staging verify failed")');
+    const stuck = await run(['run', '--non-interactive']);
+    expect(stuck.code).toBe(1);
+    expect((await run(['retry', 'prep.staging-rehearsal'])).code).toBe(0);
+    const approved = await run(['signoff', 'prep.staging-rehearsal', '--by', 'Ana Ruiz', '--note', 'rehearsed on staging']);
+    expect(approved.code).toBe(0);
+    expect(approved.stdout).toContain('Waiting for sign-off of prep.critical-workflows');
+  });
+
+  it('stops before a step with --until, and shows what comes with --dry-run', async () => {
+    await run(['signoff', 'prep.critical-workflows', '--by', 'Chen Wei']);
+    const dry = await run(['run', '--dry-run'], at(T0 - 24 * 3_600_000));
+    expect(dry.code).toBe(0);
+    expect(dry.stdout).toContain('- final.health:');
+    const until = await run(['run', '--non-interactive', '--until', 'final.health'], at(T0 - 24 * 3_600_000));
+    expect(until.code).toBe(3);
+    expect(until.stdout).toContain('Stopped before final.health as asked (--until).');
+    expect(until.stdout).not.toContain('▶ final.health');
+  });
+
+  it('reports status as text and JSON, with sign-offs and the skip on the record', async () => {
+    const text = await run(['status']);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toMatch(/↷ prep\.preflight .*skipped by Ana Ruiz: databases checked by hand/);
+    expect(text.stdout).toMatch(/✓ prep\.staging-rehearsal .*rejected by Ben Okafor, signed by Ana Ruiz/);
+    const json = JSON.parse((await run(['status', '--json'])).stdout);
+    expect(json.location.stepId).toBe('final.health');
+    expect(json.abortPossible).toBe(true);
+    expect(json.rollbackPossible).toBe(false);
+  });
+
+  it('turns a rollback request before the freeze into an abort', async () => {
+    const result = await run(['rollback', '--by', 'Ana Ruiz', '--reason', 'vendor outage'], at(T0 - 24 * 3_600_000));
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('The source was never frozen, so this aborts the cutover');
+    const ended = await run(['run', '--non-interactive'], at(T0 - 24 * 3_600_000));
+    expect(ended.stdout).toMatch(/✓ abort\.restore-ttl/);
+    expect(ended.stdout).toMatch(/✓ abort\.notice/);
+    expect(ended.stdout).toContain('The cutover was aborted before the freeze; nothing was migrated.');
+    expect(ended.code).toBe(1);
+  });
+});
