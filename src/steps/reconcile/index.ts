@@ -1,0 +1,125 @@
+import { planDatabase, withConnection } from '../../adapters/postgres.js';
+import { ExitError } from '../../engine/errors.js';
+import type { StepContext, StepRegistry, StepResult } from '../types.js';
+import { reconcile, type ReconcileLimits, type ReconcileResult } from './reconcile.js';
+
+export { reconcile, defaultReconcileLimits } from './reconcile.js';
+export type {
+  ReconcileLimits,
+  ReconcileOptions,
+  ReconcileResult,
+  TableReconciliation,
+  NamedKey,
+  IngestionGap,
+  BucketLabel,
+  RowKind,
+} from './reconcile.js';
+export { renderReconcile } from './render-reconcile.js';
+export { toPrometheusTextfile, writePrometheusTextfile } from './prometheus-textfile.js';
+
+/**
+ * The cutover point as `freeze.snapshot` records it. The data path writes `at`; `time` is accepted
+ * too, as the step contract first described it.
+ */
+interface FreezeSnapshot {
+  at?: string;
+  time?: string;
+  lsn?: string;
+  counts?: Record<string, number>;
+}
+
+/** The freeze time, or a user error saying reconciliation needs the freeze to have happened. */
+export function cutoverTimeOf(outputs: StepContext['outputs']): string {
+  const snapshot = outputs['freeze.snapshot'] as FreezeSnapshot | undefined;
+  const time = snapshot?.at ?? snapshot?.time;
+  if (!time) {
+    throw new ExitError(
+      'Reconciliation needs the cutover point, and freeze.snapshot has not recorded one: run the window up to freeze.snapshot first.',
+      2,
+    );
+  }
+  return time;
+}
+
+/** What a reconciliation found, as a step result; anything but clean needs a person. */
+export function reconcileStepResult(result: ReconcileResult): StepResult {
+  const { totals } = result;
+  const summary = result.clean
+    ? `Reconciled ${result.tables.length} tables, ${totals.bucketsCompared.toLocaleString('en-US')} buckets: clean` +
+      (totals.newRows > 0 ? ` (${totals.newRows.toLocaleString('en-US')} new rows after the cutover point)` : '')
+    : `Reconciled ${result.tables.length} tables: ${totals.missingRows} missing, ${totals.changedRows} changed, ` +
+      `${totals.extraRows} extra rows in ${totals.driftBuckets} buckets; ${totals.gaps} ingestion gaps` +
+      (totals.problems > 0 ? `; ${totals.problems} tables not compared` : '');
+  if (result.clean) return { summary, output: result };
+  const reasons: string[] = [];
+  if (totals.missingRows > 0) reasons.push(`data loss: ${totals.missingRows} source rows missing from the target`);
+  if (totals.changedRows + totals.extraRows > 0) reasons.push(`drift: ${totals.changedRows} changed and ${totals.extraRows} extra rows before the freeze`);
+  if (totals.gaps > 0) reasons.push(`${totals.gaps} ingestion gaps after the switch`);
+  if (totals.unverifiedBuckets > 0) reasons.push(`${totals.unverifiedBuckets} buckets could not be verified within the limits`);
+  if (totals.problems > 0) reasons.push(`${totals.problems} tables could not be compared`);
+  return {
+    summary,
+    output: result,
+    attention: {
+      reason: `Reconciliation: ${reasons.join('; ')}`,
+      evidence: {
+        checkedAt: result.checkedAt,
+        totals,
+        tables: result.tables
+          .filter((t) => t.driftBuckets > 0 || t.gapCount > 0 || t.problem || t.unverifiedBuckets > 0)
+          .map((t) => ({
+            table: t.table,
+            missingRows: t.missingRows,
+            changedRows: t.changedRows,
+            extraRows: t.extraRows,
+            exact: t.exact,
+            keys: t.keys,
+            gaps: t.gaps,
+            ...(t.problem ? { problem: t.problem } : {}),
+          })),
+      },
+    },
+  };
+}
+
+/** Run a reconciliation with the plan's databases and the run's cutover point. */
+export async function reconcileFromContext(ctx: StepContext, limits?: Partial<ReconcileLimits>): Promise<ReconcileResult> {
+  const time = cutoverTimeOf(ctx.outputs);
+  return withConnection(planDatabase(ctx.plan, ctx.env, 'source'), (source) =>
+    withConnection(planDatabase(ctx.plan, ctx.env, 'target'), (target) =>
+      reconcile(ctx.plan, {
+        source,
+        target,
+        cutoverPoint: { time },
+        ...(ctx.switchedAt ? { switchedAt: ctx.switchedAt } : {}),
+        now: new Date(ctx.clock.now()),
+        ...(limits ? { limits } : {}),
+        onTable: (table, index, total) => ctx.progress({ label: `reconcile ${table}`, done: index, total, unit: 'tables' }),
+      }),
+    ),
+  );
+}
+
+const watchReconcile = {
+  async run(ctx: StepContext): Promise<StepResult> {
+    const result = await reconcileFromContext(ctx);
+    return reconcileStepResult(result);
+  },
+  dryRun(ctx: StepContext): string {
+    const lines = [
+      'Would compare source and target per table, in one read-only pass on each side:',
+      ...ctx.plan.tables.map((table) => {
+        const groups = [...(table.reconcile?.groupBy ?? []), ...(table.reconcile?.bucket ? [table.reconcile.bucket] : [])];
+        const by = groups.length > 0 ? groups.join(' × ') : 'whole table';
+        const gaps = table.appendOnly && table.timestampColumn ? `; ingestion gaps over ${ctx.plan.thresholds.readingsGap}` : '';
+        return `  ${table.name}: count + content hash by ${by}${table.timestampColumn ? `, split at the freeze on ${table.timestampColumn}` : ''}${gaps}`;
+      }),
+      'Mismatched buckets are narrowed to row keys (at most 100 per bucket, 1,000 per run, 60 s per query). No writes.',
+    ];
+    return lines.join('\n');
+  },
+};
+
+export const reconcileSteps: StepRegistry = {
+  'watch.reconcile': watchReconcile,
+};
