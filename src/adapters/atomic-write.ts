@@ -1,9 +1,11 @@
 import { randomBytes } from 'node:crypto';
+import { closeSync, fsyncSync, openSync, renameSync, writeSync } from 'node:fs';
 import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
 /**
- * Durable file writes for the adapters' own files (zone file, outbox, step progress).
+ * Durable file writes: the engine's state file (synchronously, inside a transition callback) and the
+ * adapters' own files (zone file, outbox, step progress).
  * A reader sees either the old content or the new one, never a torn file: the content goes to a temp
  * file beside the target, is fsync'd, renamed over the target, and the folder is fsync'd so the rename
  * itself survives a power cut.
@@ -54,5 +56,24 @@ export async function writeFileSynced(file: string, content: string, mode = 0o64
     await handle.sync();
   } finally {
     await handle.close();
+  }
+}
+
+/** The same, synchronously: the engine persists inside XState's subscribe callback, before anything else runs. */
+export function writeFileAtomicSync(file: string, content: string, mode = 0o600): void {
+  const temp = join(dirname(file), `.${basename(file)}.${process.pid}.tmp`);
+  const fd = openSync(temp, 'w', mode);
+  try {
+    writeSync(fd, content);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(temp, file);
+  const dirFd = openSync(dirname(file), 'r');
+  try {
+    fsyncSync(dirFd);
+  } finally {
+    closeSync(dirFd);
   }
 }

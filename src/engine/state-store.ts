@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFileAtomic } from './durable-file.js';
+import { writeFileAtomicSync } from '../adapters/atomic-write.js';
 import { ExitError } from './errors.js';
 
 /** Bumped when the stored shape changes; an unknown version is refused rather than misread. */
@@ -34,7 +34,7 @@ export function statePath(stateDir: string): string {
 
 export function saveState(stateDir: string, state: StoredState, savedAt = new Date()): void {
   const envelope: Envelope = { format: STATE_FORMAT, savedAt: savedAt.toISOString(), checksum: checksumOf(state), state };
-  writeFileAtomic(statePath(stateDir), `${JSON.stringify(envelope)}\n`);
+  writeFileAtomicSync(statePath(stateDir), `${JSON.stringify(envelope)}\n`);
 }
 
 /**
