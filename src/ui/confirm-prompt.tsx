@@ -1,0 +1,110 @@
+/** @jsxRuntime automatic */
+import { useEffect, useState } from 'react';
+import { Box, Text } from 'ink';
+import type { StepView } from '../engine/view.js';
+import { ChoiceList, firstEnabled } from './choice-list.js';
+import { rule, truncate, wrapLines } from './format.js';
+import type { SendResult } from './signoff-panel.js';
+import { TextInput } from './text-input.js';
+import { useTheme } from './theme.js';
+
+/**
+ * Typed confirmation before a dangerous step (dns.switch: the zone name; rollback.decide: the
+ * rollback phrase). Like a dangerous-confirmation prompt, it shows what will happen, then waits for
+ * the exact words. It does not compare the phrase itself: the machine does, and a wrong phrase comes
+ * back as the machine's refusal. Esc cancels: nothing is sent and the step keeps waiting.
+ */
+export function ConfirmPrompt(props: {
+  step: StepView;
+  /** The exact text to type, shown so the operator knows what is asked. */
+  phrase: string;
+  /** "the zone name" or "the rollback phrase". */
+  what: string;
+  /** What the step will do (its dry-run text: for dns.switch, the record diff). */
+  preview?: string;
+  width: number;
+  height: number;
+  onConfirm(input: { by: string; phrase: string }): SendResult;
+  onTyping(typing: boolean): void;
+}) {
+  const { step, phrase, what, preview, width, height, onConfirm, onTyping } = props;
+  const theme = useTheme();
+  const choices = step.approvers.map((name) => ({ label: name }));
+  const [stage, setStage] = useState<'who' | 'phrase'>('who');
+  const [index, setIndex] = useState(() => firstEnabled(choices));
+  // Bumped to clear the phrase field (a new field) after a refusal or a cancel.
+  const [attempt, setAttempt] = useState(0);
+  const [message, setMessage] = useState<{ text: string; bad: boolean }>();
+  const by = step.approvers[index] ?? '';
+
+  useEffect(() => {
+    onTyping(stage === 'phrase');
+    return () => onTyping(false);
+  }, [stage, onTyping]);
+
+  const fixed = 4 + (stage === 'who' ? choices.length : 1) + (message ? 1 : 0);
+  const previewLines = preview ? wrapLines(`Will do: ${preview}`, width, Math.max(0, height - fixed)) : [];
+
+  return (
+    <Box flexDirection="column" width={width} height={height} overflow="hidden">
+      <Text wrap="truncate-end" color={theme.bad} bold>
+        {rule(`Confirm · ${step.id}`, width, 'typed confirmation')}
+      </Text>
+      <Text wrap="truncate-end">{truncate(`${step.title}: ${step.description}`, width)}</Text>
+      {previewLines.map((line, position) => (
+        <Text key={position} wrap="truncate-end" dimColor>
+          {line}
+        </Text>
+      ))}
+      <Text wrap="truncate-end" bold>
+        {truncate(`Type ${what} exactly: ${phrase}`, width)}
+      </Text>
+      {stage === 'who' ? (
+        <>
+          <Text wrap="truncate-end" dimColor>
+            Who confirms? ↑/↓ choose · Enter next
+          </Text>
+          <ChoiceList
+            choices={choices}
+            initial={index}
+            onPick={(picked) => {
+              setIndex(picked);
+              setMessage(undefined);
+              setStage('phrase');
+            }}
+            isActive
+          />
+        </>
+      ) : (
+        <>
+          <Text wrap="truncate-end" dimColor>
+            {truncate(`Confirming as ${by} · Enter confirm · Esc cancel`, width)}
+          </Text>
+          <TextInput
+            key={attempt}
+            label="Phrase:"
+            onSubmit={(value) => {
+              const result = onConfirm({ by, phrase: value });
+              if (!result.ok) {
+                setMessage({ text: result.message, bad: true });
+                setAttempt((value) => value + 1);
+              }
+            }}
+            onCancel={() => {
+              setAttempt((value) => value + 1);
+              setStage('who');
+              setMessage({ text: `Cancelled: nothing was sent; ${step.id} is still waiting for its confirmation.`, bad: false });
+            }}
+            isActive
+            width={width}
+          />
+        </>
+      )}
+      {message ? (
+        <Text wrap="truncate-end" color={message.bad ? theme.bad : theme.warn}>
+          {truncate(message.text, width)}
+        </Text>
+      ) : null}
+    </Box>
+  );
+}

@@ -1,0 +1,79 @@
+/** @jsxRuntime automatic */
+// The pragma above makes the file run under jiti (which transforms JSX with the classic runtime
+// unless told otherwise) as it does under tsc (`jsx: react-jsx`). jiti also needs JITI_JSX=1.
+import { render } from 'ink';
+import { findStep } from '../../machines/runbook.js';
+import { dryRunContext, type RunOptions } from '../cli/commands/run.js';
+import type { Io } from '../cli/io.js';
+import { openRunner, type Session } from '../cli/session.js';
+import { EXIT } from '../engine/errors.js';
+import type { Runner } from '../engine/runner.js';
+import { describeLocation } from '../engine/view.js';
+import { App } from './app.js';
+import { LiveFeed } from './live-feed.js';
+import { noColorRequested } from './theme.js';
+
+/** A step's dry-run text from the registry, with the outputs recorded so far (as `--dry-run` shows it). */
+export function dryRunFor(session: Session, runner: Runner, signal: AbortSignal): (stepId: string) => Promise<string | undefined> {
+  return async (stepId) => {
+    const action = session.registry[stepId];
+    if (!action) {
+      return findStep(stepId)?.step.kind === 'signoff' ? undefined : 'nothing: no action is registered for this step, so it fails as not implemented';
+    }
+    const outputs: Record<string, unknown> = {};
+    for (const [id, record] of Object.entries(runner.context().steps)) if (record.output !== undefined) outputs[id] = record.output;
+    return action.dryRun(dryRunContext(session, stepId, signal, outputs));
+  };
+}
+
+/**
+ * `cutover run` on a terminal: the UI drives the run and sends the operator's events; `q` (or
+ * Ctrl-C, or SIGTERM) closes the runner and leaves everything on disk for the next `cutover run`.
+ */
+export async function runInteractive(session: Session, options: RunOptions, io: Io): Promise<number> {
+  const feed = new LiveFeed(() => session.clock.now());
+  const runner = openRunner(session, 'drive', 'cutover run', { onProgress: feed.onProgress, onJournal: feed.onJournal });
+  feed.seed(runner.journal.entries);
+  const dryRuns = new AbortController();
+  const dryRun = dryRunFor(session, runner, dryRuns.signal);
+
+  let code: number = EXIT.gate;
+  const instance = render(
+    <App
+      runner={runner}
+      plan={session.plan}
+      clock={session.clock}
+      feed={feed}
+      dryRun={dryRun}
+      {...(options.until ? { until: options.until } : {})}
+      noColor={noColorRequested(io.env)}
+      onQuit={(value) => (code = value)}
+    />,
+    {
+      // Ctrl-C goes through the app's quit, which closes the runner; Ink's own handler would not.
+      exitOnCtrlC: false,
+      // The caller checked for a terminal. Ink would otherwise go non-interactive under CI=true
+      // and print only the last frame, which is what a rehearsal in a CI pseudo-terminal would see.
+      interactive: true,
+      incrementalRendering: true,
+      maxFps: 15,
+    },
+  );
+  const onSignal = () => {
+    code = 130;
+    runner.close();
+    instance.unmount();
+  };
+  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+  for (const signal of signals) process.once(signal, onSignal);
+  try {
+    await instance.waitUntilExit();
+  } finally {
+    for (const signal of signals) process.off(signal, onSignal);
+    dryRuns.abort();
+    runner.close();
+  }
+  io.out(describeLocation(runner.snapshot(), session.clock.now()));
+  io.out('The state is saved; resume with: cutover run');
+  return code;
+}

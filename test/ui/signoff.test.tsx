@@ -1,0 +1,82 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { cleanupDirs, uiRun } from './fixture.js';
+import { DOWN, ENTER, ESC, RIGHT, lineWith } from './terminal.js';
+
+afterEach(cleanupDirs);
+
+describe('sign-off panel', () => {
+  it('signs off with the chosen approver and a note, then moves on', async () => {
+    const run = uiRun();
+    const { runner, feed } = run.open();
+    const screen = run.show(runner, feed);
+
+    let frame = await screen.waitFor('Sign-off · prep.staging-rehearsal');
+    expect(frame).toContain('quorum 1 of 3');
+    expect(frame).toContain('No sign-offs yet · 1 needed');
+    expect(frame).toContain('▸ Ana Ruiz');
+
+    screen.press(DOWN);
+    await screen.waitFor('▸ Ben Okafor');
+    screen.press(ENTER);
+    await screen.waitFor('Note (optional):');
+    screen.type('rehearsal 2 passed');
+    await screen.waitFor('Note (optional): rehearsal 2 passed█');
+    screen.press(ENTER);
+    await screen.waitFor('[ Approve ]');
+    expect(screen.frame()).toContain('Signing as Ben Okafor · note: "rehearsal 2 passed"');
+    screen.press(ENTER);
+
+    frame = await screen.waitFor('Sign-off · prep.critical-workflows');
+    expect(lineWith(frame, 'prep.staging-rehearsal')).toMatch(/^  ✓ prep\.staging-rehearsal .* Ben Okafor ✓/);
+    await screen.waitFor('✎ prep.staging-rehearsal signed off by Ben Okafor: rehearsal 2');
+    screen.unmount();
+    runner.close();
+  });
+
+  it('rejects with a note, shows who rejected, and r re-opens the step', async () => {
+    const run = uiRun();
+    const { runner, feed } = run.open();
+    const screen = run.show(runner, feed);
+
+    await screen.waitFor('Sign-off · prep.staging-rehearsal');
+    screen.press(DOWN, DOWN);
+    await screen.waitFor('▸ Chen Wei');
+    screen.press(ENTER);
+    await screen.waitFor('Note (optional):');
+    screen.type('verify step failed on staging');
+    screen.press(ENTER);
+    await screen.waitFor('[ Approve ]');
+    screen.press(RIGHT);
+    await screen.waitFor('[ Reject ]');
+    screen.press(ENTER);
+
+    let frame = await screen.waitFor('Rejected by Chen Wei: "verify step failed on staging"');
+    expect(lineWith(frame, 'prep.staging-rehearsal')).toMatch(/^▸ ⊘ prep\.staging-rehearsal .* Chen Wei ✗/);
+    expect(frame).toContain('r re-open');
+    // Rejected is not approved: the run does not go on to the next step.
+    expect(lineWith(frame, 'prep.critical-workflows')).toMatch(/^  · /);
+
+    // Re-opened: a new round, the rejection kept on the record, and Chen Wei may sign again.
+    screen.press('r');
+    frame = await screen.waitFor('Sign-off · prep.staging-rehearsal');
+    expect(frame).toContain('No sign-offs yet · 1 needed · before the re-open: Chen Wei ✗');
+    expect(frame).toMatch(/^ {3}Chen Wei$/m);
+    screen.unmount();
+    runner.close();
+  });
+
+  it('Esc in the note goes back to the approver list without sending anything', async () => {
+    const run = uiRun();
+    const { runner, feed } = run.open();
+    const screen = run.show(runner, feed);
+    await screen.waitFor('Sign-off · prep.staging-rehearsal');
+    screen.press(ENTER);
+    await screen.waitFor('Note (optional):');
+    screen.type('oops');
+    screen.press(ESC);
+    await screen.waitFor('Who signs?');
+    expect(runner.journal.entries.filter((entry) => entry.type === 'event')).toEqual([]);
+    screen.unmount();
+    runner.close();
+  });
+});
