@@ -23,7 +23,7 @@ import { LogTail } from './log-tail.js';
 import { ReasonForm } from './reason-form.js';
 import { SignoffPanel, type SendResult } from './signoff-panel.js';
 import { ThemeProvider, themeFor } from './theme.js';
-import { clampScroll, currentRowIndex, Timeline, timelineRows as buildTimelineRows } from './timeline.js';
+import { clampScroll, currentRowIndex, lastTouchedKey, Timeline, timelineRows as buildTimelineRows } from './timeline.js';
 
 export interface AppProps {
   runner: Runner;
@@ -121,7 +121,7 @@ export function App(props: AppProps) {
   const panelRows = Math.max(4, Math.min(wanted, body - MIN_TIMELINE_ROWS));
   const timelineRows = Math.max(2, body - panelRows);
   const rowsOfTimeline = useMemo(() => buildTimelineRows(view.phases, view.location.phaseId, zone), [view, zone]);
-  const currentKey = stepId ?? view.location.phaseId;
+  const currentKey = stepId ?? view.location.phaseId ?? lastTouchedKey(rowsOfTimeline);
   const scrollBy = (delta: number) =>
     setScroll((value) => clampScroll(value + delta, rowsOfTimeline.length, currentRowIndex(rowsOfTimeline, currentKey), timelineRows - 1));
   const page = Math.max(1, timelineRows - 2);

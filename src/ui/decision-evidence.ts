@@ -31,8 +31,7 @@ const CHECKS = ['hypercare.check', 'stabilize.check', 'watch.daily'];
  * Whatever is absent is passed as unknown with the reason, so the tree says it is missing instead of
  * reading silence as "all clear". Human assertions are never invented here: none are passed.
  */
-export function decisionInputs(context: RunContext): DecisionInputs {
-  const steps = context.steps;
+export function decisionInputs(steps: Readonly<Record<string, StepRecord>>): DecisionInputs {
   const reconcile = steps['watch.reconcile'];
   const missingRows = field(reconcile, 'missingRows');
   const dataLoss: DecisionInputs['dataLoss'] =
@@ -47,7 +46,7 @@ export function decisionInputs(context: RunContext): DecisionInputs {
   const requests = field(latest?.record, 'requests');
   const errors: DecisionInputs['errors'] =
     rate !== undefined && requests !== undefined
-      ? { rate, requests, window: `the ${latest!.id} run that finished ${iso(latest!.record!.finishedAt) ?? 'last'}` }
+      ? { rate, requests, window: `the last ${latest!.id}` }
       : { unknown: latest ? `${latest.id} did not report errorRate and requests` : 'no check after the switch has run yet' };
 
   const p95Ms = field(latest?.record, 'p95Ms');
@@ -74,7 +73,7 @@ export function decisionFromRun(context: RunContext, plan: Plan, stepId: string 
   const own = stepId ? context.steps[stepId]?.output : undefined;
   if (stepId && isDecision(own)) return { decision: own, source: `${stepId}'s evaluation` };
   try {
-    return { decision: evaluateDecision(decisionInputs(context), plan.thresholds), source: 'evaluated now on the recorded step outputs; no human assertions' };
+    return { decision: evaluateDecision(decisionInputs(context.steps), plan.thresholds), source: 'evaluated now on the recorded step outputs; no human assertions' };
   } catch (error) {
     return { error: error instanceof Error ? error.message : String(error), source: 'the recorded step outputs' };
   }

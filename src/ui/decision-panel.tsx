@@ -4,7 +4,8 @@ import type { DecisionReading } from './decision-evidence.js';
 import { rule, truncate } from './format.js';
 import { useTheme } from './theme.js';
 
-const ANSWER_MARK = { yes: '✗ yes', no: '✓ no ', unknown: '? ???' } as const;
+/** ✗ a yes (a reason to worry), ✓ a no, ? unknown; the evidence says the rest in words. */
+const ANSWER_MARK = { yes: '✗', no: '✓', unknown: '?' } as const;
 
 /**
  * The decision tree's walk: the verdict, each question with the evidence that answered it, and the
@@ -19,9 +20,9 @@ export function DecisionPanel({ reading, width, height, closable }: { reading: D
     lines.push({ text: `The evidence could not be evaluated: ${reading.error ?? 'unknown error'}`, color: theme.bad });
   } else {
     lines.push({ text: `Verdict: ${decision.verdict.toUpperCase()}`, color: decision.verdict === 'rollback' ? theme.bad : decision.verdict === 'continue' ? theme.ok : theme.warn, bold: true });
-    decision.path.forEach((step, index) => {
-      lines.push({ text: `${index + 1}. ${ANSWER_MARK[step.answer]} ${step.node}: ${step.evidence}`, color: step.answer === 'yes' ? theme.bad : step.answer === 'unknown' ? theme.warn : undefined });
-    });
+    for (const step of decision.path) {
+      lines.push({ text: `${ANSWER_MARK[step.answer]} ${step.node}: ${step.evidence}`, color: step.answer === 'yes' ? theme.bad : step.answer === 'unknown' ? theme.warn : undefined });
+    }
     if (decision.missing.length > 0) {
       lines.push({ text: `Missing evidence (not treated as all clear): ${decision.missing.join('; ')}`, color: theme.warn });
     }
@@ -31,7 +32,7 @@ export function DecisionPanel({ reading, width, height, closable }: { reading: D
   return (
     <Box flexDirection="column" width={width} height={height} overflow="hidden">
       <Text wrap="truncate-end" dimColor>
-        {rule('Decision', width, closable ? 'b closes' : '')}
+        {rule('Decision', width, `✗ yes · ✓ no · ? unknown${closable ? ' · b closes' : ''}`)}
       </Text>
       <Text wrap="truncate-end" dimColor>
         {truncate(`From ${reading.source}.`, width)}

@@ -16,13 +16,16 @@ export function systemZone(): string {
   return DateTime.local().zoneName ?? 'UTC';
 }
 
-/** A short actual time next to a planned one: the time alone on the same day, with the shift if any. */
+/**
+ * An actual time next to its planned one, short enough for the timeline: the clock time and the slip
+ * ("22:03 +3m", "22:00 -2h 05m"; the slip carries the day when it is a day or more). Without a
+ * planned time (branch phases) the date is shown instead.
+ */
 export function formatActual(actual: number, planned: number | undefined, zone: string): string {
-  const sameDay = planned !== undefined && formatAt(actual, zone, 'yyyy-LL-dd') === formatAt(planned, zone, 'yyyy-LL-dd');
-  const time = formatAt(actual, zone, sameDay ? 'HH:mm' : 'LLL dd HH:mm');
-  if (planned === undefined) return time;
+  if (planned === undefined) return formatAt(actual, zone);
+  const time = formatAt(actual, zone, 'HH:mm');
   const shift = Math.round((actual - planned) / 60_000);
-  if (Math.abs(shift) < 1) return time;
+  if (shift === 0) return time;
   return `${time} ${shift > 0 ? '+' : '-'}${formatSpan(Math.abs(shift) * 60_000)}`;
 }
 

@@ -8,7 +8,7 @@ import { useTheme } from './theme.js';
 export function nextGate(view: RunView, now: number): { what: string; at: number } | undefined {
   const { location } = view;
   if (location.until !== undefined && location.until > now) {
-    const what = location.sub === 'gate' ? `${location.phaseId} opens` : `${location.stepId ?? location.phaseId} next run`;
+    const what = location.sub === 'gate' ? `${location.phaseId} opens` : `${location.stepId ?? location.phaseId} due`;
     return { what, at: location.until };
   }
   const upcoming = view.phases
@@ -60,7 +60,7 @@ export function Header(props: { planName: string; environment: 'staging' | 'prod
         </Text>
       ) : (
         <Text wrap="truncate-end">
-          <Text>{gate ? `next gate ${gate.what} in ${formatSpan(gate.at - now)}` : 'no time gate ahead'} │ </Text>
+          <Text>{gate ? `next: ${gate.what} in ${formatSpan(gate.at - now)}` : 'no time gate ahead'} │ </Text>
           <Text color={view.pointOfNoReturn.passed ? theme.bad : theme.ok} bold={view.pointOfNoReturn.passed}>
             {ponr}
           </Text>

@@ -75,6 +75,11 @@ export function visibleRows(rows: readonly TimelineRow[], currentIndex: number, 
   return { shown, first };
 }
 
+/** The last step that did anything: where an ended run is shown. */
+export function lastTouchedKey(rows: readonly TimelineRow[]): string | undefined {
+  return rows.findLast((row) => row.step !== undefined && row.step.status !== 'pending')?.key;
+}
+
 /** The index of the row the run is at: its step, or its phase's heading at a gate. */
 export function currentRowIndex(rows: readonly TimelineRow[], currentKey: string | undefined): number {
   return currentKey === undefined ? -1 : rows.findIndex((row) => row.key === currentKey);
