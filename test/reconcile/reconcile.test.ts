@@ -123,15 +123,17 @@ describe('reconcile on real PostgreSQL', () => {
     await ingestAfterSwitch(p.target, [1, 2, 3, 4, 5], (s, minutes) => {
       if (s === 1) return minutes >= 62 && minutes < 87; // 57 → 87: exactly 30 min, not longer
       if (s === 2) return minutes >= 62 && minutes < 102; // 57 → 102: 45 min
+      if (s === 3) return minutes < 40; // first reading 42 min after the switch
       if (s === 4) return minutes >= 62; // silent since 57 min after the switch
       return false;
     });
     const result = await run(p, { switchedAt: SWITCH });
     const readings = table(result, 'public.readings');
     expect(result.clean).toBe(false);
-    expect(readings.gapCount).toBe(2);
+    expect(readings.gapCount).toBe(3);
     const bySensor = Object.fromEntries(readings.gaps.map((gap) => [gap.group.sensor_id, gap]));
     expect(bySensor[sensor(2)]).toEqual({ group: { sensor_id: sensor(2) }, from: afterSwitch(57), to: afterSwitch(102), minutes: 45, ongoing: false });
+    expect(bySensor[sensor(3)]).toEqual({ group: { sensor_id: sensor(3) }, from: SWITCH, to: afterSwitch(42), minutes: 42, ongoing: false });
     expect(bySensor[sensor(4)]).toEqual({ group: { sensor_id: sensor(4) }, from: afterSwitch(57), to: NOW.toISOString(), minutes: 123, ongoing: true });
     // Sensor 6 had been quiet for 3 h before the freeze: not active, not the cutover's doing.
     expect(bySensor[sensor(6)]).toBeUndefined();
@@ -173,7 +175,13 @@ describe('reconcile on real PostgreSQL', () => {
     expect(byBuckets.narrowing).toMatchObject({ buckets: 3, complete: false });
     expect(byBuckets.narrowing!.reason).toContain('28 mismatched buckets beyond the 3-bucket limit were not narrowed');
     expect(byBuckets.missingRows).toBe(38);
-    expect(renderReconcile({ ...(await run(p, { limits: { bucketsPerTable: 3 } })) })).toContain('at least 38 missing');
+    expect(renderReconcile(await run(p, { limits: { bucketsPerTable: 3 } }))).toContain('at least 38 missing');
+
+    // Differing partitions beyond the limit are counted from their row totals, never listed.
+    const byPartitions = table(await run(p, { limits: { partitionsPerTable: 2 } }), 'public.readings');
+    expect(byPartitions).toMatchObject({ missingRows: 38, exact: false });
+    expect(byPartitions.narrowing!.reason).toMatch(/^\d+ mismatched partitions beyond the 2-partition limit were counted, not listed/);
+    expect(byPartitions.keys.length + byPartitions.keysNotNamed).toBe(38);
   });
 
   it('bounds narrowing in time: a statement timeout leaves the bucket counted but its keys unnamed', async () => {
@@ -195,6 +203,22 @@ describe('reconcile on real PostgreSQL', () => {
     expect(table(result, 'public.readings')).toMatchObject({ bucketsCompared: 147, driftRows: 0 });
     expect(result).toMatchObject({ clean: false, totals: { problems: 1 } });
     expect(renderReconcile(result)).toContain('NOT COMPARED: 1 table');
+  });
+
+  it('compares a timestamp-without-time-zone column on the same UTC timeline', async () => {
+    const p = await fresh(`
+      create table public.visits (id bigint primary key, site text not null, seen_at timestamp not null);
+      insert into public.visits select i, 'site-' || (i % 3), timestamp '2026-12-05 20:00' + i * interval '1 minute'
+        from generate_series(1, 200) i;`);
+    // 200 visits from 20:01 to 23:20 (the freeze is at 22:17:30); id 10 was at 20:10.
+    await p.target.query('delete from public.visits where id = 10');
+    await p.target.query("insert into public.visits values (1000, 'site-1', '2026-12-06 01:00')");
+    const plan = fixturePlan([{ name: 'public.visits', key: ['id'], timestampColumn: 'seen_at', reconcile: { groupBy: ['site'], bucket: 'hour' } }]);
+    const visits = table(await run(p, {}, plan), 'public.visits');
+    expect(visits).toMatchObject({ missingRows: 1, extraRows: 0, newRows: 1, driftBuckets: 1 });
+    expect(visits.keys).toEqual([
+      { kind: 'missing', key: { id: '10' }, bucket: { group: { site: 'site-1' }, start: '2026-12-05T20:00:00.000Z', period: 'before' } },
+    ]);
   });
 
   it('names a composite key missing from an undated table', async () => {

@@ -25,39 +25,102 @@ export interface BucketRow {
   count: number;
   /** XOR of the row hashes, int8 as text. */
   hash: string;
-  /** First and last timestamp in the bucket (ms), for ingestion streams. */
-  firstMs?: number;
-  lastMs?: number;
 }
 
-/** Turn `bucketQuery` rows (rowMode 'array') into BucketRows. */
+/** Turn `bucketQuery` rows (rowMode 'array': id, g0…gN, b_ms, a, n, h) into BucketRows. */
 export function parseBucketRows(shape: TableShape, rows: unknown[][]): BucketRow[] {
   const groupCount = shape.groupBy.length;
-  const hasBucket = shape.timestamp !== undefined && (shape.bucketSeconds !== undefined || shape.gapBinSeconds !== undefined);
-  const hasAfter = shape.timestamp !== undefined;
   return rows.map((row) => {
-    let at = 0;
-    const id = String(row[at++]);
-    const groups = row.slice(at, at + groupCount).map((value) => (value === null ? null : String(value)));
-    at += groupCount;
-    const startMs = hasBucket ? toNumber(row[at++]) : undefined;
-    const after = hasAfter ? row[at++] === true : false;
-    const count = Number(row[at++]);
-    const hash = String(row[at++]);
-    const bucket: BucketRow = { id, groups, period: hasAfter ? (after ? 'after' : 'before') : 'undated', count, hash };
-    if (startMs !== undefined) bucket.startMs = startMs;
-    if (shape.gapBinSeconds) {
-      const first = toNumber(row[at++]);
-      const last = toNumber(row[at++]);
-      if (first !== undefined) bucket.firstMs = first;
-      if (last !== undefined) bucket.lastMs = last;
-    }
+    const id = String(row[0]);
+    const groups = row.slice(1, 1 + groupCount).map(toText);
+    const [startMs, after, count, hash] = row.slice(1 + groupCount);
+    const bucket: BucketRow = {
+      id,
+      groups,
+      period: shape.timestamp ? (after === true ? 'after' : 'before') : 'undated',
+      count: Number(count),
+      hash: String(hash),
+    };
+    if (startMs !== null && startMs !== undefined) bucket.startMs = Number(startMs);
     return bucket;
   });
 }
 
-function toNumber(value: unknown): number | undefined {
-  return value === null || value === undefined ? undefined : Number(value);
+function toText(value: unknown): string | null {
+  return value === null || value === undefined ? null : String(value);
+}
+
+/** One partition's buckets on one side: how many, how many rows, and their combined digest. */
+export interface PartitionDigest {
+  buckets: number;
+  rows: number;
+  digest: string;
+}
+
+/** What `summaryQuery` returns for one side. */
+export interface TableSummary {
+  /** By `${kind}:${part}`: kind 0 before the cutover point (or undated), kind 1 after it. */
+  partitions: Map<string, PartitionDigest>;
+  /** Groups that sent a row within one gap threshold before the cutover point. */
+  activeAtCut: (string | null)[][];
+  /** Per group, first and last row (ms) in the bins that end after the switch. */
+  spans: { groups: (string | null)[]; firstMs: number; lastMs: number }[];
+  /** Silences longer than the threshold between consecutive bins after the switch. */
+  silences: { groups: (string | null)[]; fromMs: number; toMs: number }[];
+}
+
+/** Turn `summaryQuery` rows (kind, part, buckets, n, digest, g0…gN, from_ms, to_ms) into a summary. */
+export function parseSummaryRows(shape: TableShape, rows: unknown[][]): TableSummary {
+  const groupCount = shape.groupBy.length;
+  const summary: TableSummary = { partitions: new Map(), activeAtCut: [], spans: [], silences: [] };
+  for (const row of rows) {
+    const kind = Number(row[0]);
+    const groups = row.slice(5, 5 + groupCount).map(toText);
+    const fromMs = Number(row[5 + groupCount]);
+    const toMs = Number(row[6 + groupCount]);
+    if (kind === 0 || kind === 1) {
+      summary.partitions.set(`${kind}:${row[1]}`, { buckets: Number(row[2]), rows: Number(row[3]), digest: String(row[4]) });
+    } else if (kind === 2) summary.activeAtCut.push(groups);
+    else if (kind === 3) summary.spans.push({ groups, firstMs: fromMs, lastMs: toMs });
+    else if (kind === 4) summary.silences.push({ groups, fromMs, toMs });
+  }
+  return summary;
+}
+
+/** A partition whose digests differ in a way its buckets must explain. */
+export interface PartitionMismatch {
+  part: number;
+  /** 0: before the cutover point or undated; 1: after it. */
+  kind: 0 | 1;
+  source: PartitionDigest | undefined;
+  target: PartitionDigest | undefined;
+}
+
+export interface PartitionComparison {
+  /** Buckets on the larger side of each partition (exact where the sides agree). */
+  compared: number;
+  /** Before-the-freeze mismatches first: those are drift. */
+  mismatches: PartitionMismatch[];
+}
+
+/**
+ * Which partitions disagree. Before the freeze (and in undated tables) any difference counts; after
+ * it only partitions where the source has rows need a look, to prove the target holds them.
+ */
+export function comparePartitions(source: TableSummary, target: TableSummary): PartitionComparison {
+  let compared = 0;
+  const mismatches: PartitionMismatch[] = [];
+  for (const key of new Set([...source.partitions.keys(), ...target.partitions.keys()])) {
+    const s = source.partitions.get(key);
+    const t = target.partitions.get(key);
+    compared += Math.max(s?.buckets ?? 0, t?.buckets ?? 0);
+    const same = s?.buckets === t?.buckets && s?.rows === t?.rows && s?.digest === t?.digest;
+    const kind = key.startsWith('1:') ? 1 : 0;
+    if (same || (kind === 1 && (s?.rows ?? 0) === 0)) continue;
+    mismatches.push({ part: Number(key.slice(2)), kind, source: s, target: t });
+  }
+  mismatches.sort((a, b) => a.kind - b.kind);
+  return { compared, mismatches };
 }
 
 /** A bucket whose two sides differ in a way that needs its rows to explain. */

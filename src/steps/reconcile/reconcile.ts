@@ -1,17 +1,21 @@
 import type pg from 'pg';
 import { parseDuration } from '../../../machines/schedule.js';
 import type { Plan } from '../../config/schema.js';
-import { bucketQuery, narrowQuery } from './bucket-sql.js';
+import { bucketQuery, narrowQuery, summaryQuery } from './bucket-sql.js';
 import {
   compareBuckets,
+  comparePartitions,
   diffNarrowedRows,
   parseBucketRows,
   parseNarrowedRows,
+  parseSummaryRows,
   type BucketRow,
   type Mismatch,
   type NarrowedRow,
+  type PartitionMismatch,
   type Period,
   type RowDifferences,
+  type TableSummary,
 } from './compare-buckets.js';
 import { findGaps } from './find-gaps.js';
 import { describeTableShape, readColumns, ShapeProblem, type TableShape } from './table-shape.js';
@@ -41,6 +45,11 @@ export interface ReconcileLimits {
   keysPerBucket: number;
   /** Keys named per run, across all tables. */
   keysPerRun: number;
+  /**
+   * Differing partitions listed bucket by bucket per table (the rest are counted from their row
+   * counts only). A partition holds about 1/16384 of a table's buckets.
+   */
+  partitionsPerTable: number;
   /** Mismatched buckets narrowed per table (the rest are counted from their counts only). */
   bucketsPerTable: number;
   /** Rows (keys and hashes) fetched per side per table while narrowing. */
@@ -61,6 +70,7 @@ export interface ReconcileLimits {
 export const defaultReconcileLimits: ReconcileLimits = {
   keysPerBucket: 100,
   keysPerRun: 1000,
+  partitionsPerTable: 1000,
   bucketsPerTable: 1000,
   narrowRows: 100_000,
   narrowTimeoutMs: 60_000,
@@ -193,6 +203,8 @@ export async function reconcile(plan: ReconcilePlan, options: ReconcileOptions):
     limits,
     cutoverMs,
     switchedMs,
+    cutoverIso: new Date(cutoverMs).toISOString(),
+    ...(switchedMs !== undefined ? { switchedIso: new Date(switchedMs).toISOString() } : {}),
     gapMs: parseDuration(plan.thresholds.readingsGap),
     keyBudget: { left: limits.keysPerRun },
   };
@@ -231,6 +243,8 @@ interface TableContext extends ReconcileOptions {
   limits: ReconcileLimits;
   cutoverMs: number;
   switchedMs: number | undefined;
+  cutoverIso: string;
+  switchedIso?: string;
   gapMs: number;
   /** Keys that may still be named in this run (shared by all tables). */
   keyBudget: { left: number };
@@ -286,16 +300,16 @@ async function reconcileTable(table: Plan['tables'][number], context: TableConte
     await onBothSides(context, (client) => begin(client, context.limits));
     const [sourceColumns, targetColumns] = await onBothSides(context, (client) => readColumns(client, table.name));
     const shape = describeTableShape(table, sourceColumns, targetColumns, Math.floor(context.gapMs / 1000));
-    const query = bucketQuery(shape, new Date(context.cutoverMs).toISOString());
-    const [sourceBuckets, targetBuckets] = await onBothSides(context, async (client, side) => {
+    const summary = summaryQuery(shape, context.cutoverIso, context.switchedIso ?? null);
+    const [sourceSummary, targetSummary] = await onBothSides(context, async (client, side) => {
       try {
-        const result = await client.query<unknown[]>({ ...query, rowMode: 'array' });
-        return parseBucketRows(shape, result.rows);
+        const result = await client.query<unknown[]>({ ...summary, rowMode: 'array' });
+        return parseSummaryRows(shape, result.rows);
       } catch (error) {
         throw new SideError(describeError(error, side, 'the bucket pass', context.limits.scanTimeoutMs), (error as { code?: string }).code);
       }
     });
-    const result = await judgeTable(shape, sourceBuckets, targetBuckets, context);
+    const result = await judgeTable(shape, sourceSummary, targetSummary, context);
     return { ...result, durationMs: Math.round(performance.now() - started) };
   } catch (error) {
     if (!(error instanceof ShapeProblem || error instanceof SideError || (error as { code?: string }).code !== undefined)) throw error;
@@ -338,23 +352,54 @@ function describeGrouping(shape: TableShape): string {
 /** Compare buckets, narrow the mismatched ones, look for gaps, and count. */
 async function judgeTable(
   shape: TableShape,
-  sourceBuckets: BucketRow[],
-  targetBuckets: BucketRow[],
+  sourceSummary: TableSummary,
+  targetSummary: TableSummary,
   context: TableContext,
 ): Promise<Omit<TableReconciliation, 'durationMs'>> {
   const { limits } = context;
-  const comparison = compareBuckets(sourceBuckets, targetBuckets);
-  const toNarrow = comparison.mismatches.slice(0, limits.bucketsPerTable);
-  const narrowed = await narrowBuckets(shape, toNarrow, context);
-
   const result: Omit<TableReconciliation, 'durationMs'> = {
     ...emptyTableResult(shape.table),
     grouping: describeGrouping(shape),
-    bucketsCompared: comparison.compared,
     warnings: shape.warnings,
   };
-  if (toNarrow.length > 0 || comparison.mismatches.length > 0) {
+
+  // Level 1: partitions. Only the ones that differ are looked at bucket by bucket.
+  const partitions = comparePartitions(sourceSummary, targetSummary);
+  result.bucketsCompared = partitions.compared;
+  const drilledParts = [...new Set(partitions.mismatches.map((m) => m.part))].slice(0, limits.partitionsPerTable);
+  const drilled = new Set(drilledParts);
+  for (const [key, t] of targetSummary.partitions) {
+    // After the cutover point (or undated) the target may hold more: new rows, wherever not drilled.
+    if (drilled.has(Number(key.slice(2))) || (key.startsWith('0:') && shape.timestamp)) continue;
+    result.newRows += Math.max(0, t.rows - (sourceSummary.partitions.get(key)?.rows ?? 0));
+  }
+  const undrilled = partitions.mismatches.filter((m) => !drilled.has(m.part));
+  estimatePartitions(shape, undrilled, result);
+
+  // Level 2: the buckets of the differing partitions.
+  let sourceBuckets: BucketRow[] = [];
+  let targetBuckets: BucketRow[] = [];
+  if (drilledParts.length > 0) {
+    const query = bucketQuery(shape, context.cutoverIso, drilledParts);
+    [sourceBuckets, targetBuckets] = await onBothSides(context, async (client, side) => {
+      try {
+        const rows = await client.query<unknown[]>({ ...query, rowMode: 'array' });
+        return parseBucketRows(shape, rows.rows);
+      } catch (error) {
+        throw new SideError(describeError(error, side, 'the bucket listing', limits.scanTimeoutMs), (error as { code?: string }).code);
+      }
+    });
+  }
+  const comparison = compareBuckets(sourceBuckets, targetBuckets);
+
+  // Level 3: the rows of the differing buckets.
+  const toNarrow = comparison.mismatches.slice(0, limits.bucketsPerTable);
+  const narrowed = await narrowBuckets(shape, toNarrow, context);
+  if (partitions.mismatches.length > 0) {
     const reasons = [
+      ...(undrilled.length > 0
+        ? [`${undrilled.length} mismatched partitions beyond the ${limits.partitionsPerTable}-partition limit were counted, not listed`]
+        : []),
       ...(comparison.mismatches.length > toNarrow.length
         ? [`${comparison.mismatches.length - toNarrow.length} mismatched buckets beyond the ${limits.bucketsPerTable}-bucket limit were not narrowed`]
         : []),
@@ -364,7 +409,7 @@ async function judgeTable(
     result.narrowing = { buckets: toNarrow.length, complete, ...(reasons.length > 0 ? { reason: reasons.join('; ') } : {}) };
   }
 
-  // New rows in buckets after the cutover point that needed no narrowing.
+  // New rows in the drilled partitions' buckets that needed no narrowing.
   const mismatchedIds = new Set(comparison.mismatches.map((m) => m.id));
   const sourceCounts = new Map(sourceBuckets.map((b) => [b.id, b.count]));
   for (const bucket of targetBuckets) {
@@ -426,8 +471,7 @@ async function judgeTable(
     if (context.switchedMs === undefined) result.gapCheck = 'not-switched';
     else {
       result.gapCheck = 'checked';
-      const gaps = findGaps(sourceBuckets, targetBuckets, {
-        cutoverMs: context.cutoverMs,
+      const gaps = findGaps(sourceSummary, targetSummary, {
         switchedMs: context.switchedMs,
         nowMs: context.now.getTime(),
         gapMs: context.gapMs,
@@ -443,6 +487,35 @@ async function judgeTable(
     }
   }
   return result;
+}
+
+/**
+ * Partitions that differ but were not listed (beyond `partitionsPerTable`): what their row counts
+ * alone prove, as lower bounds, one drift bucket at least each.
+ */
+function estimatePartitions(
+  shape: TableShape,
+  mismatches: PartitionMismatch[],
+  result: Omit<TableReconciliation, 'durationMs'>,
+): void {
+  for (const mismatch of mismatches) {
+    result.exact = false;
+    const s = mismatch.source?.rows ?? 0;
+    const t = mismatch.target?.rows ?? 0;
+    const missing = Math.max(0, s - t);
+    const strict = mismatch.kind === 0 && shape.timestamp !== undefined;
+    const extra = strict ? Math.max(0, t - s) : 0;
+    const changed = strict && missing + extra === 0 ? 1 : 0;
+    if (missing + extra + changed === 0) {
+      result.unverifiedBuckets += 1;
+      continue;
+    }
+    result.driftBuckets += 1;
+    result.missingRows += missing;
+    result.extraRows += extra;
+    result.changedRows += changed;
+    result.keysNotNamed += missing + extra + changed;
+  }
 }
 
 /**
@@ -502,7 +575,7 @@ async function narrowBuckets(
   if (mismatches.length === 0) return { rows: new Map() };
   const { limits } = context;
   const ids = mismatches.map((m) => m.id);
-  const query = narrowQuery(shape, new Date(context.cutoverMs).toISOString(), ids, limits.narrowRows);
+  const query = narrowQuery(shape, context.cutoverIso, ids, limits.narrowRows);
   try {
     const [source, target] = await onBothSides(context, async (client, side) => {
       try {

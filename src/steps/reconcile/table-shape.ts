@@ -42,6 +42,8 @@ export interface TableShape {
    * (seconds, ≤ the readings gap) so gaps longer than the threshold can be found from bin edges.
    */
   gapBinSeconds?: number;
+  /** The plan's readings gap in seconds, for ingestion streams: a longer silence is a gap. */
+  gapThresholdSeconds?: number;
   /** Every column the row hash covers, in source order. */
   hashed: HashedColumn[];
   /** Column types by name (the source's), for the columns used in keys, groups and timestamps. */
@@ -152,7 +154,7 @@ export function describeTableShape(
     groupBy,
     ...(timestamp ? { timestamp } : {}),
     ...(bucketSeconds ? { bucketSeconds } : {}),
-    ...(gapBinSeconds ? { gapBinSeconds } : {}),
+    ...(gapBinSeconds ? { gapBinSeconds, gapThresholdSeconds: readingsGapSeconds } : {}),
     hashed,
     hashableByName: Object.fromEntries(sourceColumns.map((c) => [c.name, c.hashable && (target.get(c.name)?.hashable ?? false)])),
     warnings,
