@@ -155,6 +155,9 @@ describe('data steps through the step context', () => {
 
     const verified = await runStep('migrate.verify');
     expect(verified.summary).toMatch(/^Source and target identical: 10 tables, \d+ rows/);
+    // The source side was hashed during the export, over the export's snapshot.
+    const verifiedTables = (outputs['migrate.verify'] as { tables: { sourceDigestFrom: string }[] }).tables;
+    expect(verifiedTables.map((t) => t.sourceDigestFrom)).toEqual(Array(10).fill('export'));
 
     const unfreeze = await runStep('rollback.unfreeze-source');
     expect(unfreeze.summary).toBe(`Restored ${10 * 3 * 4} write grants revoked at freeze.enable; the source accepts writes again`);

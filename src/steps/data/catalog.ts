@@ -38,6 +38,13 @@ export interface IndexInfo {
   comment: string | null;
 }
 
+export interface ConstraintInfo {
+  /** Quoted constraint name. */
+  name: string;
+  /** `pg_get_constraintdef` text, e.g. `PRIMARY KEY (id)`. */
+  definition: string;
+}
+
 export interface TableInfo {
   /** `schema.table`, as the plan and the manifest name it. */
   id: string;
@@ -45,6 +52,11 @@ export interface TableInfo {
   name: string;
   /** `"schema"."table"`. */
   quoted: string;
+  /**
+   * What to read rows from: `ONLY "schema"."table"` for a plain table (COPY table TO copies no
+   * inheritance children, so counts and hashes must not either), the table itself when partitioned.
+   */
+  scan: string;
   oid: number;
   /** `r` ordinary or `p` partitioned. */
   kind: 'r' | 'p';
@@ -60,6 +72,11 @@ export interface TableInfo {
    * to drop and recreate from their definition: not clustered and not the replica identity.
    */
   secondaryIndexes: IndexInfo[];
+  /**
+   * Primary key, unique and exclusion constraints, when no foreign key (not even a self-reference)
+   * depends on them: their indexes can be dropped and rebuilt like secondary ones.
+   */
+  rebuildableConstraints: ConstraintInfo[];
   estimatedRows: number;
   totalBytes: number;
   rowSecurity: boolean;
@@ -220,6 +237,16 @@ export async function readTables(client: pg.Client, names: readonly string[], da
       ORDER BY ic.relname`,
     [oids],
   );
+  const constraints = await client.query<{ oid: number; name: string; definition: string }>(
+    `SELECT k.conrelid::int AS oid, quote_ident(k.conname) AS name, pg_get_constraintdef(k.oid) AS definition
+       FROM pg_constraint k
+       JOIN pg_index i ON i.indexrelid = k.conindid
+      WHERE k.conrelid = ANY($1::oid[]) AND k.contype IN ('p', 'u', 'x')
+        AND NOT i.indisclustered AND NOT i.indisreplident
+        AND NOT EXISTS (SELECT 1 FROM pg_constraint f WHERE f.contype = 'f' AND f.confrelid = k.conrelid)
+      ORDER BY k.contype, k.conname`,
+    [oids],
+  );
 
   const tables = wanted.map((id): TableInfo => {
     const row = byId.get(id)!;
@@ -240,6 +267,7 @@ export async function readTables(client: pg.Client, names: readonly string[], da
       schema: row.schema,
       name: row.name,
       quoted: `${quoteIdent(row.schema)}.${quoteIdent(row.name)}`,
+      scan: `${row.kind === 'p' ? '' : 'ONLY '}${quoteIdent(row.schema)}.${quoteIdent(row.name)}`,
       oid: row.oid,
       kind: row.kind,
       columns: cols,
@@ -258,6 +286,9 @@ export async function readTables(client: pg.Client, names: readonly string[], da
       secondaryIndexes: indexes.rows
         .filter((i) => i.oid === row.oid)
         .map((i) => ({ name: i.name, definition: i.definition, comment: i.comment })),
+      rebuildableConstraints: constraints.rows
+        .filter((k) => k.oid === row.oid)
+        .map((k) => ({ name: k.name, definition: k.definition })),
       estimatedRows: Number(row.estimated_rows),
       totalBytes: Number(row.total_bytes),
       rowSecurity: row.row_security,

@@ -9,6 +9,7 @@ import { to as copyTo } from 'pg-copy-streams';
 import { SESSION_SETTINGS, quoteLiteral, type Database } from '../../adapters/postgres.js';
 import type { Progress } from '../types.js';
 import { columnList, readTables, type TableInfo } from './catalog.js';
+import { tableDigest, type TableDigest } from './verify.js';
 import {
   countNewlines,
   ensurePrivateDir,
@@ -126,6 +127,19 @@ export async function exportTables(options: ExportOptions): Promise<ExportSummar
     };
     await saveManifest();
 
+    // The coordinator is idle while workers copy: it computes each table's content digest over the
+    // same snapshot meanwhile, one table after the other in the workers' order. Without parallel
+    // workers: they would only take CPU from the COPY running at the same time.
+    await coordinator.query('SET LOCAL max_parallel_workers_per_gather = 0');
+    const digests = new Map<string, Promise<TableDigest>>();
+    let previous: Promise<unknown> = Promise.resolve();
+    for (const table of todo) {
+      const digest = previous.then(() => tableDigest(coordinator, table, table.copyColumns));
+      digest.catch(() => {}); // awaited by the worker; a failure must not go unhandled before then
+      digests.set(table.id, digest);
+      previous = digest;
+    }
+
     const abort = new AbortController();
     const signal = options.signal ? AbortSignal.any([options.signal, abort.signal]) : abort.signal;
     const queue = [...todo];
@@ -139,6 +153,11 @@ export async function exportTables(options: ExportOptions): Promise<ExportSummar
           doneRows += rows;
           report(`export ${table.id}`);
         });
+        const digest = await digests.get(table.id)!;
+        if (digest.rows !== entry.rows) {
+          throw new Error(`Export of ${table.id} is inconsistent: ${entry.rows} rows copied but ${digest.rows} counted in the same snapshot.`);
+        }
+        entry.digest = digest;
         entry.durationMs = Date.now() - tableStarted;
         manifest.tables[table.id] = entry;
         await saveManifest();
@@ -199,7 +218,7 @@ async function openManifest(options: ExportOptions): Promise<Manifest> {
 async function isExportComplete(client: pg.Client, dir: string, table: TableInfo, entry: TableEntry): Promise<boolean> {
   if (entry.columns.join('\u0000') !== table.copyColumns.join('\u0000')) return false;
   if (!(await fileMatches(join(dir, entry.file), entry))) return false;
-  const rows = await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${table.quoted}`);
+  const rows = await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${table.scan}`);
   return Number(rows.rows[0]!.n) === entry.rows;
 }
 

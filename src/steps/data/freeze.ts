@@ -350,7 +350,7 @@ export async function snapshotCutoverPoint(options: { source: Database; tables: 
         ).rows[0]!;
         const counts: Record<string, number> = {};
         for (const table of tables) {
-          const result = await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${table.quoted}`);
+          const result = await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${table.scan}`);
           counts[table.id] = Number(result.rows[0]!.n);
         }
         return { at: head.at.toISOString(), lsn: head.lsn, counts };

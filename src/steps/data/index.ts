@@ -21,7 +21,7 @@ import {
 import { loadTables, META_SCHEMA, REBUILD_INDEXES_ABOVE_ROWS } from './load.js';
 import { digestFile, readManifest, writeManifest, type CutoverPoint } from './manifest.js';
 import { checkTargetReady, formatBytes } from './target-ready.js';
-import { DataMismatchError, verifyTables } from './verify.js';
+import { DataMismatchError, digestsFromManifest, verifyTables } from './verify.js';
 
 /**
  * The data path's step actions (DESIGN §3). Each is idempotent: a re-run after a crash picks up
@@ -280,9 +280,11 @@ const migrateLoad = {
       `On the target (${ctx.plan.target.urlEnv}), parents first, one transaction per table:`,
       `  BEGIN; SET LOCAL session_replication_role = replica;`,
       `  TRUNCATE ONLY <table>   (DELETE FROM ONLY when other tables reference it);`,
-      `  DROP INDEX <secondary indexes>   (tables of ${REBUILD_INDEXES_ABOVE_ROWS} rows or more);`,
+      `  DROP INDEX <secondary indexes>; ALTER TABLE <table> DROP CONSTRAINT <primary key/unique no foreign key uses>`,
+      `    (only for tables of ${REBUILD_INDEXES_ABOVE_ROWS} rows or more);`,
       `  COPY <table> (<columns>) FROM STDIN [WITH (FREEZE)];   ← ${exportDir(ctx)}/<schema>.<table>.copy`,
-      `  CREATE INDEX ... ; SELECT setval(<owned sequence>, max(id)); ANALYZE <table>;`,
+      `  ALTER TABLE <table> ADD CONSTRAINT ...; CREATE INDEX ...;`,
+      `  SELECT setval(<owned sequence>, max(id)); ANALYZE <table>;`,
       `  INSERT INTO ${META_SCHEMA}.loaded (run, table, rows, sha256); COMMIT;`,
       `Tables already recorded as loaded with the same file and row count are skipped:`,
       tableLines(ctx),
@@ -292,14 +294,20 @@ const migrateLoad = {
 
 const migrateVerify = {
   async run(ctx: StepContext): Promise<StepResult> {
-    const report = await verifyTables({ source: source(ctx), target: target(ctx), tables: ctx.plan.tables });
+    const sourceDigests = digestsFromManifest(await readManifest(exportDir(ctx)));
+    const report = await verifyTables({ source: source(ctx), target: target(ctx), tables: ctx.plan.tables, sourceDigests });
     if (!report.ok) throw new DataMismatchError(report);
     const rows = report.tables.reduce((sum, t) => sum + t.targetRows, 0);
     return {
       summary: `Source and target identical: ${report.tables.length} tables, ${rows} rows (counts, content hashes, no orphans)`,
       output: {
         durationMs: report.durationMs,
-        tables: report.tables.map((t) => ({ table: t.table, rows: t.targetRows, hash: t.targetHash })),
+        tables: report.tables.map((t) => ({
+          table: t.table,
+          rows: t.targetRows,
+          hash: t.targetHash,
+          sourceDigestFrom: t.sourceDigestFrom,
+        })),
       },
     };
   },
@@ -307,6 +315,7 @@ const migrateVerify = {
     return [
       `On both databases, per table (computed inside PostgreSQL, compared side by side):`,
       `  SELECT count(*), sum(hashtextextended(ROW(<columns>)::text, 0)) FROM <table>;`,
+      `(the source's was computed by export.tables over the export snapshot, recorded in manifest.json);`,
       `a difference is narrowed down to keys (missing rows, extra rows, changed values); then, on the target,`,
       `  SELECT count(*) FROM <child> c WHERE NOT EXISTS (SELECT 1 FROM <parent> p WHERE p.<key> = c.<fk>);`,
       `for every foreign key. Tables:`,

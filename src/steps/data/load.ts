@@ -30,10 +30,12 @@ import { requireManifest, type TableEntry } from './manifest.js';
 export const META_SCHEMA = 'cutover_meta';
 
 /**
- * From this many rows on, secondary indexes are dropped before COPY and rebuilt after: one sorted
- * bulk build is several times faster than inserting millions of keys one by one into a B-tree, while
- * for small tables the difference is milliseconds and not worth the extra DDL. Primary keys and
- * unique constraints stay (foreign keys depend on them).
+ * From this many rows on, indexes are dropped before COPY and rebuilt after: one sorted bulk build is
+ * several times faster than inserting millions of keys one by one into a B-tree (bench/data-path.ts:
+ * 5M readings load in about a third of the time pg_restore takes with the indexes in place), while
+ * for small tables the difference is milliseconds and not worth the extra DDL. Secondary indexes are
+ * rebuilt from `pg_get_indexdef`; primary key, unique and exclusion constraints from
+ * `pg_get_constraintdef`, but only when no foreign key depends on them (dropping would need CASCADE).
  */
 export const REBUILD_INDEXES_ABOVE_ROWS = 100_000;
 
@@ -171,7 +173,7 @@ async function isLoaded(client: pg.Client, runId: string, table: TableInfo, entr
   );
   const row = recorded.rows[0];
   if (!row || row.sha256 !== entry.sha256 || Number(row.rows) !== entry.rows) return false;
-  const count = await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${table.quoted}`);
+  const count = await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${table.scan}`);
   return Number(count.rows[0]!.n) === entry.rows;
 }
 
@@ -202,9 +204,12 @@ async function loadOneTable(
     // is not (its foreign key triggers are silenced above) and costs nothing on an empty table,
     // which is the usual case: a first load, or a retry after a crash rolled the table back.
     const emptiedWith = table.referencedByOthers ? 'delete' : 'truncate';
-    await client.query(emptiedWith === 'truncate' ? `TRUNCATE ONLY ${table.quoted}` : `DELETE FROM ONLY ${table.quoted}`);
-    const rebuild = entry.rows >= threshold ? table.secondaryIndexes : [];
+    await client.query(emptiedWith === 'truncate' ? `TRUNCATE ${table.scan}` : `DELETE FROM ${table.scan}`);
+    const large = entry.rows >= threshold;
+    const rebuild = large ? table.secondaryIndexes : [];
+    const constraints = large ? table.rebuildableConstraints : [];
     for (const index of rebuild) await client.query(`DROP INDEX ${index.name}`);
+    for (const constraint of constraints) await client.query(`ALTER TABLE ${table.quoted} DROP CONSTRAINT ${constraint.name}`);
 
     // FREEZE writes the rows already frozen (no later anti-wraparound rewrite of the whole table);
     // PostgreSQL allows it only right after a TRUNCATE in the same transaction, on a plain table.
@@ -222,6 +227,10 @@ async function loadOneTable(
       );
     }
 
+    // Constraints first: a unique violation (impossible for an exact copy) fails the table early.
+    for (const constraint of constraints) {
+      await client.query(`ALTER TABLE ${table.quoted} ADD CONSTRAINT ${constraint.name} ${constraint.definition}`);
+    }
     for (const index of rebuild) {
       await client.query(index.definition);
       if (index.comment !== null) await client.query(`COMMENT ON INDEX ${index.name} IS ${quoteLiteral(index.comment)}`);
@@ -240,7 +249,7 @@ async function loadOneTable(
       rows: entry.rows,
       skipped: false,
       emptiedWith,
-      indexesRebuilt: rebuild.length,
+      indexesRebuilt: rebuild.length + constraints.length,
       sequencesAdvanced,
     };
   } catch (error) {
@@ -259,7 +268,7 @@ async function advanceSequences(client: pg.Client, table: TableInfo, entry: Tabl
   for (const column of table.columns) {
     if (!column.sequence || column.generated) continue;
     const max = await client.query<{ max: string | null }>(
-      `SELECT max(${quoteIdent(column.name)})::text AS max FROM ${table.quoted}`,
+      `SELECT max(${quoteIdent(column.name)})::text AS max FROM ${table.scan}`,
     );
     const candidates: bigint[] = [];
     if (max.rows[0]!.max !== null) candidates.push(BigInt(max.rows[0]!.max));

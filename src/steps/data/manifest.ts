@@ -43,6 +43,11 @@ export interface TableEntry {
   exportedAt: string;
   /** WAL position of the snapshot the table was read from. */
   snapshotLsn: string;
+  /**
+   * Row count and content hash (see verify.ts) computed by the source database over the same snapshot
+   * while the table was copied, so migrate.verify need not scan the source again during the window.
+   */
+  digest?: { rows: number; hash: string };
 }
 
 export interface AuthUsersEntry {

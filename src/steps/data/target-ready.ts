@@ -71,7 +71,7 @@ export async function checkTargetReady(options: {
       if (target) problems.push(...compareColumns(source, target));
     }
     for (const table of targetTables) {
-      const rows = await client.query<{ any: boolean }>(`SELECT EXISTS (SELECT 1 FROM ${table.quoted}) AS any`);
+      const rows = await client.query<{ any: boolean }>(`SELECT EXISTS (SELECT 1 FROM ${table.scan}) AS any`);
       if (rows.rows[0]!.any) warnings.push(`${table.id} already has rows on the target; migrate.load replaces them`);
     }
     const targetExtensions = await listExtensions(client);
