@@ -1,7 +1,7 @@
 import { planDatabase, withConnection } from '../../adapters/postgres.js';
 import { ExitError } from '../../engine/errors.js';
 import type { StepContext, StepRegistry, StepResult } from '../types.js';
-import { reconcile, type ReconcileLimits, type ReconcileResult } from './reconcile.js';
+import { defaultReconcileLimits, reconcile, type ReconcileLimits, type ReconcileResult } from './reconcile.js';
 
 export { reconcile, defaultReconcileLimits } from './reconcile.js';
 export type {
@@ -114,7 +114,8 @@ const watchReconcile = {
         const gaps = table.appendOnly && table.timestampColumn ? `; ingestion gaps over ${ctx.plan.thresholds.readingsGap}` : '';
         return `  ${table.name}: count + content hash by ${by}${table.timestampColumn ? `, split at the freeze on ${table.timestampColumn}` : ''}${gaps}`;
       }),
-      'Mismatched buckets are narrowed to row keys (at most 100 per bucket, 1,000 per run, 60 s per query). No writes.',
+      `Mismatched buckets are narrowed to row keys (at most ${defaultReconcileLimits.keysPerBucket} per bucket, ` +
+        `${defaultReconcileLimits.keysPerRun.toLocaleString('en-US')} per run, ${defaultReconcileLimits.narrowTimeoutMs / 1000} s per query). No writes.`,
     ];
     return lines.join('\n');
   },

@@ -11,7 +11,6 @@ import {
   parseSummaryRows,
   type BucketRow,
   type Mismatch,
-  type NarrowedRow,
   type PartitionMismatch,
   type Period,
   type RowDifferences,
@@ -597,4 +596,3 @@ async function narrowBuckets(
   }
 }
 
-export type { NarrowedRow };
