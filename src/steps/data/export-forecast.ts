@@ -8,11 +8,12 @@ import { exportTables } from './export.js';
  * personal data), turned into a forecast of the data path's share of the maintenance window.
  *
  * Only the export can be measured without touching the target, so load and verify are estimated
- * from it with ratios measured by bench/data-path.ts on FreshTrack readings: loading (COPY, index
- * rebuild, ANALYZE) took about 2.5× the export, and verifying both sides about 1× (rounded up).
+ * from it with ratios measured by bench/data-path.ts on FreshTrack readings (1M and 5M rows):
+ * loading (COPY, index rebuilds, ANALYZE) took 1.3-1.4× the export (which includes the source's
+ * digest), verifying the target 0.4-0.5×; rounded up here, since a forecast that is short hurts more.
  */
-export const LOAD_PER_EXPORT = 2.5;
-export const VERIFY_PER_EXPORT = 1;
+export const LOAD_PER_EXPORT = 1.5;
+export const VERIFY_PER_EXPORT = 0.5;
 
 export interface DowntimeForecast {
   rows: number;
