@@ -1,4 +1,3 @@
-/** @jsxRuntime automatic */
 import { useCallback, useEffect, useMemo, useState, type ReactNode } from 'react';
 import { Box, Text, useApp, useInput, useWindowSize } from 'ink';
 import { expectedPhrase, ruleFor, type RunContext, type RunEvent } from '../../machines/machine.js';

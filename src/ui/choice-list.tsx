@@ -1,4 +1,3 @@
-/** @jsxRuntime automatic */
 import { Box, Text, useInput } from 'ink';
 import { useKeyState } from './hooks.js';
 import { useTheme } from './theme.js';

@@ -1,4 +1,3 @@
-/** @jsxRuntime automatic */
 import { useEffect, useState } from 'react';
 import { Box, Text } from 'ink';
 import type { StepView } from '../engine/view.js';

@@ -1,4 +1,3 @@
-/** @jsxRuntime automatic */
 import { Box, Text } from 'ink';
 import type { DecisionReading } from './decision-evidence.js';
 import { rule, truncate } from './format.js';

@@ -1,4 +1,3 @@
-/** @jsxRuntime automatic */
 import { Box, Text } from 'ink';
 import type { RunView } from '../engine/view.js';
 import { formatAt, formatSpan, truncate, zoneAbbreviation } from './format.js';
@@ -52,7 +51,7 @@ export function Header(props: { planName: string; environment: 'staging' | 'prod
         </Text>
       </Box>
       <Text wrap="truncate-end">
-        T0 {at(view.t0, zone)} · local {at(view.t0, localZone)} · now {formatAt(now, zone, 'LLL dd HH:mm')}
+        T0 {at(view.t0, zone)} · local {at(view.t0, localZone)} · now {formatAt(now, zone, 'LLL dd HH:mm ZZZZ')}
       </Text>
       {ended ? (
         <Text wrap="truncate-end" bold>

@@ -1,4 +1,3 @@
-/** @jsxRuntime automatic */
 import { Box, Text } from 'ink';
 import { formatJournalLine } from '../cli/commands/run.js';
 import { truncate } from './format.js';

@@ -1,4 +1,3 @@
-/** @jsxRuntime automatic */
 import { Box, Text } from 'ink';
 import { useThrottledTick } from './hooks.js';
 import type { LiveFeed } from './live-feed.js';

@@ -1,4 +1,3 @@
-/** @jsxRuntime automatic */
 import { useEffect, useState } from 'react';
 import { Box, Text } from 'ink';
 import { ChoiceList, firstEnabled } from './choice-list.js';

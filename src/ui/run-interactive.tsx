@@ -1,6 +1,3 @@
-/** @jsxRuntime automatic */
-// The pragma above makes the file run under jiti (which transforms JSX with the classic runtime
-// unless told otherwise) as it does under tsc (`jsx: react-jsx`). jiti also needs JITI_JSX=1.
 import { render } from 'ink';
 import { findStep } from '../../machines/runbook.js';
 import { dryRunContext, type RunOptions } from '../cli/commands/run.js';

@@ -1,4 +1,3 @@
-/** @jsxRuntime automatic */
 import { useEffect, useState } from 'react';
 import { Box, Text, useInput } from 'ink';
 import { currentRound } from '../../machines/machine.js';

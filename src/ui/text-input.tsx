@@ -1,4 +1,3 @@
-/** @jsxRuntime automatic */
 import { Text, useInput } from 'ink';
 import { useKeyState } from './hooks.js';
 import { isInterrupt, isPrintable } from './keys.js';

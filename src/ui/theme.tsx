@@ -1,4 +1,3 @@
-/** @jsxRuntime automatic */
 import { createContext, useContext, type ReactNode } from 'react';
 import type { StepStatus } from '../engine/view.js';
 

@@ -1,4 +1,3 @@
-/** @jsxRuntime automatic */
 import { memo } from 'react';
 import { Box, Text } from 'ink';
 import { MARKS } from '../cli/commands/status.js';
