@@ -65,7 +65,16 @@ export function buildProgram(io: Io, exit: (code: number) => void): Command {
   return program;
 }
 
+/** supabase-js needs Node's WebSocket, ink 8 and p-retry 9 need Node 22: say so instead of failing obscurely later. */
+function checkNodeVersion(io: Io): boolean {
+  const major = Number(process.versions.node.split('.')[0]);
+  if (major >= 22) return true;
+  io.err(`cutover needs Node.js 22 or newer; this is ${process.versions.node}. Install Node 22 (e.g. npm install --prefix .toolchain node@22 and put .toolchain/node_modules/.bin first on PATH).`);
+  return false;
+}
+
 export async function main(argv: string[], io: Io = processIo): Promise<number> {
+  if (!checkNodeVersion(io)) return EXIT.usage;
   let code: number | undefined;
   const program = buildProgram(io, (value) => (code = value));
   try {

@@ -9,7 +9,8 @@ import { examplePlan, renderPlanFile } from '../config/example.js';
 import { parsePlan } from '../config/load.js';
 import type { Plan, PlanInput } from '../config/schema.js';
 import { settingsFromPlan } from '../config/settings.js';
-import { CompressedClock } from '../engine/clock.js';
+import { CompressedClock, type Clock } from '../engine/clock.js';
+import { loadState } from '../engine/state-store.js';
 import { ExitError, EXIT } from '../engine/errors.js';
 import type { Blocked, Runner } from '../engine/runner.js';
 import { describeLocation } from '../engine/view.js';
@@ -21,6 +22,7 @@ import { startEmbeddedPostgres, type EmbeddedServer } from './embedded.js';
 import { generateData, prepareSource, prepareTarget, type GeneratedCounts } from './freshtrack.js';
 import { writeRehearsalReport } from './report.js';
 import { startAuthAdmin, startNewApp, startOldApp, type StandIn } from './stand-ins.js';
+import { startTraffic, type Traffic } from './traffic.js';
 
 export interface RehearseOptions {
   /** Temperature readings to generate in the source. */
@@ -110,6 +112,39 @@ async function withClient<T>(url: string, work: (client: pg.Client) => Promise<T
   }
 }
 
+/**
+ * The rehearsal's clock: the compressed clock, plus what the world does while the run waits. After
+ * each wait, the new system ingests the readings that came due (from the switch on), and drift is
+ * injected once after the switch when asked.
+ */
+class RehearsalClock implements Clock {
+  readonly kind = 'compressed';
+  constructor(
+    readonly inner: CompressedClock,
+    private readonly afterWait: (now: number) => Promise<void>,
+  ) {}
+  get speed(): number {
+    return this.inner.speed;
+  }
+  now(): number {
+    return this.inner.now();
+  }
+  async sleepUntil(deadline: number, signal?: AbortSignal): Promise<void> {
+    await this.inner.sleepUntil(deadline, signal);
+    await this.afterWait(this.inner.now());
+  }
+}
+
+/** What the rehearsal did to the world, for the report. */
+export interface WorldEvents {
+  /** Readings the new system wrote after the switch (stand-in traffic and the webhook test). */
+  ingested: () => number;
+  /** Rows deleted from the target by --inject-drift. */
+  drift: { id: string; sensorId: string; recordedAt: string }[];
+  /** Source readings at the end, for the rollback's "nothing lost" check. */
+  sourceReadingsAtEnd?: number;
+}
+
 export interface RehearsalOutcome {
   code: number;
   reportPath: string;
@@ -140,20 +175,26 @@ export async function rehearse(options: RehearseOptions, io: Io): Promise<Rehear
 
     say(`Creating the FreshTrack schema and generating ${options.rows.toLocaleString('en-US')} readings…`);
     const generation = Date.now();
-    // The source holds readings up to T0, as a live system would when it is frozen.
+    // Readings up to the databases' own now: the cutover point is taken from the database clock,
+    // which the compressed clock does not move, so everything before the freeze must be before it.
     const t0 = rehearsalT0(Date.now());
     const counts: GeneratedCounts = await withClient(sourceUrl, async (client) => {
       await prepareSource(client);
-      return generateData(client, { readings: options.rows, seed: 1, now: t0.toMillis() });
+      return generateData(client, { readings: options.rows, seed: 1 });
     });
     await withClient(targetUrl, prepareTarget);
     const webhookDevEui = await withClient(sourceUrl, async (client) => (await client.query<{ dev_eui: string }>('select dev_eui from public.sensors order by dev_eui limit 1')).rows[0]!.dev_eui);
     say(`  ${counts.organizations} organizations, ${counts.sensors} sensors, ${counts.readings.toLocaleString('en-US')} readings, ${counts.alerts} alerts, ${counts.users} users in ${((Date.now() - generation) / 1000).toFixed(1)} s`);
 
     const serviceRoleKey = `rehearsal-service-role-${Math.random().toString(36).slice(2)}`;
-    const [oldApp, newApp, authAdmin] = await Promise.all([startOldApp(sourceUrl), startNewApp(targetUrl), startAuthAdmin(sourceUrl, serviceRoleKey)]);
+    // The new system stamps readings with the rehearsal's clock, which exists once the plan does.
+    let virtualNow: () => number = Date.now;
+    const [oldApp, newApp, authAdmin] = await Promise.all([startOldApp(sourceUrl), startNewApp(targetUrl, () => virtualNow()), startAuthAdmin(sourceUrl, serviceRoleKey)]);
     resources.standIns.push(oldApp, newApp, authAdmin);
     say(`Stand-ins: old app ${oldApp.url}, new app ${newApp.url}, Supabase auth ${authAdmin.url}`);
+    const traffic: Traffic = startTraffic(targetUrl);
+    resources.standIns.push({ url: '', close: () => traffic.close() });
+    const world: WorldEvents = { ingested: () => traffic.ingested() + newApp.ingested(), drift: [] };
 
     const env = {
       ...process.env,
@@ -169,20 +210,38 @@ export async function rehearse(options: RehearseOptions, io: Io): Promise<Rehear
     writeInitialZone(workspace, plan);
 
     const settings = settingsFromPlan(plan);
-    const clock = new CompressedClock(options.speed, settings.t0 - 48 * 3_600_000 - 60_000 - Date.now());
+    const compressed = new CompressedClock(options.speed, settings.t0 - 48 * 3_600_000 - 60_000 - Date.now());
+    const stateDir = join(workspace, '.cutover');
+    let driftInjected = false;
+    const clock = new RehearsalClock(compressed, async (now) => {
+      const machine = loadState(stateDir)?.machine as { value?: unknown; context?: { switchedAt?: number; steps?: Record<string, { output?: { at?: string } }> } } | undefined;
+      const switchedAt = machine?.context?.switchedAt;
+      // The new system takes traffic from the switch until a rollback freezes it.
+      if (switchedAt === undefined || JSON.stringify(machine?.value).includes('rollback')) return;
+      const written = await traffic.ingestUntil(switchedAt, now);
+      if (written) io.out(`           (new system ingested ${written.toLocaleString('en-US')} readings up to ${new Date(now).toISOString()})`);
+      if (options.injectDrift && !driftInjected) {
+        driftInjected = true;
+        const cutoverPoint = Date.parse(machine?.context?.steps?.['freeze.snapshot']?.output?.at ?? '');
+        world.drift = await traffic.injectDrift(options.injectDrift, Number.isNaN(cutoverPoint) ? switchedAt : cutoverPoint);
+        io.out(`           (drift injected: deleted ${world.drift.length} migrated readings from the target, ids ${world.drift.map((row) => row.id).join(', ')})`);
+      }
+    });
+    virtualNow = () => clock.now();
     const session: Session = {
       plan,
       planFile,
       planDir: workspace,
-      stateDir: join(workspace, '.cutover'),
+      stateDir,
       clock,
-      clockOffset: { get: () => clock.offsetMs, set: (value) => (clock.offsetMs = value) },
+      clockOffset: { get: () => compressed.offsetMs, set: (value) => (compressed.offsetMs = value) },
       registry: createStepRegistry(),
       adapters: createAdapters(plan, workspace, env),
       env,
     };
     say(`Running the timeline T-48h → T+7d with the clock ${options.speed.toLocaleString('en-US')}× faster during waits (actions take their real time)…`);
-    const outcome = options.interactive ? await driveInteractive(session, io) : await driveAutomatically(session, io);
+    const outcome = options.interactive ? await driveInteractive(session, io) : await driveAutomatically(session, io, { withRollback: Boolean(options.withRollback) });
+    world.sourceReadingsAtEnd = await withClient(sourceUrl, async (client) => Number((await client.query('select count(*) from public.temperature_readings')).rows[0].count));
 
     const reportPath = resolve(options.reportPath ?? 'rehearsal-report.md');
     await writeRehearsalReport(reportPath, {
@@ -193,8 +252,7 @@ export async function rehearse(options: RehearseOptions, io: Io): Promise<Rehear
       notAvailable: outcome.notAvailable,
       failures: outcome.failures,
       ended: outcome.blocked,
-      sourceUrl,
-      targetUrl,
+      world,
     });
     say('');
     say(outcome.headline);
@@ -224,7 +282,7 @@ interface DriveOutcome {
  * Play every person: sign off as "rehearsal", type the confirmation phrases. A step this version
  * cannot do yet is skipped and reported as not available; a failing data-path step ends the rehearsal.
  */
-async function driveAutomatically(session: Session, io: Io): Promise<DriveOutcome> {
+async function driveAutomatically(session: Session, io: Io, choices: { withRollback: boolean }): Promise<DriveOutcome> {
   const zone = session.plan.t0.zone;
   let lastProgress = 0;
   const runner: Runner = openRunner(session, 'drive', 'cutover rehearse', {
@@ -247,7 +305,10 @@ async function driveAutomatically(session: Session, io: Io): Promise<DriveOutcom
       const blocked = await runner.drive({ waitGates: true });
       const stepId = blocked.location.stepId;
       const at = session.clock.now();
-      if (blocked.kind === 'signoff') {
+      if (choices.withRollback && stepId === 'review.decision' && blocked.kind !== 'ended') {
+        io.out('           (--with-rollback: the rehearsal takes the rollback branch at the first-day review)');
+        runner.send({ type: 'ROLLBACK', by: REHEARSAL_APPROVER, reason: 'rehearsal --with-rollback: roll back at the first-day review', at });
+      } else if (blocked.kind === 'signoff') {
         runner.send({ type: 'SIGNOFF', stepId: stepId!, by: REHEARSAL_APPROVER, at, note: 'automatic sign-off (rehearsal)' });
       } else if (blocked.kind === 'confirm') {
         const phrases = runner.context().phrases;

@@ -7,6 +7,7 @@ import { renderReport } from '../engine/report.js';
 import type { Blocked } from '../engine/runner.js';
 import { buildView } from '../engine/view.js';
 import type { GeneratedCounts } from './freshtrack.js';
+import type { WorldEvents } from './rehearse.js';
 
 export interface RehearsalFacts {
   session: Session;
@@ -16,8 +17,7 @@ export interface RehearsalFacts {
   notAvailable: string[];
   failures: { stepId: string; error: string }[];
   ended: Blocked;
-  sourceUrl: string;
-  targetUrl: string;
+  world: WorldEvents;
 }
 
 /** Mask an address the way every report and log does: j***@example.com. */
@@ -83,6 +83,43 @@ export async function writeRehearsalReport(path: string, facts: RehearsalFacts):
   const backAt = steps.get('validate.complete-notice')?.finishedAt ?? steps.get('dns.switch')?.finishedAt;
   if (frozeAt !== undefined && backAt !== undefined) {
     lines.push(`- Measured: ${((backAt - frozeAt) / 1000).toFixed(1)} s from \`freeze.enable\` to ${steps.get('validate.complete-notice')?.finishedAt ? '`validate.complete-notice`' : '`dns.switch`'} with automatic sign-offs (a real window adds the people's time)`);
+  }
+
+  lines.push('', '## After the switch', '');
+  lines.push(`- The new system ingested ${facts.world.ingested().toLocaleString('en-US')} readings after the switch (stand-in traffic every 5 minutes per active sensor, and the webhook test).`);
+  const checks = ['hypercare.check', 'stabilize.check', 'watch.reconcile', 'watch.daily'].map((id) => steps.get(id)).filter((step) => step !== undefined);
+  for (const step of checks) {
+    if (step.runs) lines.push(`- \`${step.id}\`: ${step.runs.done} of ${step.runs.total} runs${step.runs.missed ? `, ${step.runs.missed} missed` : ''}; last: ${step.summary ?? step.error ?? '—'}`);
+  }
+  const attentions = journal.entries.filter((entry) => entry.type === 'step.finished' && entry.attention);
+  lines.push(`- Attention raised ${attentions.length} time(s)${attentions.length ? ':' : '.'}`);
+  for (const entry of attentions.slice(0, 10)) lines.push(`  - ${String(entry.at)} \`${String(entry.stepId)}\`${entry.occurrence ? ` run ${String(entry.occurrence)}` : ''}: ${String(entry.attention)}`);
+  if (facts.world.drift.length) {
+    lines.push('', '### Injected drift', '', `Deleted ${facts.world.drift.length} migrated readings from the target after the switch:`, '');
+    const reconciliations = journal.entries.filter((entry) => entry.type === 'step.finished' && entry.stepId === 'watch.reconcile');
+    const outputs = JSON.stringify(context.steps['watch.reconcile']?.output ?? {});
+    for (const row of facts.world.drift) {
+      const named = outputs.includes(row.id);
+      lines.push(`- id ${row.id} (sensor ${row.sensorId}, ${row.recordedAt}): ${named ? 'named by the reconciliation' : 'NOT named by the last reconciliation'}`);
+    }
+    const first = reconciliations.find((entry) => entry.attention);
+    lines.push('', first ? `First caught by \`watch.reconcile\` run ${String(first.occurrence)} at ${String(first.at)}: ${String(first.summary)}` : 'No reconciliation caught it.');
+  }
+
+  const rollback = view.phases.find((phase) => phase.id === 'rollback');
+  if (rollback && rollback.steps.some((step) => step.status !== 'pending')) {
+    lines.push('', '## Rollback', '');
+    if (view.rollback) lines.push(`Requested by ${view.rollback.by}: ${view.rollback.reason}`, '');
+    for (const step of rollback.steps) lines.push(`- \`${step.id}\`: ${step.status}${step.summary ? ` — ${step.summary}` : ''}${step.error ? ` — ${step.error}` : ''}`);
+    const frozen = frozenCounts?.['public.temperature_readings'];
+    const atEnd = facts.world.sourceReadingsAtEnd;
+    if (frozen !== undefined && atEnd !== undefined) {
+      const expected = frozen + facts.world.ingested();
+      lines.push(
+        '',
+        `Readings in the source after the rollback: ${atEnd.toLocaleString('en-US')} = ${frozen.toLocaleString('en-US')} at the freeze + ${facts.world.ingested().toLocaleString('en-US')} written to the target after the switch${atEnd === expected ? ': **zero readings lost**.' : ` → expected ${expected.toLocaleString('en-US')}: **${expected - atEnd} readings missing**.`}`,
+      );
+    }
   }
 
   lines.push('', '## Notices written to the outbox', '');

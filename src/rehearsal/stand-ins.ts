@@ -65,9 +65,10 @@ export interface NewApp extends StandIn {
 
 /**
  * The new application on the target: health, database and auth checks, monitoring endpoints, and
- * the TTN uplink webhook that writes a reading into the target.
+ * the TTN uplink webhook that writes a reading into the target, stamped with `now()` (the
+ * rehearsal's clock, so a reading arrives when the timeline says it does).
  */
-export async function startNewApp(targetUrl: string): Promise<NewApp> {
+export async function startNewApp(targetUrl: string, now: () => number = Date.now): Promise<NewApp> {
   const pool = new pg.Pool({ connectionString: targetUrl, max: 3 });
   let ingested = 0;
   const app = await serve(async (request, body) => {
@@ -87,9 +88,9 @@ export async function startNewApp(targetUrl: string): Promise<NewApp> {
         const temperature = uplink.uplink_message?.decoded_payload?.temperature;
         if (!devEui || typeof temperature !== 'number') return { status: 400, body: 'expected end_device_ids.dev_eui and a decoded temperature' };
         const { rowCount } = await pool.query(
-          `insert into public.temperature_readings (sensor_id, recorded_at, temperature)
-           select id, now(), $2 from public.sensors where dev_eui = $1`,
-          [devEui, temperature],
+          `insert into public.temperature_readings (sensor_id, recorded_at, temperature, received_at)
+           select id, $3, $2, $3 from public.sensors where dev_eui = $1`,
+          [devEui, temperature, new Date(now()).toISOString()],
         );
         if (!rowCount) return { status: 404, body: `no sensor ${devEui}` };
         ingested += rowCount;
