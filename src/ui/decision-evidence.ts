@@ -72,8 +72,11 @@ export function decisionInputs(steps: Readonly<Record<string, StepRecord>>): Dec
 export function decisionFromRun(context: RunContext, plan: Plan, stepId: string | undefined): DecisionReading {
   const own = stepId ? context.steps[stepId]?.output : undefined;
   if (stepId && isDecision(own)) return { decision: own, source: `${stepId}'s evaluation` };
+  // A step that recorded only a verdict: say so, rather than let the walk below pass for its reasons.
+  const verdict = (own as { verdict?: unknown } | undefined)?.verdict;
+  const recorded = typeof verdict === 'string' ? `${stepId} recorded ${verdict.toUpperCase()} without its reasons; below, the tree ` : '';
   try {
-    return { decision: evaluateDecision(decisionInputs(context.steps), plan.thresholds), source: 'evaluated now on the recorded step outputs; no human assertions' };
+    return { decision: evaluateDecision(decisionInputs(context.steps), plan.thresholds), source: `${recorded}evaluated now on the recorded step outputs; no human assertions` };
   } catch (error) {
     return { error: error instanceof Error ? error.message : String(error), source: 'the recorded step outputs' };
   }
