@@ -12,7 +12,7 @@ import {
   verifyNoWrites,
 } from '../../src/steps/data/freeze.js';
 import { usePostgres } from '../support/postgres.js';
-import { makePair, type Pair } from './support.js';
+import { makePair, withCredentials, type Pair } from './support.js';
 
 const server = usePostgres();
 const TABLES = freshTrackTables!.map((t) => t.name);
@@ -53,7 +53,7 @@ async function grantsInCatalog(): Promise<string[]> {
 }
 
 async function insertAs(role: string): Promise<string> {
-  const client = new pg.Client(pair.sourceUrl.replace('postgres:postgres@', 'authenticator:rehearsal-authenticator@'));
+  const client = new pg.Client(withCredentials(pair.sourceUrl, 'authenticator', 'rehearsal-authenticator'));
   await client.connect();
   try {
     await client.query(`SET ROLE ${role}`);
@@ -95,7 +95,7 @@ describe('freeze and unfreeze of the source', () => {
     expect(await insertAs('authenticated')).toBe('inserted');
 
     // A PostgREST-like session: logged in as authenticator, switched to an app role.
-    const apiSession = new pg.Client(pair.sourceUrl.replace('postgres:postgres@', 'authenticator:rehearsal-authenticator@'));
+    const apiSession = new pg.Client(withCredentials(pair.sourceUrl, 'authenticator', 'rehearsal-authenticator'));
     const apiErrors: string[] = [];
     apiSession.on('error', (error) => apiErrors.push(error.message));
     await apiSession.connect();

@@ -140,7 +140,8 @@ describe('export → load round trip on real PostgreSQL', () => {
     const [tricky] = await pair.sql<Record<string, unknown>>(
       'target',
       `SELECT note, maybe, maybe IS NULL AS maybe_null, doc->'nested'->>'emoji' AS emoji, octet_length(blob) AS blob_len,
-              amount::text, huge::text, at = '2024-03-10 06:59:59.999999+00' AS at_exact, shout, doubled::text
+              amount::text, huge::text, at = '2024-03-10 06:59:59.999999+00' AS at_exact,
+              shout = upper(note) AS shout_recomputed, doubled::text
          FROM everything ORDER BY id LIMIT 1`,
     );
     expect(tricky).toEqual({
@@ -152,7 +153,8 @@ describe('export → load round trip on real PostgreSQL', () => {
       amount: '12345678901234.123456',
       huge: '0.000000000000000000000000000001',
       at_exact: true,
-      shout: `TAB\tHERE\nNEW LINE\r\nCARRIAGE \\ BACKSLASH \\. END-OF-COPY MARKER, 'SINGLE' "DOUBLE" 🎉 ZOË`,
+      // Compared with upper() rather than a literal: what upper() does to 'ë' depends on the server's locale.
+      shout_recomputed: true,
       doubled: '24691357802468.246912',
     });
     const [second] = await pair.sql<Record<string, unknown>>('target', `SELECT maybe IS NULL AS maybe_null, note FROM everything ORDER BY id OFFSET 1 LIMIT 1`);

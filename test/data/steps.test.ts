@@ -13,7 +13,7 @@ import { dataSteps } from '../../src/steps/data/index.js';
 import type { Progress, StepContext, StepResult } from '../../src/steps/types.js';
 import { startFakeSupabaseAuth, type FakeSupabaseAuth } from '../fakes/supabase-auth.js';
 import { usePostgres } from '../support/postgres.js';
-import { makePair, type Pair } from './support.js';
+import { makePair, passwordOf, withCredentials, type Pair } from './support.js';
 
 /**
  * The data path as the engine runs it: each step action through a StepContext, in runbook order,
@@ -106,7 +106,7 @@ async function runStep(stepId: string, overrides: Partial<StepContext> = {}): Pr
   return result;
 }
 
-const secrets = () => [pair.sourceUrl, pair.targetUrl, 'postgres:postgres@', SERVICE_KEY];
+const secrets = () => [pair.sourceUrl, pair.targetUrl, passwordOf(pair.sourceUrl), SERVICE_KEY];
 
 function expectNoSecrets(text: string) {
   for (const secret of secrets()) expect(text).not.toContain(secret);
@@ -189,7 +189,7 @@ describe('data steps through the step context', () => {
       /^The source database is not configured: environment variable SOURCE_DATABASE_URL is not set\./,
     );
     const wrongPassword = runStep('freeze.snapshot', {
-      env: { SOURCE_DATABASE_URL: pair.sourceUrl.replace('postgres:postgres@', 'postgres:hunter2@') },
+      env: { SOURCE_DATABASE_URL: withCredentials(pair.sourceUrl, 'postgres', 'hunter2') },
     });
     await expect(wrongPassword).rejects.toThrow(
       'Could not connect to the source database (SOURCE_DATABASE_URL): password authentication failed for user "postgres"',

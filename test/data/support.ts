@@ -43,6 +43,19 @@ export async function makePair(server: EmbeddedServer, name = 'db'): Promise<Pai
   };
 }
 
+/** The same URL with another user and password (the server's own password is random). */
+export function withCredentials(url: string, user: string, password: string): string {
+  const parsed = new URL(url);
+  parsed.username = user;
+  parsed.password = password;
+  return parsed.toString();
+}
+
+/** The server's password, to check that it never shows up in outputs. */
+export function passwordOf(url: string): string {
+  return decodeURIComponent(new URL(url).password);
+}
+
 /** Every row of a table as PostgreSQL row text, ordered: for tests that compare two databases exactly. */
 export async function tableText(pair: Pair, side: 'source' | 'target', table: string, orderBy: string): Promise<string[]> {
   const client = new pg.Client(side === 'source' ? pair.sourceUrl : pair.targetUrl);
