@@ -86,7 +86,7 @@ export async function writeRehearsalReport(path: string, facts: RehearsalFacts):
   }
 
   lines.push('', '## After the switch', '');
-  lines.push(`- The new system ingested ${facts.world.ingested().toLocaleString('en-US')} readings after the switch (stand-in traffic every 5 minutes per active sensor, and the webhook test).`);
+  lines.push(`- The new system ingested ${facts.world.ingested().toLocaleString('en-US')} readings after the switch (stand-in traffic every 5 minutes per sensor, and the webhook test).`);
   const checks = ['hypercare.check', 'stabilize.check', 'watch.reconcile', 'watch.daily'].map((id) => steps.get(id)).filter((step) => step !== undefined);
   for (const step of checks) {
     if (step.runs) lines.push(`- \`${step.id}\`: ${step.runs.done} of ${step.runs.total} runs${step.runs.missed ? `, ${step.runs.missed} missed` : ''}; last: ${step.summary ?? step.error ?? '—'}`);
