@@ -49,8 +49,10 @@ export function renderReport(plan: Plan, view: RunView, journal: readonly Journa
         .filter(Boolean)
         .join(' · ')
         .replaceAll('|', '\\|');
+      // A recurring step's record holds its latest run: show that run, but no slip against the first.
       const actual = step.startedAt ?? step.finishedAt;
-      lines.push(`| \`${step.id}\` | ${step.status} | ${at(step.plannedAt)} | ${at(actual)} | ${slip(step.plannedAt, actual)} | ${took === undefined ? '' : `${(took / 1000).toFixed(1)} s`} | ${result} |`);
+      const slipText = step.runs ? '' : slip(step.plannedAt, actual);
+      lines.push(`| \`${step.id}\` | ${step.status} | ${at(step.plannedAt)} | ${at(actual)} | ${slipText} | ${took === undefined ? '' : `${(took / 1000).toFixed(1)} s`} | ${result} |`);
     }
   }
   const decisions = journal.filter((entry) => entry.type === 'step.finished' && (entry.stepId === 'review.decision' || entry.stepId === 'rollback.decide'));
