@@ -1,6 +1,7 @@
 import { evaluateDecision, type Decision, type DecisionInputs } from '../../machines/decision-tree.js';
 import type { RunContext, StepRecord } from '../../machines/machine.js';
 import type { Plan } from '../config/schema.js';
+import type { ReconcileResult } from '../steps/reconcile/reconcile.js';
 
 /** A decision to show, where it came from, and what the UI could not find. */
 export interface DecisionReading {
@@ -18,26 +19,21 @@ export function isDecision(value: unknown): value is Decision {
 
 const num = (value: unknown): number | undefined => (typeof value === 'number' && Number.isFinite(value) ? value : undefined);
 const field = (record: StepRecord | undefined, name: string): number | undefined => num((record?.output as Record<string, unknown> | undefined)?.[name]);
-const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
 
 /** The checks after the switch, whose latest run measured error rate and p95 on the new system. */
 const CHECKS = ['hypercare.check', 'stabilize.check', 'watch.daily'];
 
 /**
  * The decision tree's inputs from what the run has recorded, and nothing else. Outputs read:
- * - `watch.reconcile` → `missingRows` (source rows missing from the target);
+ * - `watch.reconcile` → its ReconcileResult: `totals.missingRows`, and whether every table and bucket
+ *   was compared (if not, zero missing rows proves nothing);
  * - the latest of hypercare / stabilize / daily checks → `errorRate` (0..1) with `requests`, and `p95Ms`;
  * - `final.baseline` → `p95Ms` of the old system.
  * Whatever is absent is passed as unknown with the reason, so the tree says it is missing instead of
  * reading silence as "all clear". Human assertions are never invented here: none are passed.
  */
 export function decisionInputs(steps: Readonly<Record<string, StepRecord>>): DecisionInputs {
-  const reconcile = steps['watch.reconcile'];
-  const missingRows = field(reconcile, 'missingRows');
-  const dataLoss: DecisionInputs['dataLoss'] =
-    missingRows !== undefined
-      ? { missingRows, ...(iso(reconcile?.finishedAt) ? { checkedAt: iso(reconcile?.finishedAt)! } : {}) }
-      : { unknown: reconcile?.output === undefined ? 'no reconciliation has run yet' : 'the reconciliation output does not give missingRows' };
+  const dataLoss = dataLossFrom(steps['watch.reconcile']);
 
   const latest = CHECKS.map((id) => ({ id, record: steps[id] }))
     .filter(({ record }) => record?.output !== undefined)
@@ -63,6 +59,20 @@ export function decisionInputs(steps: Readonly<Record<string, StepRecord>>): Dec
             .join('; '),
         };
   return { dataLoss, errors, latency, asserted: {} };
+}
+
+function dataLossFrom(record: StepRecord | undefined): DecisionInputs['dataLoss'] {
+  const result = record?.output as Partial<ReconcileResult> | undefined;
+  if (!result) return { unknown: 'no reconciliation has run yet' };
+  const totals = result.totals;
+  const missingRows = num(totals?.missingRows);
+  if (!totals || missingRows === undefined) return { unknown: 'the last reconciliation did not report missing rows' };
+  const checkedAt = typeof result.checkedAt === 'string' ? { checkedAt: result.checkedAt } : {};
+  if (missingRows > 0) return { missingRows, ...checkedAt };
+  if ((totals.problems ?? 0) > 0 || (totals.unverifiedBuckets ?? 0) > 0) {
+    return { unknown: `partial, ${totals.problems ?? 0} tables not compared, ${totals.unverifiedBuckets ?? 0} buckets unverified` };
+  }
+  return { missingRows: 0, ...checkedAt };
 }
 
 /**

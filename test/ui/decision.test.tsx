@@ -96,4 +96,38 @@ describe('decision panel', () => {
     screen.unmount();
     runner.close();
   });
+
+  it('reads the reconciliation: missing rows are data loss; a reconciliation that could not compare everything proves nothing', async () => {
+    const totals = { bucketsCompared: 40, driftBuckets: 1, driftRows: 3, missingRows: 3, changedRows: 0, extraRows: 0, newRows: 0, gaps: 0, unverifiedBuckets: 0, namedKeys: 3, problems: 0 };
+    let next = totals;
+    const run = uiRun({
+      actions: {
+        'watch.reconcile': {
+          dryRun: () => 'reconcile',
+          run: async () => ({ summary: 'reconciled', output: { checkedAt: '2026-12-07T03:00:00.000Z', cutoverPoint: '2026-12-06T03:10:00.000Z', tables: [], totals: next } }),
+        },
+      },
+    });
+    const { runner, feed } = run.open();
+    await driveToEnd(runner, run.clock, { stopOn: (b) => b.kind === 'time' && (runner.context().recurring['watch.reconcile'] ?? 0) >= 1 });
+    const screen = run.show(runner, feed);
+    await screen.waitFor('Waiting until');
+    screen.press('b');
+    let frame = await screen.waitFor('Verdict: ROLLBACK');
+    expect(lineWith(frame, 'data-loss:')).toMatch(/^✗ data-loss: 3 source rows missing from the target \(reconciliation at 2026-12-0/);
+    screen.unmount();
+    runner.close();
+
+    // The next run found nothing missing but could not compare two tables: unknown, not "no".
+    next = { ...totals, missingRows: 0, driftBuckets: 0, driftRows: 0, problems: 2 };
+    const again = run.open();
+    await driveToEnd(again.runner, run.clock, { stopOn: (b) => b.kind === 'time' && (again.runner.context().recurring['watch.reconcile'] ?? 0) >= 2 });
+    const second = run.show(again.runner, again.feed);
+    await second.waitFor('Waiting until');
+    second.press('b');
+    frame = await second.waitFor('── Decision');
+    expect(lineWith(frame, 'data-loss:')).toMatch(/^\? data-loss: unknown: no reconciliation result \(partial, 2 tables not compared/);
+    second.unmount();
+    again.runner.close();
+  });
 });
