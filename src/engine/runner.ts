@@ -255,14 +255,31 @@ export class Runner {
   }
 
   private async runStep(input: RunStepInput, signal: AbortSignal): Promise<StepOutcome> {
+    // XState starts an invoked actor inside the transition that enters its state, before subscribers
+    // see the new snapshot. Yield once so the state file records "this step is running" before the
+    // step has any effect.
+    await new Promise((resolve) => setImmediate(resolve));
+    if (signal.aborted) throw signal.reason;
     const { clock } = this.options;
     const { stepId } = input;
     const held = this.options.mode === 'command' || this.stopBefore === '*' || this.stopBefore === stepId;
     const entries = this.journal.entries;
     const started = entries.some((entry) => entry.type === 'step.started' && sameAttempt(entry, input));
-    const ended = entries.some((entry) => (entry.type === 'step.finished' || entry.type === 'step.failed') && sameAttempt(entry, input));
+    const ended = entries.findLast((entry) => (entry.type === 'step.finished' || entry.type === 'step.failed') && sameAttempt(entry, input));
     if (held && !started) return new Promise(() => {});
     const key = { stepId, attempt: input.attempt, ...(input.occurrence ? { occurrence: input.occurrence } : {}) };
+    // The journal is the record: an attempt it shows finished (the process died before the state file
+    // caught up) is not run again, its recorded result is replayed.
+    if (ended?.type === 'step.finished') {
+      this.note('step.replayed', key);
+      const recorded = ended.result as Omit<StepOutcome, 'startedAt' | 'finishedAt'>;
+      return { ...recorded, startedAt: Number(ended.startedAt), finishedAt: Date.parse(ended.at) };
+    }
+    if (ended?.type === 'step.failed') {
+      const failure = new Error(String(ended.error));
+      failure.name = String(ended.errorName ?? 'Error');
+      throw failure;
+    }
     if (started && !ended) {
       if (findStep(stepId)?.step.notIdempotent) {
         this.note('step.outcome-unknown', key);
@@ -293,18 +310,27 @@ export class Runner {
         },
       });
       const finishedAt = clock.now();
-      this.note('step.finished', { ...key, durationMs: finishedAt - startedAt, summary: result.summary, ...(result.attention ? { attention: result.attention.reason } : {}) });
-      return {
+      const outcome: StepOutcome = {
         summary: result.summary,
         ...(result.output !== undefined ? { output: redact(result.output, this.secrets) } : {}),
         ...(result.attention ? { attention: redact(result.attention, this.secrets) as StepOutcome['attention'] } : {}),
         startedAt,
         finishedAt,
       };
+      const { startedAt: _s, finishedAt: _f, ...recorded } = outcome;
+      this.note('step.finished', {
+        ...key,
+        durationMs: finishedAt - startedAt,
+        startedAt,
+        summary: result.summary,
+        ...(result.attention ? { attention: result.attention.reason } : {}),
+        result: recorded,
+      });
+      return outcome;
     } catch (error) {
       if (signal.aborted) throw error;
       const message = redact(error instanceof Error ? error.message : String(error), this.secrets) as string;
-      this.note('step.failed', { ...key, durationMs: clock.now() - startedAt, error: message });
+      this.note('step.failed', { ...key, durationMs: clock.now() - startedAt, error: message, errorName: error instanceof Error ? error.name : 'Error' });
       const failure = new Error(message);
       failure.name = error instanceof Error ? error.name : 'Error';
       throw failure;
