@@ -125,6 +125,10 @@ describe('data steps through the step context', () => {
     const freeze = await runStep('freeze.enable');
     expect(freeze.summary).toMatch(/^Revoked \d+ write grants on 10 tables from anon, authenticated, service_role; ended 0 sessions$/);
     expect((outputs['freeze.enable'] as { revoked: unknown[] }).revoked.length).toBe(10 * 3 * 4);
+    expect(notes).toContain(
+      'freeze: revoked on public.organizations: DELETE, INSERT, TRUNCATE, UPDATE from anon (granted by postgres); ' +
+        'DELETE, INSERT, TRUNCATE, UPDATE from authenticated (granted by postgres); DELETE, INSERT, TRUNCATE, UPDATE from service_role (granted by postgres)',
+    );
 
     const quiet = await runStep('freeze.verify-no-writes');
     expect(quiet.summary).toBe('No writes for 30s on 10 tables; 30 INSERT attempts as anon, authenticated, service_role were refused');

@@ -67,7 +67,17 @@ const freezeEnable = {
       recordFile: grantRecordFile(ctx),
     });
     const roles = [...new Set(result.terminated.map((s) => s.role))];
-    for (const grant of result.revoked) ctx.note(`revoked ${describeGrant(grant)}`);
+    // One journal line per table: who lost which write privilege (the full record is in the output).
+    const byTable = new Map<string, Map<string, string[]>>();
+    for (const g of result.revoked) {
+      const holders = byTable.get(g.table) ?? new Map<string, string[]>();
+      const holder = `${g.grantee} (granted by ${g.grantor})`;
+      holders.set(holder, [...(holders.get(holder) ?? []), `${g.privilege}${g.column ? ` (${g.column})` : ''}`]);
+      byTable.set(g.table, holders);
+    }
+    for (const [table, holders] of byTable) {
+      ctx.note(`freeze: revoked on ${table}: ${[...holders].map(([who, privileges]) => `${privileges.join(', ')} from ${who}`).join('; ')}`);
+    }
     return {
       summary:
         `Revoked ${result.revoked.length} write grant${result.revoked.length === 1 ? '' : 's'} on ` +
