@@ -160,3 +160,30 @@ describe.skipIf(!hasTmux)('cutover run in a real terminal (tmux)', () => {
     await plain.terminal.waitFor('cutover exited with');
   });
 });
+
+describe.skipIf(!hasTmux)('cutover rehearse --interactive in a real terminal (tmux)', () => {
+  it('runs the rehearsal to its first gate, takes the sign-off from the keyboard, and writes the report on q', async () => {
+    const dir = join(work, 'rehearsal');
+    mkdirSync(dir);
+    const name = 'rehearse';
+    const command = `cd '${dir}' && '${process.execPath}' '${cli}' rehearse --interactive --rows 2000 --speed 200000; echo "cutover exited with $?"; sleep 600`;
+    tmux('new-session', '-d', '-s', name, '-x', '80', '-y', '24', command);
+    const terminal = new Terminal(name);
+    // Preflight, lower TTL and the advance notice run for real against the embedded servers first.
+    let screen = await terminal.waitFor('Sign-off · prep.staging-rehearsal', 120_000);
+    expect(screen).toContain('STAGING');
+    expect(screen).toMatch(/✓ prep\.lower-ttl/);
+    expect(screen).toMatch(/✓ prep\.advance-notice/);
+    terminal.keys('Enter');
+    await terminal.waitFor('Note (optional):');
+    terminal.text('signed by hand in the rehearsal');
+    terminal.keys('Enter');
+    await terminal.waitFor('[ Approve ]');
+    terminal.keys('Enter');
+    screen = await terminal.waitFor('Sign-off · prep.critical-workflows');
+    expect(screen).toContain('✎ prep.staging-rehearsal signed off by rehearsal');
+    terminal.keys('q');
+    screen = await terminal.waitFor('cutover exited with', 60_000);
+    expect(screen).toMatch(/Report: .*rehearsal-report\.md/);
+  });
+});
