@@ -33,7 +33,11 @@ async function serve(handler: Handler): Promise<StandIn> {
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}`,
-    close: () => new Promise((resolve) => server.close(() => resolve())),
+    close: () =>
+      new Promise((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
   };
 }
 
@@ -51,6 +55,8 @@ async function databaseAnswers(pool: pg.Pool): Promise<boolean> {
 /** The old application: healthy while its database answers. */
 export async function startOldApp(sourceUrl: string): Promise<StandIn> {
   const pool = new pg.Pool({ connectionString: sourceUrl, max: 2 });
+  // An idle connection dropped when the server stops must not crash the process.
+  pool.on('error', () => {});
   const app = await serve(async (request) => {
     if (request.url === '/health') return (await databaseAnswers(pool)) ? ok() : { status: 503, body: 'database unreachable' };
     return { status: 404, body: 'not found' };
@@ -70,6 +76,8 @@ export interface NewApp extends StandIn {
  */
 export async function startNewApp(targetUrl: string, now: () => number = Date.now): Promise<NewApp> {
   const pool = new pg.Pool({ connectionString: targetUrl, max: 3 });
+  // An idle connection dropped when the server stops must not crash the process.
+  pool.on('error', () => {});
   let ingested = 0;
   const app = await serve(async (request, body) => {
     switch (request.url) {
@@ -109,6 +117,8 @@ export async function startNewApp(targetUrl: string, now: () => number = Date.no
  */
 export async function startAuthAdmin(sourceUrl: string, serviceRoleKey: string): Promise<StandIn> {
   const pool = new pg.Pool({ connectionString: sourceUrl, max: 2 });
+  // An idle connection dropped when the server stops must not crash the process.
+  pool.on('error', () => {});
   const app = await serve(async (request) => {
     const url = new URL(request.url ?? '/', 'http://localhost');
     if (url.pathname !== '/auth/v1/admin/users') return { status: 404, body: { msg: 'not found' } };

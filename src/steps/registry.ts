@@ -1,4 +1,5 @@
 import { archiveExports } from './core/archive.js';
+import { checkSteps } from './checks/index.js';
 import { preflight } from './core/preflight.js';
 import { dataSteps } from './data/index.js';
 import { externalSteps } from './external/index.js';
@@ -11,6 +12,9 @@ export function createStepRegistry(): StepRegistry {
     ...externalSteps,
     ...dataSteps,
     ...reconcileSteps,
+    ...checkSteps,
+    // The rollback's decision step shows the same evidence and verdict the review would give now.
+    'rollback.decide': checkSteps['review.decision']!,
     'prep.preflight': preflight,
     'close.archive': archiveExports,
   };
