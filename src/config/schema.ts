@@ -215,6 +215,11 @@ export const planSchema = z
          * tens of percent between quiet and busy hours without anything being wrong.
          */
         degradedLatencyMultiple: z.number().min(1).default(1.5),
+        /**
+         * A baseline p95 below this many ms is compared as if it were this: on a fast system, 3 ms
+         * becoming 9 ms is noise, not a 3× slowdown anyone notices.
+         */
+        latencyFloorMs: z.number().min(0).default(50),
         /** Escalate when an active sensor sends nothing for this long. */
         readingsGap: durationText.default('30m'),
       })
@@ -232,6 +237,7 @@ export const planSchema = z
         rollbackErrorRate: 0.1,
         rollbackLatencyMultiple: 2,
         degradedLatencyMultiple: 1.5,
+        latencyFloorMs: 50,
         readingsGap: '30m',
       }),
     approvers: z.strictObject({

@@ -124,10 +124,17 @@ describe('hypercare.check', () => {
   });
 
   it('raises attention when p95 is above 1.5× the baseline', async () => {
+    reset({ delayMs: 160 });
+    const result = await checkSteps['hypercare.check']!.run(context('hypercare.check', { baselineP95Ms: 80 }));
+    expect(result.attention?.reason).toMatch(/^p95 \d+ ms is [\d.]+× the baseline 80 ms, above the 1\.5× threshold$/);
+    expect((result.output as CheckOutput).p95Multiple).toBeGreaterThan(1.5);
+  });
+
+  it('compares a baseline faster than the latency floor as the floor: 4 ms becoming 40 ms is not a slowdown', async () => {
     reset({ delayMs: 40 });
     const result = await checkSteps['hypercare.check']!.run(context('hypercare.check', { baselineP95Ms: 4 }));
-    expect(result.attention?.reason).toMatch(/^p95 \d+ ms is [\d.]+× the baseline 4 ms, above the 1\.5× threshold$/);
-    expect((result.output as CheckOutput).p95Multiple).toBeGreaterThan(1.5);
+    expect(result.attention).toBeUndefined();
+    expect((result.output as CheckOutput).baselineP95Ms).toBe(50);
   });
 
   it('raises attention when the auth endpoint fails', async () => {

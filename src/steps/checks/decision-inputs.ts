@@ -140,7 +140,7 @@ export function assertionsInForce(journal: readonly JournalEntry[]): DecisionInp
 export function buildDecisionInputs(
   outputs: Readonly<Record<string, unknown>>,
   journal: readonly JournalEntry[],
-  plan: Pick<Plan, 'probes'>,
+  plan: Pick<Plan, 'probes' | 'thresholds'>,
   options: EvidenceOptions = {},
 ): DecisionInputs {
   const reconciliation = listReconciliations(outputs, journal, options).at(-1);
@@ -163,7 +163,9 @@ export function buildDecisionInputs(
   else if (check.p95Ms === null) missing.push(`no request of ${check.stepId} at ${check.checkedAt} succeeded, so it has no p95`);
   if (!isNumber(baseline)) missing.push('no baseline (final.baseline has not recorded p95Ms)');
   const latency: DecisionInputs['latency'] =
-    missing.length === 0 ? { p95Ms: check!.p95Ms!, baselineP95Ms: baseline as number } : { unknown: missing.join('; ') };
+    missing.length === 0
+      ? { p95Ms: check!.p95Ms!, baselineP95Ms: Math.max(baseline as number, plan.thresholds.latencyFloorMs) }
+      : { unknown: missing.join('; ') };
 
   return { dataLoss, errors, latency, asserted: assertionsInForce(journal) };
 }

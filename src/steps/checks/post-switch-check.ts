@@ -197,7 +197,8 @@ async function runCheck(ctx: StepContext, options: CheckOptions): Promise<StepRe
     { facts: options.facts },
   );
   const baseline = (ctx.outputs['final.baseline'] as { p95Ms?: unknown } | undefined)?.p95Ms;
-  const baselineP95Ms = typeof baseline === 'number' && Number.isFinite(baseline) && baseline > 0 ? baseline : null;
+  // Compared against no less than the plan's latency floor (thresholds.latencyFloorMs).
+  const baselineP95Ms = typeof baseline === 'number' && Number.isFinite(baseline) && baseline > 0 ? Math.max(baseline, plan.thresholds.latencyFloorMs) : null;
   const measured: Omit<CheckOutput, 'breaches'> = {
     checkedAt: new Date(nowMs).toISOString(),
     url: service.url,
