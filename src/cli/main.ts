@@ -62,6 +62,13 @@ export function buildProgram(io: Io, exit: (code: number) => void): Command {
     .action(action((options: { out?: string }) => report(globals(), options, io)));
   registerLater(program, globals, io, action);
   program.addOption(new Option('--no-color', 'no colours (NO_COLOR is honoured too)'));
+  // --no-color is NO_COLOR for everything below (the UI and ink read the environment).
+  program.hook('preAction', () => {
+    if (program.opts<{ color?: boolean }>().color === false) {
+      io.env.NO_COLOR = '1';
+      process.env.NO_COLOR = '1';
+    }
+  });
   return program;
 }
 

@@ -189,7 +189,7 @@ export function App(props: AppProps) {
       />
     );
   } else if (overlay?.kind === 'decision') {
-    panel = <DecisionPanel reading={decisionFromRun(context, plan, stepId)} width={columns} height={panelRows} closable />;
+    panel = <DecisionPanel reading={decisionFromRun(context, plan, stepId, runner.journal.entries)} width={columns} height={panelRows} closable />;
   } else if (waitingConfirm && step) {
     const def = findStep(step.id)!.step;
     const decisionSummary = context.steps[step.id]?.summary;
@@ -210,7 +210,7 @@ export function App(props: AppProps) {
     const signoffRows = decisionStep ? Math.min(7, panelRows - 2) : panelRows;
     panel = (
       <Box flexDirection="column">
-        {decisionStep ? <DecisionPanel reading={decisionFromRun(context, plan, step.id)} width={columns} height={panelRows - signoffRows} closable={false} /> : null}
+        {decisionStep ? <DecisionPanel reading={decisionFromRun(context, plan, step.id, runner.journal.entries)} width={columns} height={panelRows - signoffRows} closable={false} /> : null}
         <SignoffPanel
           // A new panel per sign-off recorded: the next approver starts from a clean form.
           key={`${step.id}:${step.signoffs.length}`}

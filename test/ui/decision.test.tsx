@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { evaluateDecision } from '../../machines/decision-tree.js';
-import { decisionInputs } from '../../src/ui/decision-evidence.js';
+import { buildDecisionInputs } from '../../src/steps/checks/decision-inputs.js';
 import { driveToEnd } from '../support/drive.js';
 import { cleanupDirs, uiRun } from './fixture.js';
 import { DOWN, ENTER, ESC, lineWith, section } from './terminal.js';
@@ -15,7 +15,7 @@ describe('decision panel', () => {
     await screen.waitFor('Sign-off · prep.staging-rehearsal');
     screen.press('b');
     const frame = await screen.waitFor('── Decision');
-    expect(frame).toContain('From evaluated now on the recorded step outputs; no human assertions.');
+    expect(frame).toContain('From evaluated now on the recorded evidence.');
     expect(frame).toContain('✗ yes · ✓ no · ? unknown');
     expect(frame).toContain('Verdict: CONTINUE');
     expect(lineWith(frame, 'data-loss:')).toMatch(/^\? data-loss: unknown: no reconciliation result \(no reconciliation has/);
@@ -34,14 +34,13 @@ describe('decision panel', () => {
         'final.baseline': { dryRun: () => 'measure', run: async () => ({ summary: 'p95 100 ms', output: { p50Ms: 60, p95Ms: 100, errorRate: 0, requests: 50 } }) },
         'hypercare.check': {
           dryRun: () => 'check',
-          run: async () => ({ summary: '20 % errors', output: { errorRate: 0.2, requests: 100, p95Ms: 150 } }),
+          run: async (ctx) => ({ summary: '20 % errors', output: { checkedAt: new Date(ctx.clock.now()).toISOString(), errorRate: 0.2, requests: 100, p95Ms: 150 } }),
         },
         // As the real step would: the tree on the recorded evidence, kept as the step's output.
         'rollback.decide': {
           dryRun: () => 'evaluate',
           run: async (ctx) => {
-            const recorded = Object.fromEntries(Object.entries(ctx.outputs).map(([id, output]) => [id, { attempts: 1, signoffs: [], output }]));
-            const decision = evaluateDecision(decisionInputs(recorded), ctx.plan.thresholds);
+            const decision = evaluateDecision(buildDecisionInputs(ctx.outputs, [], ctx.plan), ctx.plan.thresholds);
             return { summary: decision.summary, output: decision };
           },
         },
@@ -55,7 +54,7 @@ describe('decision panel', () => {
     expect(frame).toContain('hypercare.check run 2 of 8 is due');
     screen.press('b');
     frame = await screen.waitFor('Verdict: ROLLBACK');
-    expect(lineWith(frame, 'user-facing-errors:')).toMatch(/^✗ user-facing-errors: 20 % of 100 requests failed over the last hypercare\.c/);
+    expect(lineWith(frame, 'user-facing-errors:')).toMatch(/^✗ user-facing-errors: 20 % of 100 requests failed over hypercare\.check at 2026-/);
     screen.press('b');
 
     screen.press('R');
@@ -126,7 +125,7 @@ describe('decision panel', () => {
     await second.waitFor('Waiting until');
     second.press('b');
     frame = await second.waitFor('── Decision');
-    expect(lineWith(frame, 'data-loss:')).toMatch(/^\? data-loss: unknown: no reconciliation result \(partial, 2 tables not compared/);
+    expect(lineWith(frame, 'data-loss:')).toMatch(/^\? data-loss: unknown: no reconciliation result \(the latest reconciliation \(watc/);
     second.unmount();
     again.runner.close();
   });
