@@ -2,9 +2,10 @@ import { evaluateDecision, renderDecision, type Decision } from '../../../machin
 import { parseDuration } from '../../../machines/schedule.js';
 import type { Plan } from '../../config/schema.js';
 import { Journal } from '../../engine/journal.js';
+import { formatBytes } from '../data/target-ready.js';
 import type { StepAction, StepContext, StepResult } from '../types.js';
 import { buildDecisionInputs } from './decision-inputs.js';
-import { describeServiceProbes, measureService, runSmokeProbes, type SmokeReading } from './service-health.js';
+import { describeServiceProbes, measureService, runSmokeProbes, type ServiceReading, type SmokeReading } from './service-health.js';
 import { ingestionTables, inspectTarget, type DatabaseFacts, type TargetReading } from './target-health.js';
 import { loadStoredReconciliations } from './stored-reconciliations.js';
 
@@ -23,17 +24,9 @@ import { loadStoredReconciliations } from './stored-reconciliations.js';
  * which is what the first-day summary aggregates.
  */
 
-export interface CheckOutput {
+/** One check's measurement: the new system's health endpoint (ServiceReading) and the rest. */
+export interface CheckOutput extends ServiceReading {
   checkedAt: string;
-  /** The probed health endpoint of the new system. */
-  url: string;
-  requests: number;
-  failures: number;
-  errorRate: number;
-  p50Ms: number | null;
-  p95Ms: number | null;
-  /** Why requests failed, most frequent first. */
-  problems: string[];
   baselineP95Ms: number | null;
   /** p95 / baseline p95; null when either is missing. */
   p95Multiple: number | null;
@@ -75,16 +68,6 @@ function isAbove(value: number, limit: number): boolean {
 
 export const percent = (share: number) => `${Number((share * 100).toFixed(2))} %`;
 
-export function formatBytes(bytes: number): string {
-  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit += 1;
-  }
-  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
-}
 
 /** The freeze time recorded by `freeze.snapshot` (`at`, or `time` as first specified), if any. */
 export function freezeTimeOf(outputs: StepContext['outputs']): number | undefined {

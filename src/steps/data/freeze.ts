@@ -4,7 +4,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type pg from 'pg';
 import { inTransaction, quoteIdent, withConnection, type Database } from '../../adapters/postgres.js';
 import type { Clock } from '../../engine/clock.js';
-import { isReservedRole, readTables, type TableInfo } from './catalog.js';
+import { isReservedRole, readTables, RESERVED_ROLES, type TableInfo } from './catalog.js';
 import { writeFileAtomic, type CutoverPoint } from './manifest.js';
 
 /**
@@ -197,22 +197,12 @@ export async function terminateAppSessions(client: pg.Client, roles: readonly st
                  AND (a.usename = 'authenticator' OR NOT (a.usename = ANY($2::text[])))
                  AND EXISTS (SELECT 1 FROM unnest($1::text[]) app(role) WHERE pg_has_role(a.usename, app.role, 'MEMBER'))))
       ORDER BY a.pid`,
-    [roles, RESERVED_SERVICE_ROLES],
+    // Supabase's own service roles keep their sessions (authenticator is named above: it serves the app).
+    [roles, RESERVED_ROLES],
   );
   return result.rows.filter((r) => r.terminated).map((r) => ({ pid: r.pid, role: r.role }));
 }
 
-const RESERVED_SERVICE_ROLES = [
-  'supabase_admin',
-  'supabase_auth_admin',
-  'supabase_storage_admin',
-  'supabase_realtime_admin',
-  'supabase_replication_admin',
-  'supabase_read_only_user',
-  'supabase_functions_admin',
-  'dashboard_user',
-  'pgbouncer',
-];
 
 export interface WriteCounters {
   inserts: number;
