@@ -96,14 +96,16 @@ export async function writeRehearsalReport(path: string, facts: RehearsalFacts):
   for (const entry of attentions.slice(0, 10)) lines.push(`  - ${String(entry.at)} \`${String(entry.stepId)}\`${entry.occurrence ? ` run ${String(entry.occurrence)}` : ''}: ${String(entry.attention)}`);
   if (facts.world.drift.length) {
     lines.push('', '### Injected drift', '', `Deleted ${facts.world.drift.length} migrated readings from the target after the switch:`, '');
-    const reconciliations = journal.entries.filter((entry) => entry.type === 'step.finished' && entry.stepId === 'watch.reconcile');
-    const outputs = JSON.stringify(context.steps['watch.reconcile']?.output ?? {});
+    // Reconciliations run in watch.reconcile, and in the first-day review when none is recent: the
+    // keys they named are in the step outputs and the journal.
+    const evidence = JSON.stringify([Object.values(context.steps).map((step) => step.output), journal.entries]);
     for (const row of facts.world.drift) {
-      const named = outputs.includes(row.id);
-      lines.push(`- id ${row.id} (sensor ${row.sensorId}, ${row.recordedAt}): ${named ? 'named by the reconciliation' : 'NOT named by the last reconciliation'}`);
+      const named = new RegExp(`"id":"?${row.id}"?[,}]`).test(evidence);
+      lines.push(`- id ${row.id} (sensor ${row.sensorId}, ${row.recordedAt}): ${named ? 'named by the reconciliation' : 'NOT named by any reconciliation'}`);
     }
-    const first = reconciliations.find((entry) => entry.attention);
-    lines.push('', first ? `First caught by \`watch.reconcile\` run ${String(first.occurrence)} at ${String(first.at)}: ${String(first.summary)}` : 'No reconciliation caught it.');
+    const caught = (entry: (typeof journal.entries)[number]) => `${String(entry.attention ?? '')} ${String(entry.summary ?? '')}`;
+    const first = journal.entries.find((entry) => entry.type === 'step.finished' && /rows? missing/.test(caught(entry)));
+    lines.push('', first ? `First caught by \`${String(first.stepId)}\`${first.occurrence ? ` run ${String(first.occurrence)}` : ''} at ${String(first.at)}: ${caught(first).trim()}` : 'No reconciliation caught it.');
   }
 
   const rollback = view.phases.find((phase) => phase.id === 'rollback');

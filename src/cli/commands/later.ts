@@ -33,5 +33,6 @@ export function registerLater(program: Command, globals: () => GlobalOptions, io
     .option('--inject-drift <n>', 'delete N migrated rows in the target after the switch')
     .option('--interactive', 'sign off by hand in the terminal UI')
     .option('--keep <dir>', 'keep the servers\' data, state, exports and outbox in DIR')
+    .option('--report <file>', 'where to write the report', 'rehearsal-report.md')
     .action(action((flags: RehearseFlags) => rehearse(flags, io)));
 }

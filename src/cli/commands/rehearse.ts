@@ -9,6 +9,7 @@ export interface RehearseFlags {
   injectDrift?: string;
   interactive?: boolean;
   keep?: string;
+  report?: string;
 }
 
 function positive(flag: string, value: string | undefined, fallback: number, min = 0): number {
@@ -29,6 +30,7 @@ export async function rehearse(flags: RehearseFlags, io: Io): Promise<number> {
       ...(flags.injectDrift !== undefined ? { injectDrift: positive('--inject-drift', flags.injectDrift, 0) } : {}),
       ...(flags.interactive ? { interactive: true } : {}),
       ...(flags.keep ? { keep: flags.keep } : {}),
+      ...(flags.report ? { reportPath: flags.report } : {}),
     },
     io,
   );

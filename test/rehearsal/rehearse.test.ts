@@ -1,0 +1,52 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { cli } from '../support/cli.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'cutover-rehearse-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** The embedded default, end to end: two real PostgreSQL servers, the whole timeline, the report. */
+describe('cutover rehearse', () => {
+  it('runs T-48h to T+7d on embedded PostgreSQL and reports every data-path step with real row counts', async () => {
+    const report = join(dir, 'plain.md');
+    const result = await cli(['rehearse', '--rows', '20000', '--speed', '500000', '--report', report], { ...process.env });
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/✓ migrate\.verify .*Source and target identical: 10 tables/);
+    const text = readFileSync(report, 'utf8');
+    expect(text).toContain('- Outcome: The cutover is complete.');
+    expect(text).toContain('- Failed steps: none');
+    expect(text).toContain('- Not yet available in this version (skipped): none');
+    for (const step of ['freeze.enable', 'freeze.verify-no-writes', 'freeze.snapshot', 'export.tables', 'export.verify', 'migrate.load', 'migrate.verify']) {
+      expect(text).toMatch(new RegExp(`\\| \`${step.replace('.', '\\.')}\` \\| done \\|`));
+    }
+    expect(text).toMatch(/\| `export\.tables` \| done \| [\d.]+ s \| 20,3\d\d \| [\d,]+ \|/);
+    expect(text).toMatch(/\| `migrate\.load` \| done \| [\d.]+ s \| 20,3\d\d \| [\d,]+ \|/);
+    expect(text).toContain('- public.temperature_readings: 20,000');
+    expect(text).toMatch(/- Forecast at T-24h \(`final\.export-dry-run`\): Exported [\d,]+ rows/);
+    expect(text).toMatch(/- Measured: [\d.]+ s from `freeze\.enable` to `validate\.complete-notice`/);
+    // Notices in the outbox, addresses masked; DNS switched and restored in the local zone.
+    for (const template of ['advance-notice', 'reminder-24h', 'maintenance-starting', 'maintenance-complete', 'survey']) {
+      expect(text).toMatch(new RegExp(`\\| \`[\\w-]+:${template}:0\` \\| 12 \\| \\[STAGING\\] `));
+    }
+    expect(text).not.toMatch(/[a-z0-9.]+@org1\.example\.com/);
+    expect(text).toMatch(/A api\.freshtrackpro\.com: 203\.0\.113\.11 \(TTL 300\) → 198\.51\.100\.20 \(TTL 300\)/);
+    expect(text).toMatch(/`watch\.reconcile`: 24 of 24 runs; last: Reconciled 10 tables, [\d,]+ buckets: clean/);
+    expect(text).toMatch(/`hypercare\.check`: 8 of 8 runs/);
+  });
+
+  it('--inject-drift: the next reconciliation names every deleted row, and the review rolls back on the data loss', async () => {
+    const report = join(dir, 'drift.md');
+    const result = await cli(['rehearse', '--rows', '20000', '--speed', '500000', '--inject-drift', '4', '--report', report], { ...process.env });
+    expect(result.stderr).toBe('');
+    const text = readFileSync(report, 'utf8');
+    const deleted = [...text.matchAll(/^- id (\d+) \(sensor [0-9a-f-]+, [^)]+\): (.+)$/gm)];
+    expect(deleted).toHaveLength(4);
+    for (const [, , named] of deleted) expect(named).toBe('named by the reconciliation');
+    expect(text).toMatch(/First caught by `review\.summary` at .*4 source rows missing/);
+    expect(text).toMatch(/review\.decision.*ROLLBACK: roll back now: critical data loss — 4 source rows missing from the target/);
+    expect(text).toContain('## Rollback');
+  });
+});
