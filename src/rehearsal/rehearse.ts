@@ -23,6 +23,7 @@ import { generateData, prepareSource, prepareTarget, type GeneratedCounts } from
 import { writeRehearsalReport } from './report.js';
 import { startAuthAdmin, startNewApp, startOldApp, type StandIn } from './stand-ins.js';
 import { startTraffic, type Traffic } from './traffic.js';
+import { serveZoneFile } from './dns-server.js';
 
 export interface RehearseOptions {
   /** Temperature readings to generate in the source. */
@@ -53,7 +54,7 @@ export function rehearsalT0(now: number): DateTime {
   return DateTime.fromMillis(now, { zone: examplePlan.t0.zone }).plus({ hours: 49 }).startOf('hour');
 }
 
-export function rehearsalPlan(t0: DateTime, urls: { oldApp: string; newApp: string }, webhookDevEui: string): PlanInput {
+export function rehearsalPlan(t0: DateTime, urls: { oldApp: string; newApp: string }, webhookDevEui: string, resolver: string): PlanInput {
   const zone = examplePlan.t0.zone;
   const example = examplePlan as PlanInput & { dns: { records: PlanInput['dns']['records'] } };
   return {
@@ -61,7 +62,7 @@ export function rehearsalPlan(t0: DateTime, urls: { oldApp: string; newApp: stri
     name: 'Rehearsal: FreshTrack Pro on embedded PostgreSQL',
     environment: 'staging',
     t0: { at: t0.toFormat("yyyy-MM-dd'T'HH:mm"), zone, offset: t0.toFormat('ZZ') },
-    dns: { provider: 'local', zone: 'freshtrackpro.com', file: 'zone.json', records: example.dns.records, resolvers: [], propagationTimeout: '15m' },
+    dns: { provider: 'local', zone: 'freshtrackpro.com', file: 'zone.json', records: example.dns.records, resolvers: [resolver], propagationTimeout: '15m' },
     mail: { provider: 'outbox', dir: 'outbox', from: 'FreshTrack Pro <notices@freshtrackpro.com>', audience: { source: 'supabase-auth' }, ratePerSecond: 50 },
     probes: {
       oldHealth: { url: `${urls.oldApp}/health`, bodyMatch: 'ok' },
@@ -203,7 +204,12 @@ export async function rehearse(options: RehearseOptions, io: Io): Promise<Rehear
       SUPABASE_URL: authAdmin.url,
       SUPABASE_SERVICE_ROLE_KEY: serviceRoleKey,
     };
-    const planInput = rehearsalPlan(t0, { oldApp: oldApp.url, newApp: newApp.url }, webhookDevEui);
+    // A loopback DNS server answers from the zone file, so propagation is asked over the wire.
+    const zoneFile = join(workspace, 'zone.json');
+    writeFileSync(zoneFile, '{"zone":"freshtrackpro.com","records":[],"changes":[]}\n');
+    const dns = await serveZoneFile(zoneFile);
+    resources.standIns.push({ url: dns.address, close: () => dns.close() });
+    const planInput = rehearsalPlan(t0, { oldApp: oldApp.url, newApp: newApp.url }, webhookDevEui, dns.address);
     const planFile = join(workspace, 'cutover.config.ts');
     writeFileSync(planFile, renderPlanFile(planInput));
     const plan = parsePlan(planInput, planFile);
