@@ -112,6 +112,15 @@ export async function writeRehearsalReport(path: string, facts: RehearsalFacts):
   if (rollback && rollback.steps.some((step) => step.status !== 'pending')) {
     lines.push('', '## Rollback', '');
     if (view.rollback) lines.push(`Requested by ${view.rollback.by}: ${view.rollback.reason}`, '');
+    // The verdict with the path through the decision tree and the evidence at each question.
+    const decision = (context.steps['rollback.decide']?.output ?? context.steps['review.decision']?.output) as
+      | { verdict?: string; path?: { node: string; question: string; answer: string; evidence: string }[] }
+      | undefined;
+    if (decision?.verdict && Array.isArray(decision.path)) {
+      lines.push(`Decision tree verdict: **${decision.verdict.toUpperCase()}**`, '');
+      for (const step of decision.path) lines.push(`- ${step.question} **${step.answer}** — ${step.evidence}`);
+      lines.push('');
+    }
     for (const step of rollback.steps) lines.push(`- \`${step.id}\`: ${step.status}${step.summary ? ` — ${step.summary}` : ''}${step.error ? ` — ${step.error}` : ''}`);
     const frozen = frozenCounts?.['public.temperature_readings'];
     const atEnd = facts.world.sourceReadingsAtEnd;

@@ -37,16 +37,26 @@ describe('cutover rehearse', () => {
     expect(text).toMatch(/`hypercare\.check`: 8 of 8 runs/);
   });
 
-  it('--inject-drift: the next reconciliation names every deleted row, and the review rolls back on the data loss', async () => {
-    const report = join(dir, 'drift.md');
-    const result = await cli(['rehearse', '--rows', '20000', '--speed', '500000', '--inject-drift', '4', '--report', report], { ...process.env });
+  it('--with-rollback --inject-drift: every deleted row named, the verdict with its evidence, every rollback step, zero readings lost', async () => {
+    const report = join(dir, 'rollback.md');
+    const result = await cli(['rehearse', '--rows', '20000', '--speed', '500000', '--with-rollback', '--inject-drift', '6', '--report', report], { ...process.env });
     expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
     const text = readFileSync(report, 'utf8');
+    expect(text).toContain('- Outcome: The rollback is complete: the old system is live again.');
     const deleted = [...text.matchAll(/^- id (\d+) \(sensor [0-9a-f-]+, [^)]+\): (.+)$/gm)];
-    expect(deleted).toHaveLength(4);
+    expect(deleted).toHaveLength(6);
     for (const [, , named] of deleted) expect(named).toBe('named by the reconciliation');
-    expect(text).toMatch(/First caught by `review\.summary` at .*4 source rows missing/);
-    expect(text).toMatch(/review\.decision.*ROLLBACK: roll back now: critical data loss — 4 source rows missing from the target/);
-    expect(text).toContain('## Rollback');
+    expect(text).toMatch(/First caught by `review\.summary` at .*6 source rows missing/);
+    expect(text).toContain('Decision tree verdict: **ROLLBACK**');
+    expect(text).toMatch(/^- .*\*\*yes\*\* — 6 source rows missing from the target/m);
+    for (const step of ['rollback.decide', 'rollback.freeze-target', 'rollback.export-delta', 'rollback.dns-revert', 'rollback.unfreeze-source', 'rollback.reimport', 'rollback.notice']) {
+      expect(text).toMatch(new RegExp(`^- \`${step.replace('.', '\\.')}\`: done`, 'm'));
+    }
+    const [, atEnd, atFreeze, written] = /Readings in the source after the rollback: ([\d,]+) = ([\d,]+) at the freeze \+ ([\d,]+) written to the target after the switch: \*\*zero readings lost\*\*/.exec(text)!;
+    const count = (value: string | undefined) => Number(value!.replaceAll(',', ''));
+    expect(count(atFreeze)).toBe(20_000);
+    expect(count(written)).toBeGreaterThan(1000);
+    expect(count(atEnd)).toBe(count(atFreeze) + count(written));
   });
 });

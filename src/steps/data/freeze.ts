@@ -190,6 +190,7 @@ export async function terminateAppSessions(client: pg.Client, roles: readonly st
     `SELECT a.pid, a.usename::text AS role, pg_terminate_backend(a.pid) AS terminated
        FROM pg_stat_activity a JOIN pg_roles r ON r.rolname = a.usename
       WHERE a.pid <> pg_backend_pid()
+        AND a.datname = current_database()
         AND a.backend_type = 'client backend'
         AND a.usename <> session_user
         AND (a.usename = ANY($1::text[])
