@@ -66,7 +66,8 @@ export async function writeRehearsalReport(path: string, facts: RehearsalFacts):
     const step = steps.get(id);
     const took = durations.get(id);
     const rows = number(output(id).rows) ?? number(output(id).totalRows) ?? (id === 'export.tables' || id === 'migrate.load' ? totalRows : undefined);
-    const rate = rows !== undefined && took ? Math.round(rows / (took / 1000)) : undefined;
+    // A rate only says something where rows are moved: export and load.
+    const rate = rows !== undefined && took && (id === 'export.tables' || id === 'migrate.load') ? Math.round(rows / (took / 1000)) : undefined;
     lines.push(
       `| \`${id}\` | ${step?.status ?? '—'} | ${took === undefined ? '' : `${(took / 1000).toFixed(1)} s`} | ${rows?.toLocaleString('en-US') ?? ''} | ${rate?.toLocaleString('en-US') ?? ''} | ${(step?.summary ?? step?.error ?? '').replaceAll('|', '\\|')} |`,
     );
