@@ -47,3 +47,15 @@ export function ChoiceList(props: { choices: readonly Choice[]; initial?: number
     </Box>
   );
 }
+
+/** "Who?": the plan's people as a list with its key hint, the first stage of every form that records a name. */
+export function PickPerson(props: { prompt: string; choices: readonly Choice[]; initial?: number; onPick(index: number): void; onCancel?(): void }) {
+  return (
+    <>
+      <Text wrap="truncate-end" dimColor>
+        {props.prompt}
+      </Text>
+      <ChoiceList choices={props.choices} {...(props.initial !== undefined ? { initial: props.initial } : {})} onPick={props.onPick} {...(props.onCancel ? { onCancel: props.onCancel } : {})} isActive />
+    </>
+  );
+}

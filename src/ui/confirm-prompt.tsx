@@ -1,7 +1,7 @@
 import { useEffect, useState } from 'react';
 import { Box, Text } from 'ink';
 import type { StepView } from '../engine/view.js';
-import { ChoiceList, firstEnabled } from './choice-list.js';
+import { firstEnabled, PickPerson } from './choice-list.js';
 import { rule, truncate, wrapLines } from './format.js';
 import type { SendResult } from './signoff-panel.js';
 import { TextInput } from './text-input.js';
@@ -59,21 +59,16 @@ export function ConfirmPrompt(props: {
         {truncate(`Type ${what} exactly: ${phrase}`, width)}
       </Text>
       {stage === 'who' ? (
-        <>
-          <Text wrap="truncate-end" dimColor>
-            Who confirms? ↑/↓ choose · Enter next
-          </Text>
-          <ChoiceList
-            choices={choices}
-            initial={index}
-            onPick={(picked) => {
-              setIndex(picked);
-              setMessage(undefined);
-              setStage('phrase');
-            }}
-            isActive
-          />
-        </>
+        <PickPerson
+          prompt="Who confirms? ↑/↓ choose · Enter next"
+          choices={choices}
+          initial={index}
+          onPick={(picked) => {
+            setIndex(picked);
+            setMessage(undefined);
+            setStage('phrase');
+          }}
+        />
       ) : (
         <>
           <Text wrap="truncate-end" dimColor>

@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'react';
 import { Box, Text } from 'ink';
-import { ChoiceList, firstEnabled } from './choice-list.js';
+import { firstEnabled, PickPerson } from './choice-list.js';
 import { rule, truncate } from './format.js';
 import type { SendResult } from './signoff-panel.js';
 import { TextInput } from './text-input.js';
@@ -41,21 +41,16 @@ export function ReasonForm(props: {
       </Text>
       <Text wrap="truncate-end">{truncate(effect, width)}</Text>
       {stage === 'who' ? (
-        <>
-          <Text wrap="truncate-end" dimColor>
-            Who? ↑/↓ choose · Enter next · Esc cancel
-          </Text>
-          <ChoiceList
-            choices={choices}
-            initial={index}
-            onPick={(picked) => {
-              setIndex(picked);
-              setStage('reason');
-            }}
-            onCancel={onCancel}
-            isActive
-          />
-        </>
+        <PickPerson
+          prompt="Who? ↑/↓ choose · Enter next · Esc cancel"
+          choices={choices}
+          initial={index}
+          onPick={(picked) => {
+            setIndex(picked);
+            setStage('reason');
+          }}
+          onCancel={onCancel}
+        />
       ) : (
         <>
           <Text wrap="truncate-end" dimColor>

@@ -2,7 +2,7 @@ import { useEffect, useState } from 'react';
 import { Box, Text, useInput } from 'ink';
 import { currentRound } from '../../machines/machine.js';
 import type { StepView } from '../engine/view.js';
-import { ChoiceList, firstEnabled, type Choice } from './choice-list.js';
+import { firstEnabled, type Choice, PickPerson } from './choice-list.js';
 import { useKeyState } from './hooks.js';
 import { rule, truncate } from './format.js';
 import { TextInput } from './text-input.js';
@@ -82,20 +82,15 @@ export function SignoffPanel(props: {
       ) : null}
       <Text wrap="truncate-end">{truncate(sofar, width)}</Text>
       {stage === 'approver' ? (
-        <>
-          <Text wrap="truncate-end" dimColor>
-            Who signs? ↑/↓ choose · Enter next
-          </Text>
-          <ChoiceList
-            choices={choices}
-            initial={index}
-            onPick={(picked) => {
-              setIndex(picked);
-              setStage('note');
-            }}
-            isActive
-          />
-        </>
+        <PickPerson
+          prompt="Who signs? ↑/↓ choose · Enter next"
+          choices={choices}
+          initial={index}
+          onPick={(picked) => {
+            setIndex(picked);
+            setStage('note');
+          }}
+        />
       ) : null}
       {stage === 'note' ? (
         <>
