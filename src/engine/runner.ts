@@ -311,7 +311,7 @@ export class Runner {
       });
       const finishedAt = clock.now();
       const outcome: StepOutcome = {
-        summary: result.summary,
+        summary: redact(result.summary, this.secrets),
         ...(result.output !== undefined ? { output: redact(result.output, this.secrets) } : {}),
         ...(result.attention ? { attention: redact(result.attention, this.secrets) as StepOutcome['attention'] } : {}),
         startedAt,
@@ -322,8 +322,8 @@ export class Runner {
         ...key,
         durationMs: finishedAt - startedAt,
         startedAt,
-        summary: result.summary,
-        ...(result.attention ? { attention: result.attention.reason } : {}),
+        summary: outcome.summary,
+        ...(outcome.attention ? { attention: outcome.attention.reason } : {}),
         result: recorded,
       });
       return outcome;

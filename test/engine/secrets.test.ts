@@ -16,7 +16,7 @@ describe('secrets', () => {
     dirs.push(dir);
     const stateDir = join(dir, '.cutover');
     const plan = localPlan(dir);
-    const env = { SOURCE_DATABASE_URL: 'postgres://app:s3cr3t-Pa55@db.internal:5432/app', RESEND_API_KEY: 're_live_abcdef123456' };
+    const env = { SOURCE_DATABASE_URL: 'postgres://app:s3cr3t-Pa55@db.internal:5432/app', TARGET_DATABASE_URL: 'postgres://owner:tArget-Secret-9@db2.internal/app' };
     const clock = new ManualClock(t0Of(plan).toMillis() - 48 * 3_600_000);
     const runner = Runner.open({
       stateDir,
@@ -33,7 +33,7 @@ describe('secrets', () => {
           dryRun: () => '',
           // A careless step: the connection URL in its summary and output, the key in a note.
           run: async (ctx) => {
-            ctx.note(`using key ${env.RESEND_API_KEY}`);
+            ctx.note(`target is ${env.TARGET_DATABASE_URL}`);
             return { summary: `connected to ${env.SOURCE_DATABASE_URL}`, output: { url: env.SOURCE_DATABASE_URL, password: 's3cr3t-Pa55' } };
           },
         },
@@ -51,6 +51,6 @@ describe('secrets', () => {
     const written = readFileSync(join(stateDir, 'state.json'), 'utf8') + readFileSync(join(stateDir, 'journal.ndjson'), 'utf8');
     expect(written).toContain('[redacted]');
     expect(written).not.toContain('s3cr3t-Pa55');
-    expect(written).not.toContain('re_live_abcdef123456');
+    expect(written).not.toContain('tArget-Secret-9');
   });
 });
