@@ -11,7 +11,10 @@ import { plan } from './commands/plan.js';
 import { checklist, init } from './commands/setup.js';
 import { check } from './commands/check.js';
 import { report } from './commands/report.js';
-import { registerLater } from './commands/later.js';
+import { decide, type DecideFlags } from './commands/decide.js';
+import { notifyPreview } from './commands/notify.js';
+import { reconcileCommand } from './commands/reconcile.js';
+import { rehearse, type RehearseFlags } from './commands/rehearse.js';
 
 /** Thin entry: parse flags, call one function per command, turn its result into an exit code. */
 export function buildProgram(io: Io, exit: (code: number) => void): Command {
@@ -60,7 +63,28 @@ export function buildProgram(io: Io, exit: (code: number) => void): Command {
     .action(action((options: { out?: string; check?: boolean }) => checklist(globals(), options, io)));
   program.command('report').description('planned vs actual per step, sign-offs, decisions, reconciliations').option('--out <file>', 'write to a file')
     .action(action((options: { out?: string }) => report(globals(), options, io)));
-  registerLater(program, globals, io, action);
+  program.command('reconcile').description('compare source and target (grouped counts and hashes); exit 0 clean, 1 drift or data loss, 2 error')
+    .option('--json', 'machine-readable output')
+    .option('--prometheus-textfile <file>', 'write metrics for node_exporter\'s textfile collector')
+    .action(action((options: { json?: boolean; prometheusTextfile?: string }) => reconcileCommand(globals(), options, io)));
+  program.command('decide').description('the rollback decision tree on the current evidence; exit 1 when the verdict is rollback')
+    .option('--json', 'machine-readable output')
+    .option('--assert <input>', 'record a human-only input first: security-breach, db-corruption or auth-broken')
+    .option('--withdraw <input>', 'withdraw an earlier assertion')
+    .option('--by <name>', 'who asserts or withdraws (an approver)')
+    .option('--note <text>', 'why, for the record')
+    .action(action((options: DecideFlags) => decide(globals(), options, io)));
+  program.command('notify').description('user notices').command('preview <template>').description('show a notice as recipients get it').option('--html <file>', 'write the HTML part to a file')
+    .action(action((template: string, options: { html?: string }) => notifyPreview(globals(), template, options, io)));
+  program.command('rehearse').description('the whole cutover on two embedded PostgreSQL servers, with a compressed clock')
+    .option('--rows <n>', 'temperature readings to generate', '1000000')
+    .option('--speed <x>', 'how much faster waits run than real time', '20000')
+    .option('--with-rollback', 'take the rollback branch at the first-day review')
+    .option('--inject-drift <n>', 'delete N migrated rows in the target after the switch')
+    .option('--interactive', 'sign off by hand in the terminal UI')
+    .option('--keep <dir>', 'keep the servers\' data, state, exports and outbox in DIR')
+    .option('--report <file>', 'where to write the report', 'rehearsal-report.md')
+    .action(action((flags: RehearseFlags) => rehearse(flags, io)));
   program.addOption(new Option('--no-color', 'no colours (NO_COLOR is honoured too)'));
   // --no-color is NO_COLOR for everything below (the UI and ink read the environment).
   program.hook('preAction', () => {
