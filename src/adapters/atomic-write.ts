@@ -38,13 +38,17 @@ export async function writeFileAtomic(file: string, content: string, options: At
   await syncDir(dir);
 }
 
-/** fsync a folder so a rename or a new entry in it is on disk. */
+/** fsync a folder so a rename or a new entry in it is on disk (best effort: see below). */
 export async function syncDir(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
   try {
-    await handle.sync();
-  } finally {
-    await handle.close();
+    const handle = await open(dir, 'r');
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  } catch {
+    // Some filesystems refuse fsync on a directory; the rename is still atomic.
   }
 }
 

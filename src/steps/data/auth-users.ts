@@ -3,7 +3,7 @@ import { chmod, open, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { createClient } from '@supabase/supabase-js';
-import { syncDirectory } from './manifest.js';
+import { syncDir } from '../../adapters/atomic-write.js';
 
 /**
  * Supabase auth users, through the official admin API (`auth.admin.listUsers`), into a JSON file.
@@ -120,7 +120,7 @@ export async function exportAuthUsers(options: AuthUsersExportOptions): Promise<
   await handle.close();
   await chmod(part, 0o600);
   await rename(part, options.file);
-  await syncDirectory(dirname(options.file));
+  await syncDir(dirname(options.file));
   return { users: seen.size, pages: page, bytes, sha256: hash.digest('hex'), retries };
 }
 

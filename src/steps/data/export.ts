@@ -4,6 +4,7 @@ import { chmod, rename, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { syncDir } from '../../adapters/atomic-write.js';
 import type pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
 import { SESSION_SETTINGS, quoteLiteral, type Database } from '../../adapters/postgres.js';
@@ -16,7 +17,6 @@ import {
   fileMatches,
   newManifest,
   readManifest,
-  syncDirectory,
   writeManifest,
   type CutoverPoint,
   type Manifest,
@@ -266,7 +266,7 @@ async function exportOneTable(
     }
     await chmod(part, 0o600);
     await rename(part, join(dir, file));
-    await syncDirectory(dir);
+    await syncDir(dir);
     const size = (await stat(join(dir, file))).size;
     return {
       file,

@@ -5,7 +5,8 @@ import type pg from 'pg';
 import { inTransaction, quoteIdent, withConnection, type Database } from '../../adapters/postgres.js';
 import type { Clock } from '../../engine/clock.js';
 import { isReservedRole, readTables, RESERVED_ROLES, type TableInfo } from './catalog.js';
-import { writeFileAtomic, type CutoverPoint } from './manifest.js';
+import { writeFileAtomic } from '../../adapters/atomic-write.js';
+import type { CutoverPoint } from './manifest.js';
 
 /**
  * Freeze and unfreeze of the source.
@@ -63,7 +64,7 @@ export async function freezeSource(options: FreezeOptions): Promise<FreezeResult
       const current = await readWriteGrants(client, tables, options.appRoles);
       const all = mergeGrants(earlier, current);
       await mkdir(dirname(options.recordFile), { recursive: true });
-      await writeFileAtomic(options.recordFile, `${JSON.stringify({ revoked: all }, null, 2)}\n`);
+      await writeFileAtomic(options.recordFile, `${JSON.stringify({ revoked: all }, null, 2)}\n`, { mode: 0o600 });
       for (const grant of revokeOrder(current, options.appRoles)) {
         await client.query(`SET LOCAL ROLE ${quoteIdent(grant.grantor)}`);
         await client.query(
@@ -118,14 +119,7 @@ export async function readWriteGrants(
   tables: readonly TableInfo[],
   roles: readonly string[],
 ): Promise<RecordedGrant[]> {
-  const result = await client.query<{
-    table: string;
-    column: string | null;
-    grantee: string;
-    grantor: string;
-    privilege: string;
-    grantable: boolean;
-  }>(
+  const result = await client.query<RecordedGrant>(
     `WITH acl AS (
        SELECT c.oid, NULL::name AS column, (aclexplode(c.relacl)).*
          FROM pg_class c WHERE c.oid = ANY($1::oid[]) AND c.relacl IS NOT NULL

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { chmod, mkdir, open, readFile, rename, stat } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { chmod, mkdir, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../../adapters/atomic-write.js';
 
 /**
  * `manifest.json`: what an export folder holds, so that load and verify can trust the files and a
@@ -74,27 +75,30 @@ export interface Manifest {
   authUsers?: AuthUsersEntry;
 }
 
-export async function readManifest(dir: string): Promise<Manifest | undefined> {
+/**
+ * Read a versioned JSON file written atomically: undefined when absent; refused, with what to do,
+ * when it does not parse (it was edited or the disk is damaged) or has a format this code does not read.
+ */
+export async function readVersionedJson<T extends { version: number }>(path: string, version: number, whatToDo: string): Promise<T | undefined> {
   let text: string;
   try {
-    text = await readFile(join(dir, MANIFEST_FILE), 'utf8');
+    text = await readFile(path, 'utf8');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw error;
   }
-  let manifest: Manifest;
+  let parsed: T;
   try {
-    manifest = JSON.parse(text) as Manifest;
+    parsed = JSON.parse(text) as T;
   } catch {
-    throw new Error(
-      `${join(dir, MANIFEST_FILE)} is not valid JSON. It is written atomically, so it was changed by hand ` +
-        `or the disk is damaged: move the folder aside and export again.`,
-    );
+    throw new Error(`${path} is not valid JSON. It is written atomically, so it was changed by hand or the disk is damaged: ${whatToDo}`);
   }
-  if (manifest.version !== MANIFEST_VERSION) {
-    throw new Error(`${join(dir, MANIFEST_FILE)} has format version ${manifest.version}; this cutover reads version ${MANIFEST_VERSION}.`);
-  }
-  return manifest;
+  if (parsed.version !== version) throw new Error(`${path} has format version ${parsed.version}; this cutover reads version ${version}.`);
+  return parsed;
+}
+
+export function readManifest(dir: string): Promise<Manifest | undefined> {
+  return readVersionedJson<Manifest>(join(dir, MANIFEST_FILE), MANIFEST_VERSION, 'move the folder aside and export again.');
 }
 
 export async function requireManifest(dir: string): Promise<Manifest> {
@@ -104,35 +108,7 @@ export async function requireManifest(dir: string): Promise<Manifest> {
 }
 
 export async function writeManifest(dir: string, manifest: Manifest): Promise<void> {
-  await writeFileAtomic(join(dir, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
-}
-
-/** Write through a temporary file, fsync, rename: a reader sees the old or the new file, never half. Owner-only. */
-export async function writeFileAtomic(path: string, content: string): Promise<void> {
-  const temp = `${path}.tmp-${process.pid}`;
-  const handle = await open(temp, 'w', 0o600);
-  try {
-    await handle.writeFile(content);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  await rename(temp, path);
-  await syncDirectory(dirname(path));
-}
-
-/** fsync a folder so a rename in it survives a power loss (best effort: not every filesystem allows it). */
-export async function syncDirectory(dir: string): Promise<void> {
-  try {
-    const handle = await open(dir, 'r');
-    try {
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-  } catch {
-    // Some filesystems refuse fsync on a directory; the rename is still atomic.
-  }
+  await writeFileAtomic(join(dir, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`, { mode: 0o600 });
 }
 
 /** Create the folder owner-only (0700), also fixing the mode of an existing one (mkdir's mode obeys the umask). */

@@ -1,6 +1,6 @@
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileMatches, writeFileAtomic, type CutoverPoint } from '../data/manifest.js';
+import { writeFileAtomic } from '../../adapters/atomic-write.js';
+import { fileMatches, readVersionedJson, type CutoverPoint } from '../data/manifest.js';
 
 /**
  * `rollback-delta/manifest.json`: what rollback.export-delta found on the target, table by table,
@@ -81,32 +81,17 @@ export interface DeltaManifest {
   updatedAt: string;
 }
 
-export async function readDeltaManifest(dir: string): Promise<DeltaManifest | undefined> {
-  let text: string;
-  try {
-    text = await readFile(join(dir, DELTA_MANIFEST_FILE), 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
-  }
-  let manifest: DeltaManifest;
-  try {
-    manifest = JSON.parse(text) as DeltaManifest;
-  } catch {
-    throw new Error(
-      `${join(dir, DELTA_MANIFEST_FILE)} is not valid JSON. It is written atomically, so it was changed by hand ` +
-        `or the disk is damaged: move the folder aside and run rollback.export-delta again (the target is frozen, so the delta is unchanged).`,
-    );
-  }
-  if (manifest.version !== DELTA_MANIFEST_VERSION) {
-    throw new Error(`${join(dir, DELTA_MANIFEST_FILE)} has format version ${manifest.version}; this cutover reads version ${DELTA_MANIFEST_VERSION}.`);
-  }
-  return manifest;
+export function readDeltaManifest(dir: string): Promise<DeltaManifest | undefined> {
+  return readVersionedJson<DeltaManifest>(
+    join(dir, DELTA_MANIFEST_FILE),
+    DELTA_MANIFEST_VERSION,
+    'move the folder aside and run rollback.export-delta again (the target is frozen, so the delta is unchanged).',
+  );
 }
 
 export async function writeDeltaManifest(dir: string, manifest: DeltaManifest): Promise<void> {
   manifest.updatedAt = new Date().toISOString();
-  await writeFileAtomic(join(dir, DELTA_MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
+  await writeFileAtomic(join(dir, DELTA_MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`, { mode: 0o600 });
 }
 
 /** The three files of a table, all present with their recorded size and checksum. */

@@ -9,7 +9,8 @@ import { quoteIdent, type Database } from '../../adapters/postgres.js';
 import type { Progress } from '../types.js';
 import { columnList, readTables, type TableInfo } from '../data/catalog.js';
 import { CopyMeter } from '../data/export.js';
-import { ensurePrivateDir, syncDirectory, type CutoverPoint } from '../data/manifest.js';
+import { syncDir } from '../../adapters/atomic-write.js';
+import { ensurePrivateDir, type CutoverPoint } from '../data/manifest.js';
 import {
   DELTA_MANIFEST_VERSION,
   deltaFileName,
@@ -362,7 +363,7 @@ async function exportTableDelta(
       await rename(join(options.dir, `${file.file}.part`), join(options.dir, file.file));
       if ((await stat(join(options.dir, file.file))).size !== file.bytes) throw new Error(`${file.file}: size changed while it was written.`);
     }
-    await syncDirectory(options.dir);
+    await syncDir(options.dir);
     return {
       appendOnly: spec.appendOnly,
       key,

@@ -7,7 +7,7 @@ import { quoteIdent, type Database } from '../../adapters/postgres.js';
 import type { Progress } from '../types.js';
 import { columnList, readTables, type TableInfo } from '../data/catalog.js';
 import { CopyMeter } from '../data/export.js';
-import { writeFileAtomic } from '../data/manifest.js';
+import { writeFileAtomic } from '../../adapters/atomic-write.js';
 import { MANUAL_REVIEW_FILE, readDeltaManifest, type DeltaManifest, type DeltaTableEntry } from './delta-manifest.js';
 import { MAX_KEYS, readKeys, renderManualReview, type KeySamples, type ReimportedTable, type RowKey } from './review-report.js';
 
@@ -85,7 +85,7 @@ export async function reimportDelta(options: ReimportOptions): Promise<ReimportS
     }
   }
   const samples = await readSamples(options.dir, manifest);
-  await writeFileAtomic(reportFile, renderManualReview({ manifest, reimported, samples }));
+  await writeFileAtomic(reportFile, renderManualReview({ manifest, reimported, samples }), { mode: 0o600 });
   return {
     tables: reimported,
     review: Object.entries(manifest.tables)
