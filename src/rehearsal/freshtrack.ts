@@ -1,4 +1,4 @@
-import type pg from 'pg';
+import pg from 'pg';
 
 /**
  * The rehearsal's databases: a source made to look like a Supabase project (its API roles, an `auth`
@@ -277,6 +277,33 @@ export async function prepareTarget(client: pg.Client): Promise<void> {
   await client.query('CREATE EXTENSION IF NOT EXISTS pgcrypto; CREATE EXTENSION IF NOT EXISTS "uuid-ossp"');
   await client.query(freshTrackSchemaSql({ supabase: false }));
   await client.query(TARGET_GRANTS_SQL);
+}
+
+/**
+ * A FreshTrack pair as the rehearsal and the tests use it: the source made to look like Supabase and
+ * filled when `data` is given, the target with the schema only. Returns what was generated.
+ */
+export async function prepareFreshTrackPair(sourceUrl: string, targetUrl: string, data?: GenerateOptions): Promise<GeneratedCounts | undefined> {
+  const connect = async (url: string) => {
+    const client = new pg.Client(url);
+    await client.connect();
+    return client;
+  };
+  const source = await connect(sourceUrl);
+  let counts: GeneratedCounts | undefined;
+  try {
+    await prepareSource(source);
+    if (data) counts = await generateData(source, data);
+  } finally {
+    await source.end();
+  }
+  const target = await connect(targetUrl);
+  try {
+    await prepareTarget(target);
+  } finally {
+    await target.end();
+  }
+  return counts;
 }
 
 export interface GenerateOptions {

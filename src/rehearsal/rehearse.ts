@@ -19,7 +19,7 @@ import type { Io } from '../cli/io.js';
 import { openRunner, type Session } from '../cli/session.js';
 import { createStepRegistry } from '../steps/registry.js';
 import { startEmbeddedPostgres, type EmbeddedServer } from './embedded.js';
-import { generateData, prepareSource, prepareTarget, type GeneratedCounts } from './freshtrack.js';
+import { prepareFreshTrackPair } from './freshtrack.js';
 import { writeRehearsalReport } from './report.js';
 import { startAuthAdmin, startNewApp, startOldApp, type StandIn } from './stand-ins.js';
 import { startTraffic, type Traffic } from './traffic.js';
@@ -179,11 +179,7 @@ export async function rehearse(options: RehearseOptions, io: Io): Promise<Rehear
     // Readings up to the databases' own now: the cutover point is taken from the database clock,
     // which the compressed clock does not move, so everything before the freeze must be before it.
     const t0 = rehearsalT0(Date.now());
-    const counts: GeneratedCounts = await withClient(sourceUrl, async (client) => {
-      await prepareSource(client);
-      return generateData(client, { readings: options.rows, seed: 1 });
-    });
-    await withClient(targetUrl, prepareTarget);
+    const counts = (await prepareFreshTrackPair(sourceUrl, targetUrl, { readings: options.rows, seed: 1 }))!;
     const webhookDevEui = await withClient(sourceUrl, async (client) => (await client.query<{ dev_eui: string }>('select dev_eui from public.sensors order by dev_eui limit 1')).rows[0]!.dev_eui);
     say(`  ${counts.organizations} organizations, ${counts.sensors} sensors, ${counts.readings.toLocaleString('en-US')} readings, ${counts.alerts} alerts, ${counts.users} users in ${((Date.now() - generation) / 1000).toFixed(1)} s`);
 

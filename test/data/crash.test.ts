@@ -4,10 +4,9 @@ import { existsSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshTrackTables } from '../../src/config/example.js';
-import { generateData, prepareSource, prepareTarget } from '../../src/rehearsal/freshtrack.js';
+import { prepareFreshTrackPair } from '../../src/rehearsal/freshtrack.js';
 import { exportTables } from '../../src/steps/data/export.js';
 import { loadTables } from '../../src/steps/data/load.js';
 import { readManifest } from '../../src/steps/data/manifest.js';
@@ -37,16 +36,7 @@ let dir: string;
 beforeAll(async () => {
   pair = await makePair(server(), 'crash');
   dir = join(pair.dir, runId);
-  for (const [url, prepare] of [
-    [pair.sourceUrl, prepareSource],
-    [pair.targetUrl, prepareTarget],
-  ] as const) {
-    const client = new pg.Client(url);
-    await client.connect();
-    await prepare(client);
-    if (url === pair.sourceUrl) await generateData(client, { readings: READING_COUNT, seed: 3 });
-    await client.end();
-  }
+  await prepareFreshTrackPair(pair.sourceUrl, pair.targetUrl, { readings: READING_COUNT, seed: 3 });
 });
 afterAll(async () => {
   await pair.cleanup();

@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { freshTrackTables } from '../../src/config/example.js';
-import { generateData, prepareSource, prepareTarget } from '../../src/rehearsal/freshtrack.js';
+import { generateData, prepareFreshTrackPair } from '../../src/rehearsal/freshtrack.js';
 import { usePostgres } from '../support/postgres.js';
 import { makePair, type Pair } from './support.js';
 
@@ -11,15 +11,7 @@ const NOW = Date.parse('2026-12-05T21:58:00Z');
 let pair: Pair;
 beforeAll(async () => {
   pair = await makePair(server(), 'freshtrack');
-  for (const [url, prepare] of [
-    [pair.sourceUrl, prepareSource],
-    [pair.targetUrl, prepareTarget],
-  ] as const) {
-    const client = new pg.Client(url);
-    await client.connect();
-    await prepare(client);
-    await client.end();
-  }
+  await prepareFreshTrackPair(pair.sourceUrl, pair.targetUrl);
 });
 
 async function generate(url: string, readings: number, seed: number) {

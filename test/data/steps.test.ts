@@ -2,12 +2,11 @@ import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { examplePlan } from '../../src/config/example.js';
 import { planSchema, type Plan } from '../../src/config/schema.js';
 import { ManualClock } from '../../src/engine/clock.js';
-import { generateData, prepareSource, prepareTarget } from '../../src/rehearsal/freshtrack.js';
+import { prepareFreshTrackPair } from '../../src/rehearsal/freshtrack.js';
 import { planDatabase } from '../../src/adapters/postgres.js';
 import { dataSteps } from '../../src/steps/data/index.js';
 import type { Progress, StepContext, StepResult } from '../../src/steps/types.js';
@@ -36,16 +35,7 @@ let env: Record<string, string | undefined>;
 
 beforeAll(async () => {
   pair = await makePair(server(), 'steps');
-  for (const [url, prepare] of [
-    [pair.sourceUrl, prepareSource],
-    [pair.targetUrl, prepareTarget],
-  ] as const) {
-    const client = new pg.Client(url);
-    await client.connect();
-    await prepare(client);
-    if (url === pair.sourceUrl) await generateData(client, { readings: 20_000 });
-    await client.end();
-  }
+  await prepareFreshTrackPair(pair.sourceUrl, pair.targetUrl, { readings: 20_000 });
   fake = await startFakeSupabaseAuth({ users: 48, serviceRoleKey: SERVICE_KEY });
   planDir = await mkdtemp(join(tmpdir(), 'cutover-plan-'));
   plan = planSchema.parse({ ...examplePlan, freeze: { quietWindow: '30s' } });
