@@ -1,15 +1,13 @@
 import { createHash } from 'node:crypto';
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { freshTrackTables } from '../../src/config/example.js';
-import { generateData, prepareSource, prepareTarget } from '../../src/rehearsal/freshtrack.js';
+import { prepareFreshTrackPair } from '../../src/rehearsal/freshtrack.js';
 import type { CutoverPoint } from '../../src/steps/data/manifest.js';
 import { readDeltaManifest } from '../../src/steps/rollback/delta-manifest.js';
 import { deltaDir, rollbackSteps } from '../../src/steps/rollback/index.js';
-import { usePostgres } from '../support/postgres.js';
+import { useFixtures } from './use-fixtures.js';
 import {
   APP_ROLE,
   DRIFT_IDS,
@@ -19,9 +17,7 @@ import {
   SOURCE_READINGS,
   SOURCE_WRITES_AFTER_UNFREEZE,
   context,
-  fixtureFor,
   migrate,
-  prepare,
   runStep,
   tryWrite,
   writeAfterSwitch,
@@ -35,25 +31,7 @@ import {
  * is lost, nothing is inserted twice, the rest is named for review and the target stays frozen.
  */
 
-const server = usePostgres();
-let scratch: string;
-let counter = 0;
-
-beforeAll(async () => {
-  scratch = await mkdtemp(join(tmpdir(), 'cutover-rollback-'));
-});
-afterAll(async () => {
-  await rm(scratch, { recursive: true, force: true });
-});
-
-async function newFixture(name: string): Promise<Fixture> {
-  counter++;
-  const sourceUrl = await server().createDatabase(`${name}_source_${counter}`);
-  const targetUrl = await server().createDatabase(`${name}_target_${counter}`);
-  const f = fixtureFor(sourceUrl, targetUrl, join(scratch, `${name}-${counter}`));
-  await prepare(f);
-  return f;
-}
+const { emptyFixture, newFixture } = useFixtures('rollback');
 
 async function count(f: Fixture, side: 'source' | 'target', table: string, where = 'true'): Promise<number> {
   const [row] = await f.sql<{ n: string }>(side, `SELECT count(*) AS n FROM ${table} WHERE ${where}`);
@@ -333,20 +311,8 @@ describe('a delta row whose key the source already has with other values', () =>
 
 describe('on the FreshTrack schema (uuid and composite keys, enums, jsonb, bytea, row-level security on the source)', () => {
   it('re-imports the readings the new system ingested and lists an acknowledged alert and a changed role for review', async () => {
-    counter++;
-    const sourceUrl = await server().createDatabase(`freshtrack_source_${counter}`);
-    const targetUrl = await server().createDatabase(`freshtrack_target_${counter}`);
-    const f = fixtureFor(sourceUrl, targetUrl, join(scratch, `freshtrack-${counter}`), {}, { tables: freshTrackTables });
-    for (const [url, prepareSide] of [
-      [sourceUrl, prepareSource],
-      [targetUrl, prepareTarget],
-    ] as const) {
-      const client = new pg.Client(url);
-      await client.connect();
-      await prepareSide(client);
-      if (url === sourceUrl) await generateData(client, { readings: 5_000, seed: 6, now: Date.parse('2026-11-01T00:00:00Z') });
-      await client.end();
-    }
+    const f = await emptyFixture('freshtrack', { tables: freshTrackTables });
+    await prepareFreshTrackPair(f.sourceUrl, f.targetUrl, { readings: 5_000, seed: 6, now: Date.parse('2026-11-01T00:00:00Z') });
     await migrate(f);
     const frozen = f.outputs['freeze.snapshot'] as CutoverPoint;
     // The new system: every sensor reports twice (as the rehearsal's traffic), one alert acknowledged,

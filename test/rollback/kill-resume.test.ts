@@ -1,25 +1,22 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { CutoverPoint } from '../../src/steps/data/manifest.js';
 import { readDeltaManifest } from '../../src/steps/rollback/delta-manifest.js';
 import { deltaDir, targetGrantRecordFile } from '../../src/steps/rollback/index.js';
 import type { Progress } from '../../src/steps/types.js';
-import { usePostgres } from '../support/postgres.js';
+import { useFixtures } from './use-fixtures.js';
 import {
   BRANCH,
   NEW_READINGS,
   SOURCE_EVENTS,
   SOURCE_WRITES_AFTER_UNFREEZE,
   context,
-  fixtureFor,
   migrate,
-  prepare,
   runStep,
   writeAfterSwitch,
   type Fixture,
@@ -32,27 +29,14 @@ import {
  * one: source rows and sequences, target rows and grants, the delta files, manifest and report.
  */
 
-const server = usePostgres();
 const jiti = join(import.meta.dirname, '../../node_modules/jiti/lib/jiti-cli.mjs');
 const child = join(import.meta.dirname, 'branch-child.ts');
-let scratch: string;
-let counter = 0;
+const { newFixture } = useFixtures('rollback-kill');
 const TABLES = ['devices', 'readings', 'events'];
-
-beforeAll(async () => {
-  scratch = await mkdtemp(join(tmpdir(), 'cutover-rollback-kill-'));
-});
-afterAll(async () => {
-  await rm(scratch, { recursive: true, force: true });
-});
 
 /** A cutover that switched and took writes on the target; the same in every call. */
 async function switchedCutover(name: string): Promise<Fixture> {
-  counter++;
-  const sourceUrl = await server().createDatabase(`${name}_source_${counter}`);
-  const targetUrl = await server().createDatabase(`${name}_target_${counter}`);
-  const f = fixtureFor(sourceUrl, targetUrl, join(scratch, `${name}-${counter}`));
-  await prepare(f);
+  const f = await newFixture(name);
   await migrate(f);
   await writeAfterSwitch(f);
   return f;
