@@ -444,15 +444,14 @@ export function buildMachine(): AnyStateMachine {
               actions: assign(({ context, event }: any) => {
                 const now: number = event.output.now;
                 const recurring = { ...context.recurring };
-                let steps = context.steps;
+                const steps = { ...context.steps };
                 for (const step of phase.steps) {
                   const due = dueCount(timingOf(context), phase.id, step, now);
                   const accounted = recurring[step.id] ?? 0;
-                  if (due - 1 > accounted) {
-                    const missed = due - 1 - accounted;
-                    recurring[step.id] = due - 1;
-                    steps = { ...steps, [step.id]: { ...record({ ...context, steps } as Ctx, step.id), missed: (record({ ...context, steps } as Ctx, step.id).missed ?? 0) + missed } };
-                  }
+                  if (due - 1 <= accounted) continue;
+                  const current = record(context, step.id);
+                  steps[step.id] = { ...current, missed: (current.missed ?? 0) + (due - 1 - accounted) };
+                  recurring[step.id] = due - 1;
                 }
                 return { recurring, steps };
               }),

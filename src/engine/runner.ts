@@ -79,6 +79,9 @@ export class Runner {
   private listeners = new Set<(snapshot: RunSnapshot) => void>();
   private progressByStep = new Map<string, Progress>();
   private stopped = false;
+  private started = false;
+  /** The plan's settings when they differ from the stored run's (T0 moved…): sent as REPLAN on start. */
+  private pendingReplan?: RunSettings;
 
   private constructor(private readonly options: RunnerOptions) {
     const { stateDir, clock } = options;
@@ -117,8 +120,6 @@ export class Runner {
       throw error;
     }
   }
-
-  private pendingReplan?: RunSettings;
 
   static open(options: RunnerOptions): Runner {
     return new Runner(options);
@@ -205,8 +206,6 @@ export class Runner {
       queueMicrotask(() => check(this.snapshot()));
     });
   }
-
-  private started = false;
 
   private blockedAt(snapshot: RunSnapshot, options: { waitGates: boolean; until?: string }): Blocked | undefined {
     const location = locate(snapshot);

@@ -102,4 +102,20 @@ describe('the whole timeline on a manual clock', () => {
     expect(runs.find((run) => run.stepId === 'review.summary')!.at).toBe(switchedAt + 24 * 3_600_000);
     runner.close();
   });
+
+  it('after an outage makes only the latest overdue run of a recurring check and counts the others as missed', async () => {
+    const { clock, runs, open } = setup();
+    const runner = open();
+    // Run up to the first hypercare wait, then let the runner be down for an hour.
+    await driveToEnd(runner, clock, { stopOn: (b) => b.kind === 'time' && b.location.phaseId === 'hypercare' });
+    const switchedAt = runner.context().switchedAt!;
+    clock.set(switchedAt + 61 * 60_000);
+    await driveToEnd(runner, clock);
+    const hypercare = runs.filter((run) => run.stepId === 'hypercare.check').map((run) => run.at - switchedAt);
+    // Due at +15, +30, +45, +60 min: only +61 (the +60 run, made late) happens, then +75 … +120.
+    expect(hypercare).toEqual([61, 75, 90, 105, 120].map((minutes) => minutes * 60_000));
+    expect(runner.context().steps['hypercare.check']).toMatchObject({ runs: 5, missed: 3 });
+    runner.close();
+  });
 });
+
