@@ -169,7 +169,7 @@ export class Runner {
    */
   send(event: RunEvent): void {
     const snapshot = this.snapshot();
-    if (!snapshot.can(event)) throw new ExitError(explainRefusal(snapshot, event), EXIT.usage);
+    if (!snapshot.can(event)) throw new ExitError(explainRefusal(snapshot, event, this.options.clock.now()), EXIT.usage);
     const entry = this.journal.append(this.options.clock.now(), 'event', { event: redact(event, this.secrets) });
     this.options.onJournal?.(entry);
     this.appliedSeq = entry.seq;

@@ -240,10 +240,10 @@ export function formatLeft(ms: number): string {
 }
 
 /** Why the machine would not take an event, in words that say what to do instead. */
-export function explainRefusal(snapshot: AnyMachineSnapshot, event: RunEvent): string {
+export function explainRefusal(snapshot: AnyMachineSnapshot, event: RunEvent, now: number): string {
   const context = snapshot.context as RunContext;
   const location = locate(snapshot);
-  const where = describeLocation(snapshot, Date.now());
+  const where = describeLocation(snapshot, now);
   if (location.ended) return `The run has ended. ${where}`;
   if (event.type === 'ROLLBACK') {
     if (!context.frozen) return 'Nothing to roll back: the source was never frozen. Before freeze.enable the cutover can only be aborted.';

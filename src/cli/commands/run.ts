@@ -1,5 +1,5 @@
 import { DateTime } from 'luxon';
-import { findStep } from '../../../machines/runbook.js';
+import { findStep, runbook } from '../../../machines/runbook.js';
 import { EXIT } from '../../engine/errors.js';
 import type { JournalEntry } from '../../engine/journal.js';
 import type { Blocked } from '../../engine/runner.js';
@@ -77,7 +77,6 @@ export async function dryRun(session: Session, io: Io): Promise<number> {
   const { snapshot } = peekRun(session.stateDir, session.plan);
   const location = locate(snapshot);
   io.out(`Dry run from: ${describeLocation(snapshot, session.clock.now())}`);
-  const { runbook } = await import('../../../machines/runbook.js');
   const ordered = runbook.filter((phase) => !phase.branch).flatMap((phase) => phase.steps);
   // From the current step, or from the first step of a phase whose gate has not opened yet.
   const firstOfPhase = runbook.find((phase) => phase.id === location.phaseId)?.steps[0]?.id;
