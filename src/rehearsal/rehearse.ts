@@ -166,11 +166,14 @@ export async function rehearse(options: RehearseOptions, io: Io): Promise<Rehear
   try {
     say(`Rehearsal workspace: ${workspace}`);
     say('Starting two embedded PostgreSQL servers (source made to look like Supabase, target self-hosted)…');
-    const [source, target] = await Promise.all([
+    const servers = await Promise.allSettled([
       startEmbeddedPostgres(options.keep ? { dataDir: join(workspace, 'source-data') } : {}),
       startEmbeddedPostgres(options.keep ? { dataDir: join(workspace, 'target-data') } : {}),
     ]);
-    resources.servers.push(source, target);
+    for (const each of servers) if (each.status === 'fulfilled') resources.servers.push(each.value);
+    const failed = servers.find((each) => each.status === 'rejected');
+    if (failed) throw failed.reason;
+    const [source, target] = resources.servers as [EmbeddedServer, EmbeddedServer];
     const sourceUrl = await source.createDatabase('freshtrack');
     const targetUrl = await target.createDatabase('freshtrack');
 
