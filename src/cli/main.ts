@@ -1,24 +1,21 @@
 #!/usr/bin/env node
-import { realpathSync } from 'node:fs';
+import { readFileSync, realpathSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import { ExitError, EXIT } from '../engine/errors.js';
 import { processIo, type GlobalOptions, type Io } from './io.js';
-import * as events from './commands/events.js';
-import { run } from './commands/run.js';
-import { status } from './commands/status.js';
-import { plan } from './commands/plan.js';
-import { checklist, init } from './commands/setup.js';
-import { check } from './commands/check.js';
-import { report } from './commands/report.js';
-import { decide, type DecideFlags } from './commands/decide.js';
-import { notifyPreview } from './commands/notify.js';
-import { reconcileCommand } from './commands/reconcile.js';
-import { rehearse, type RehearseFlags } from './commands/rehearse.js';
+import type { DecideFlags } from './commands/decide.js';
+import type { RehearseFlags } from './commands/rehearse.js';
+
+// Commands are loaded when they run, not at start: they bring the SDKs (Cloudflare, Resend, Supabase,
+// ink, react), and `cutover --help` or `--version` needs none of them.
+const events = () => import('./commands/events.js');
 
 /** Thin entry: parse flags, call one function per command, turn its result into an exit code. */
 export function buildProgram(io: Io, exit: (code: number) => void): Command {
   const program = new Command('cutover')
+    .version(packageVersion(), '-V, --version', 'the version of cutover')
     .description('Carry a database cutover off Supabase from T-48h to T+7d: a durable runbook with sign-offs, data path, DNS, notices, checks and rollback.')
     .option('--config <file>', 'the plan file', 'cutover.config.ts')
     .option('--state <dir>', 'state folder (default: .cutover beside the plan)')
@@ -32,50 +29,50 @@ export function buildProgram(io: Io, exit: (code: number) => void): Command {
       exit(await fn(...args));
 
   program.command('init').description('write an example plan (FreshTrack) to start from').option('--force', 'overwrite an existing plan')
-    .action(action((options: { force?: boolean }) => init(globals(), options, io)));
+    .action(action(async (options: { force?: boolean }) => (await import('./commands/setup.js')).init(globals(), options, io)));
   program.command('check').description('validate the plan and reach every system it names').option('--json', 'machine-readable output')
-    .action(action((options: { json?: boolean }) => check(globals(), options, io)));
+    .action(action(async (options: { json?: boolean }) => (await import('./commands/check.js')).check(globals(), options, io)));
   program.command('plan').description('the timeline with absolute times and each step\'s dry-run text').option('--json', 'machine-readable output')
-    .action(action((options: { json?: boolean }) => plan(globals(), options, io)));
+    .action(action(async (options: { json?: boolean }) => (await import('./commands/plan.js')).plan(globals(), options, io)));
   program.command('run').description('advance the cutover until a sign-off, confirmation or time gate')
     .option('--non-interactive', 'line output even on a terminal; exit 3 at a gate')
     .option('--until <step>', 'stop before this step runs')
     .option('--dry-run', 'show what the next steps would do; change nothing')
-    .action(action((options: { nonInteractive?: boolean; until?: string; dryRun?: boolean }) => run(globals(), options, io)));
+    .action(action(async (options: { nonInteractive?: boolean; until?: string; dryRun?: boolean }) => (await import('./commands/run.js')).run(globals(), options, io)));
   program.command('status').description('where the cutover stands').option('--json', 'machine-readable output')
-    .action(action((options: { json?: boolean }) => status(globals(), options, io)));
+    .action(action(async (options: { json?: boolean }) => (await import('./commands/status.js')).status(globals(), options, io)));
   program.command('signoff <step>').description('sign off (or reject) a step as a named approver')
     .requiredOption('--by <name>', 'who signs').option('--note <text>', 'a note for the record').option('--reject', 'reject instead of approve')
-    .action(action((step: string, options: { by: string; note?: string; reject?: boolean }) => events.signoff(globals(), step, options, io)));
+    .action(action(async (step: string, options: { by: string; note?: string; reject?: boolean }) => (await events()).signoff(globals(), step, options, io)));
   program.command('confirm <step>').description('type the confirmation phrase of a dangerous step')
     .requiredOption('--by <name>', 'who confirms').requiredOption('--phrase <text>', 'the exact phrase (e.g. the zone name)')
-    .action(action((step: string, options: { by: string; phrase: string }) => events.confirm(globals(), step, options, io)));
+    .action(action(async (step: string, options: { by: string; phrase: string }) => (await events()).confirm(globals(), step, options, io)));
   program.command('retry <step>').description('run a failed step again (or re-open a rejected sign-off)')
-    .action(action((step: string) => events.retry(globals(), step, io)));
+    .action(action(async (step: string) => (await events()).retry(globals(), step, io)));
   program.command('skip <step>').description('skip a step, with who and why on the record')
     .requiredOption('--by <name>', 'who decides').requiredOption('--reason <text>', 'why')
-    .action(action((step: string, options: { by: string; reason: string }) => events.skip(globals(), step, options, io)));
+    .action(action(async (step: string, options: { by: string; reason: string }) => (await events()).skip(globals(), step, options, io)));
   program.command('rollback').description('enter the rollback branch (before the freeze: abort)')
     .requiredOption('--by <name>', 'who asks').requiredOption('--reason <text>', 'why')
-    .action(action((options: { by: string; reason: string }) => events.rollback(globals(), options, io)));
+    .action(action(async (options: { by: string; reason: string }) => (await events()).rollback(globals(), options, io)));
   program.command('checklist').description('write CUTOVER_CHECKLIST.md from the runbook')
     .option('--out <file>', 'where to write it').option('--check', 'exit 1 if the file differs from the runbook')
-    .action(action((options: { out?: string; check?: boolean }) => checklist(globals(), options, io)));
+    .action(action(async (options: { out?: string; check?: boolean }) => (await import('./commands/setup.js')).checklist(globals(), options, io)));
   program.command('report').description('planned vs actual per step, sign-offs, decisions, reconciliations').option('--out <file>', 'write to a file')
-    .action(action((options: { out?: string }) => report(globals(), options, io)));
+    .action(action(async (options: { out?: string }) => (await import('./commands/report.js')).report(globals(), options, io)));
   program.command('reconcile').description('compare source and target (grouped counts and hashes); exit 0 clean, 1 drift or data loss, 2 error')
     .option('--json', 'machine-readable output')
     .option('--prometheus-textfile <file>', 'write metrics for node_exporter\'s textfile collector')
-    .action(action((options: { json?: boolean; prometheusTextfile?: string }) => reconcileCommand(globals(), options, io)));
+    .action(action(async (options: { json?: boolean; prometheusTextfile?: string }) => (await import('./commands/reconcile.js')).reconcileCommand(globals(), options, io)));
   program.command('decide').description('the rollback decision tree on the current evidence; exit 1 when the verdict is rollback')
     .option('--json', 'machine-readable output')
     .option('--assert <input>', 'record a human-only input first: security-breach, db-corruption or auth-broken')
     .option('--withdraw <input>', 'withdraw an earlier assertion')
     .option('--by <name>', 'who asserts or withdraws (an approver)')
     .option('--note <text>', 'why, for the record')
-    .action(action((options: DecideFlags) => decide(globals(), options, io)));
+    .action(action(async (options: DecideFlags) => (await import('./commands/decide.js')).decide(globals(), options, io)));
   program.command('notify').description('user notices').command('preview <template>').description('show a notice as recipients get it').option('--html <file>', 'write the HTML part to a file')
-    .action(action((template: string, options: { html?: string }) => notifyPreview(globals(), template, options, io)));
+    .action(action(async (template: string, options: { html?: string }) => (await import('./commands/notify.js')).notifyPreview(globals(), template, options, io)));
   program.command('rehearse').description('the whole cutover on two embedded PostgreSQL servers, with a compressed clock')
     .option('--rows <n>', 'temperature readings to generate', '1000000')
     .option('--speed <x>', 'how much faster waits run than real time', '20000')
@@ -84,7 +81,7 @@ export function buildProgram(io: Io, exit: (code: number) => void): Command {
     .option('--interactive', 'sign off by hand in the terminal UI')
     .option('--keep <dir>', 'keep the servers\' data, state, exports and outbox in DIR')
     .option('--report <file>', 'where to write the report', 'rehearsal-report.md')
-    .action(action((flags: RehearseFlags) => rehearse(flags, io)));
+    .action(action(async (flags: RehearseFlags) => (await import('./commands/rehearse.js')).rehearse(flags, io)));
   program.addOption(new Option('--no-color', 'no colours (NO_COLOR is honoured too)'));
   // --no-color is NO_COLOR for everything below (the UI and ink read the environment).
   program.hook('preAction', () => {
@@ -94,6 +91,22 @@ export function buildProgram(io: Io, exit: (code: number) => void): Command {
     }
   });
   return program;
+}
+
+/** The version in our package.json, found upward from this file (src/cli in tests, dist/src/cli when built). */
+function packageVersion(): string {
+  let folder = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    try {
+      const manifest = JSON.parse(readFileSync(join(folder, 'package.json'), 'utf8')) as { name?: string; version?: string };
+      if (manifest.name === 'cutover' && manifest.version) return manifest.version;
+    } catch {
+      // No package.json here: look one folder up.
+    }
+    const up = dirname(folder);
+    if (up === folder) return 'unknown';
+    folder = up;
+  }
 }
 
 /** supabase-js needs Node's WebSocket, ink 8 and p-retry 9 need Node 22: say so instead of failing obscurely later. */
