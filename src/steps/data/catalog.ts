@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { quoteIdent, splitTableName } from '../../adapters/postgres.js';
+import { canonicalTableId, tableId } from '../../config/identifiers.js';
 
 /**
  * What the data path needs to know about tables, read from pg_catalog. Everything that decides
@@ -46,7 +47,7 @@ export interface ConstraintInfo {
 }
 
 export interface TableInfo {
-  /** `schema.table`, as the plan and the manifest name it. */
+  /** Canonical id (`public.readings`, `public."User"`), as the plan and the manifest name it. */
   id: string;
   schema: string;
   name: string;
@@ -131,10 +132,9 @@ export function isReservedRole(role: string): boolean {
   return RESERVED_ROLES.includes(role) || role.startsWith('pg_');
 }
 
-/** `schema.table` with `public.` added when the plan left it out. */
+/** The canonical id (`public.readings`, `public."User"`) of a table name, `public.` added when left out. */
 export function normalizeTableName(name: string): string {
-  const { schema, table } = splitTableName(name);
-  return `${schema}.${table}`;
+  return canonicalTableId(name);
 }
 
 /**
@@ -168,13 +168,13 @@ export async function readTables(client: pg.Client, names: readonly string[], da
             c.relrowsecurity AS row_security,
             EXISTS (SELECT 1 FROM pg_constraint f
                      WHERE f.contype = 'f' AND f.confrelid = c.oid AND f.conrelid <> c.oid) AS referenced_by_others
-       FROM unnest($1::text[]) AS w(id)
-       JOIN pg_namespace n ON n.nspname = split_part(w.id, '.', 1)
-       JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = substr(w.id, length(split_part(w.id, '.', 1)) + 2)
+       FROM unnest($1::text[], $2::text[]) AS w(schema, name)
+       JOIN pg_namespace n ON n.nspname = w.schema
+       JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = w.name
       WHERE c.relkind IN ('r', 'p')`,
-    [wanted],
+    [wanted.map((id) => splitTableName(id).schema), wanted.map((id) => splitTableName(id).table)],
   );
-  const byId = new Map(found.rows.map((row) => [`${row.schema}.${row.name}`, row]));
+  const byId = new Map(found.rows.map((row) => [tableId(row.schema, row.name), row]));
   const missing = wanted.filter((id) => !byId.has(id));
   if (missing.length > 0) {
     throw new Error(
@@ -206,14 +206,15 @@ export async function readTables(client: pg.Client, names: readonly string[], da
     oid: number;
     name: string;
     columns: string[];
-    ref_table: string;
+    ref_schema: string;
+    ref_name: string;
     ref_columns: string[];
     deferrable: boolean;
   }>(
     `SELECT f.conrelid::int AS oid, f.conname AS name,
             ARRAY(SELECT a.attname FROM unnest(f.conkey) WITH ORDINALITY k(num, ord)
                     JOIN pg_attribute a ON a.attrelid = f.conrelid AND a.attnum = k.num ORDER BY k.ord)::text[] AS columns,
-            pn.nspname || '.' || pc.relname AS ref_table,
+            pn.nspname AS ref_schema, pc.relname AS ref_name,
             ARRAY(SELECT a.attname FROM unnest(f.confkey) WITH ORDINALITY k(num, ord)
                     JOIN pg_attribute a ON a.attrelid = f.confrelid AND a.attnum = k.num ORDER BY k.ord)::text[] AS ref_columns,
             f.condeferrable AS deferrable
@@ -278,7 +279,7 @@ export async function readTables(client: pg.Client, names: readonly string[], da
           name: f.name,
           table: id,
           columns: f.columns,
-          refTable: f.ref_table,
+          refTable: tableId(f.ref_schema, f.ref_name),
           refColumns: f.ref_columns,
           deferrable: f.deferrable,
         })),
@@ -324,16 +325,26 @@ export function orderParentsFirst<T extends { id: string; foreignKeys: { refTabl
 
 /** User tables outside Supabase's internal schemas, as `schema.table` (to warn about tables the plan leaves behind). */
 export async function listUserTables(client: pg.Client): Promise<string[]> {
-  const result = await client.query<{ id: string }>(
-    `SELECT n.nspname || '.' || c.relname AS id
+  const result = await client.query<{ schema: string; name: string }>(
+    `SELECT n.nspname AS schema, c.relname AS name
        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
       WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
-      ORDER BY 1`,
+      ORDER BY 1, 2`,
   );
-  return result.rows.map((r) => r.id).filter((id) => !isExcludedSchema(splitTableName(id).schema) && !id.startsWith('cutover_meta.'));
+  return result.rows.filter((r) => !isExcludedSchema(r.schema) && r.schema !== 'cutover_meta').map((r) => tableId(r.schema, r.name));
 }
 
 /** Quoted column list for SQL: `"a", "b"`. */
 export function columnList(columns: readonly string[]): string {
   return columns.map(quoteIdent).join(', ');
+}
+
+/** Which of the given table ids exist (as a table, view or anything `to_regclass` finds) in this database. */
+export async function existingTables(client: pg.Client, ids: readonly string[]): Promise<string[]> {
+  const present = await client.query<{ ok: boolean }>(
+    `SELECT to_regclass(format('%I.%I', w.schema, w.name)) IS NOT NULL AS ok
+       FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS w(schema, name, ord) ORDER BY w.ord`,
+    [ids.map((id) => splitTableName(id).schema), ids.map((id) => splitTableName(id).table)],
+  );
+  return ids.filter((_, i) => present.rows[i]!.ok);
 }

@@ -75,7 +75,17 @@ export interface ExportSummary {
 const PROGRESS_INTERVAL_MS = 100;
 
 export function exportFileName(table: string): string {
-  return `${table}.copy`;
+  return `${fileSafe(table)}.copy`;
+}
+
+/**
+ * A table id as a file name: plain ids (`public.readings`) unchanged; any other byte (quotes, spaces,
+ * a slash, which a table name may hold) percent-encoded, so names never clash nor leave the folder.
+ */
+export function fileSafe(id: string): string {
+  return [...Buffer.from(id, 'utf8')]
+    .map((byte) => (/[A-Za-z0-9_.$-]/.test(String.fromCharCode(byte)) ? String.fromCharCode(byte) : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`))
+    .join('');
 }
 
 export async function exportTables(options: ExportOptions): Promise<ExportSummary> {

@@ -1,7 +1,7 @@
 import { statfs } from 'node:fs/promises';
 import type pg from 'pg';
 import { withConnection, type Database } from '../../adapters/postgres.js';
-import { listUserTables, normalizeTableName, readTables, type TableInfo } from './catalog.js';
+import { existingTables, listUserTables, normalizeTableName, readTables, type TableInfo } from './catalog.js';
 
 /**
  * final.target-ready: the target can take the load. The plan's tables exist there with the same data
@@ -58,14 +58,10 @@ export async function checkTargetReady(options: {
   if (leftBehind.length > 0) warnings.push(`source tables not in the plan (they will not be migrated): ${leftBehind.join(', ')}`);
 
   const result = await withConnection(options.target, async (client) => {
-    const present = await client.query<{ id: string }>(
-      `SELECT w.id FROM unnest($1::text[]) w(id)
-        WHERE to_regclass(format('%I.%I', split_part(w.id, '.', 1), split_part(w.id, '.', 2))) IS NOT NULL`,
-      [names],
-    );
-    const missingTables = names.filter((n) => !present.rows.some((r) => r.id === n));
+    const present = await existingTables(client, names);
+    const missingTables = names.filter((n) => !present.includes(n));
     for (const id of missingTables) problems.push(`table ${id} does not exist on the target`);
-    const targetTables = await readTables(client, present.rows.map((r) => r.id), options.target.label);
+    const targetTables = await readTables(client, present, options.target.label);
     for (const source of sourceSide.tables) {
       const target = targetTables.find((t) => t.id === source.id);
       if (target) problems.push(...compareColumns(source, target));

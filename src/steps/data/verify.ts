@@ -1,6 +1,6 @@
 import type pg from 'pg';
-import { quoteIdent, type Database } from '../../adapters/postgres.js';
-import { columnList, normalizeTableName, readTables, type TableInfo } from './catalog.js';
+import { quoteIdent, quoteQualified, type Database } from '../../adapters/postgres.js';
+import { columnList, existingTables, normalizeTableName, readTables, type TableInfo } from './catalog.js';
 import type { Manifest } from './manifest.js';
 
 /**
@@ -179,11 +179,7 @@ export async function verifyTables(options: VerifyOptions): Promise<VerifyReport
 
 /** Tables that exist on the target, by id (missing ones are reported, not thrown). */
 async function readTargetTables(client: pg.Client, names: string[], label: string): Promise<Map<string, TableInfo>> {
-  const present = await client.query<{ id: string }>(
-    `SELECT w.id FROM unnest($1::text[]) w(id) WHERE to_regclass(format('%I.%I', split_part(w.id, '.', 1), split_part(w.id, '.', 2))) IS NOT NULL`,
-    [names],
-  );
-  const tables = await readTables(client, present.rows.map((r) => r.id), label);
+  const tables = await readTables(client, await existingTables(client, names), label);
   return new Map(tables.map((t) => [t.id, t]));
 }
 
@@ -310,7 +306,7 @@ async function findOrphans(
 ): Promise<Difference[]> {
   const differences: Difference[] = [];
   for (const fk of table.foreignKeys) {
-    const parent = fk.refTable.split('.').map(quoteIdent).join('.');
+    const parent = quoteQualified(fk.refTable);
     const where =
       fk.columns.map((c) => `c.${quoteIdent(c)} IS NOT NULL`).join(' AND ') +
       ` AND NOT EXISTS (SELECT 1 FROM ${parent} p WHERE ${fk.columns

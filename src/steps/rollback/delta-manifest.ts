@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { writeFileAtomic } from '../../adapters/atomic-write.js';
+import { fileSafe } from '../data/export.js';
 import { fileMatches, readVersionedJson, type CutoverPoint } from '../data/manifest.js';
 
 /**
@@ -103,5 +104,5 @@ export async function deltaFilesMatch(dir: string, entry: DeltaTableEntry): Prom
 }
 
 export function deltaFileName(table: string, kind: 'new' | 'changed' | 'deleted'): string {
-  return `${table}.${kind}.copy`;
+  return `${fileSafe(table)}.${kind}.copy`;
 }

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import { quoteIdent, type Database } from '../../adapters/postgres.js';
+import { quoteIdent, quoteQualified, type Database } from '../../adapters/postgres.js';
 import type { Progress } from '../types.js';
 import { columnList, readTables, type TableInfo } from '../data/catalog.js';
 import { CopyMeter } from '../data/export.js';
@@ -142,7 +142,7 @@ async function reimportTable(client: pg.Client, table: TableInfo, entry: DeltaTa
     const heldBack = { count: 0, keys: [] as RowKey[], reasons: [] as string[] };
     for (const fk of table.foreignKeys) {
       if (!fk.columns.every((c) => entry.columns.includes(c))) continue;
-      const parent = fk.refTable.split('.').map(quoteIdent).join('.');
+      const parent = quoteQualified(fk.refTable);
       const matches = (alias: string) => fk.columns.map((c, i) => `${alias}.${quoteIdent(fk.refColumns[i]!)} = d.${quoteIdent(c)}`).join(' AND ');
       const selfReference = fk.refTable === table.id ? ` AND NOT EXISTS (SELECT 1 FROM ${STAGE} p2 WHERE ${matches('p2')})` : '';
       const held = await client.query<{ n: string; keys: (string | null)[][] | null }>(
