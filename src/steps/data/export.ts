@@ -10,6 +10,7 @@ import { to as copyTo } from 'pg-copy-streams';
 import { SESSION_SETTINGS, quoteLiteral, type Database } from '../../adapters/postgres.js';
 import type { Progress } from '../types.js';
 import { columnList, readTables, type TableInfo } from './catalog.js';
+import { readSequenceStates } from './sequences.js';
 import { tableDigest, type TableDigest } from './verify.js';
 import {
   countNewlines,
@@ -20,7 +21,7 @@ import {
   writeManifest,
   type CutoverPoint,
   type Manifest,
-  type SequenceState,
+  type OwnedSequenceState,
   type TableEntry,
 } from './manifest.js';
 
@@ -105,6 +106,8 @@ export async function exportTables(options: ExportOptions): Promise<ExportSummar
       )
     ).rows[0]!;
     const tables = await readTables(coordinator, options.tables, options.source.label);
+    // Sequences are not transactional: these are their positions now, inside the freeze.
+    manifest.sequences = await readSequenceStates(coordinator, tables);
 
     const results = new Map<string, TableExportResult>();
     const todo: TableInfo[] = [];
@@ -246,7 +249,7 @@ async function exportOneTable(
   await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
   try {
     await client.query(`SET TRANSACTION SNAPSHOT ${quoteLiteral(snapshotId)}`);
-    const sequences: SequenceState[] = [];
+    const sequences: OwnedSequenceState[] = [];
     for (const column of table.columns) {
       if (!column.sequence) continue;
       // Sequences are not transactional: this is their current value, which is what the target

@@ -294,8 +294,10 @@ const migrateLoad = {
       `    (only for tables of ${REBUILD_INDEXES_ABOVE_ROWS} rows or more);`,
       `  COPY <table> (<columns>) FROM STDIN [WITH (FREEZE)];   ← ${exportDir(ctx)}/<schema>.<table>.copy`,
       `  ALTER TABLE <table> ADD CONSTRAINT ...; CREATE INDEX ...;`,
-      `  SELECT setval(<owned sequence>, max(id)); ANALYZE <table>;`,
-      `  INSERT INTO ${META_SCHEMA}.loaded (run, table, rows, sha256); COMMIT;`,
+      `  ANALYZE <table>; INSERT INTO ${META_SCHEMA}.loaded (run, table, rows, sha256); COMMIT;`,
+      `Then every sequence the tables use (owned or in a column default) set to the source's position from`,
+      `manifest.json, or just past its columns' values in the sequence's direction when those go further:`,
+      `  SELECT setval(<sequence>, <position>, <is_called>);`,
       `Tables already recorded as loaded with the same file and row count are skipped:`,
       tableLines(ctx),
     ].join('\n');
@@ -309,7 +311,7 @@ const migrateVerify = {
     if (!report.ok) throw new DataMismatchError(report);
     const rows = report.tables.reduce((sum, t) => sum + t.targetRows, 0);
     return {
-      summary: `Source and target identical: ${report.tables.length} tables, ${rows} rows (counts, content hashes, no orphans)`,
+      summary: `Source and target identical: ${report.tables.length} tables, ${rows} rows (counts, content hashes, no orphans), ${report.sequences?.checked ?? 0} sequences positioned`,
       output: {
         durationMs: report.durationMs,
         tables: report.tables.map((t) => ({
@@ -328,7 +330,8 @@ const migrateVerify = {
       `(the source's was computed by export.tables over the export snapshot, recorded in manifest.json);`,
       `a difference is narrowed down to keys (missing rows, extra rows, changed values); then, on the target,`,
       `  SELECT count(*) FROM <child> c WHERE NOT EXISTS (SELECT 1 FROM <parent> p WHERE p.<key> = c.<fk>);`,
-      `for every foreign key. Tables:`,
+      `for every foreign key; every sequence the tables use must not hand out a value the source or the`,
+      `columns already hold. Tables:`,
       tableLines(ctx),
     ].join('\n');
   },

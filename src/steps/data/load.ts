@@ -3,19 +3,23 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import { quoteIdent, quoteLiteral, type Database } from '../../adapters/postgres.js';
+import { inTransaction, quoteLiteral, type Database } from '../../adapters/postgres.js';
 import type { Progress } from '../types.js';
 import { columnList, readTables, type TableInfo } from './catalog.js';
 import { CopyMeter } from './export.js';
 import { requireManifest, type TableEntry } from './manifest.js';
+import { positionTargetSequences, type PositionedSequence } from './sequences.js';
 
 /**
  * Load: each table in its own transaction, parents first:
  *
  *   BEGIN; SET LOCAL session_replication_role = replica;
  *   TRUNCATE (or DELETE, see below); [DROP secondary indexes]; COPY ... FROM STDIN;
- *   [CREATE the indexes again]; setval(owned sequences); ANALYZE;
+ *   [CREATE the indexes again]; ANALYZE;
  *   INSERT INTO cutover_meta.loaded ...; COMMIT
+ *
+ * then, once every table is in, each sequence the tables use is set to the source's position (see
+ * sequences.ts).
  *
  * Emptying and filling in one transaction is what makes a re-run safe: a crash mid-table rolls the
  * whole table back, and a repeated load replaces rows instead of adding them.
@@ -64,7 +68,6 @@ export interface TableLoadResult {
   /** How the table was emptied first. */
   emptiedWith?: 'truncate' | 'delete';
   indexesRebuilt: number;
-  sequencesAdvanced: number;
 }
 
 export interface LoadSummary {
@@ -73,6 +76,8 @@ export interface LoadSummary {
   durationMs: number;
   /** Target columns that the export does not carry (they get their defaults). */
   warnings: string[];
+  /** Every sequence the loaded tables use, where it now stands on the target. */
+  sequences: PositionedSequence[];
 }
 
 export async function loadTables(options: LoadOptions): Promise<LoadSummary> {
@@ -109,7 +114,7 @@ export async function loadTables(options: LoadOptions): Promise<LoadSummary> {
       const tableStarted = Date.now();
       if (await isLoaded(client, options.runId, table, entry)) {
         done += entry.rows;
-        results.push({ table: table.id, rows: entry.rows, durationMs: 0, skipped: true, indexesRebuilt: 0, sequencesAdvanced: 0 });
+        results.push({ table: table.id, rows: entry.rows, durationMs: 0, skipped: true, indexesRebuilt: 0 });
         report(`load ${table.id}`, true);
         continue;
       }
@@ -122,11 +127,21 @@ export async function loadTables(options: LoadOptions): Promise<LoadSummary> {
       results.push({ ...result, durationMs: Date.now() - tableStarted });
       report(`load ${table.id}`, true);
     }
+    // After every table, and again on every resume (setval is idempotent): a shared sequence must
+    // go past all of its tables, which a per-table step could move back and forth.
+    if (!manifest.sequences) {
+      throw new Error(`${options.dir} was exported by an older cutover without sequence positions: run export.tables again.`);
+    }
+    const loadedIds = new Set(tables.map((t) => t.id));
+    const sequences = await inTransaction(client, () =>
+      positionTargetSequences(client, manifest.sequences!.filter((s) => s.uses.some((u) => loadedIds.has(u.table)))),
+    );
     return {
       tables: results,
       rows: results.reduce((sum, r) => sum + r.rows, 0),
       durationMs: Date.now() - started,
       warnings,
+      sequences,
     };
   } finally {
     await client.end().catch(() => {});
@@ -235,7 +250,6 @@ async function loadOneTable(
       await client.query(index.definition);
       if (index.comment !== null) await client.query(`COMMENT ON INDEX ${index.name} IS ${quoteLiteral(index.comment)}`);
     }
-    const sequencesAdvanced = await advanceSequences(client, table, entry);
     // Fresh planner statistics, so the application's first queries on the new database get good plans.
     await client.query(`ANALYZE ${table.quoted}`);
     await client.query(
@@ -250,34 +264,9 @@ async function loadOneTable(
       skipped: false,
       emptiedWith,
       indexesRebuilt: rebuild.length + constraints.length,
-      sequencesAdvanced,
     };
   } catch (error) {
     await client.query('ROLLBACK').catch(() => {});
     throw error;
   }
-}
-
-/**
- * Move every sequence the table owns (serial and identity columns) past both the largest value in
- * the column and where the source's sequence stood, so that the application's next insert without
- * an id neither collides nor reuses an id the source already handed out.
- */
-async function advanceSequences(client: pg.Client, table: TableInfo, entry: TableEntry): Promise<number> {
-  let advanced = 0;
-  for (const column of table.columns) {
-    if (!column.sequence || column.generated) continue;
-    const max = await client.query<{ max: string | null }>(
-      `SELECT max(${quoteIdent(column.name)})::text AS max FROM ${table.scan}`,
-    );
-    const candidates: bigint[] = [];
-    if (max.rows[0]!.max !== null) candidates.push(BigInt(max.rows[0]!.max));
-    const source = entry.sequences.find((s) => s.column === column.name);
-    if (source?.isCalled) candidates.push(BigInt(source.lastValue));
-    if (candidates.length === 0) continue;
-    const value = candidates.reduce((a, b) => (b > a ? b : a));
-    await client.query(`SELECT setval($1::regclass, $2::bigint, true)`, [column.sequence, value.toString()]);
-    advanced++;
-  }
-  return advanced;
 }

@@ -2,6 +2,7 @@ import type pg from 'pg';
 import { quoteIdent, quoteQualified, type Database } from '../../adapters/postgres.js';
 import { columnList, existingTables, normalizeTableName, readTables, type TableInfo } from './catalog.js';
 import type { Manifest } from './manifest.js';
+import { checkTargetSequences, readSequenceStates } from './sequences.js';
 
 /**
  * Verify: per table, the row count and an order-independent content hash, both computed inside each
@@ -52,6 +53,8 @@ export interface TableVerification {
 export interface VerifyReport {
   ok: boolean;
   tables: TableVerification[];
+  /** Every sequence the tables use, on the target: positioned so that nothing collides (sequences.ts). */
+  sequences?: { checked: number; problems: string[] };
   durationMs: number;
 }
 
@@ -171,7 +174,14 @@ export async function verifyTables(options: VerifyOptions): Promise<VerifyReport
         result.match = false;
       }
     }
-    return { ok: results.every((r) => r.match), tables: results, durationMs: Date.now() - started };
+    const sequenceStates = await readSequenceStates(source, sourceTables);
+    const sequences = { checked: sequenceStates.length, problems: await checkTargetSequences(target, sequenceStates) };
+    return {
+      ok: results.every((r) => r.match) && sequences.problems.length === 0,
+      tables: results,
+      sequences,
+      durationMs: Date.now() - started,
+    };
   } finally {
     await Promise.all([source.end().catch(() => {}), target.end().catch(() => {})]);
   }
@@ -348,5 +358,13 @@ export function formatVerifyReport(report: VerifyReport, options: { onlyDifferen
       lines.push(`       ${d.kind}: ${d.partial ? 'at least ' : ''}${d.count}${keys}${detail}`);
     }
   }
+  if (report.sequences) lines.push(...formatSequenceLines(report.sequences, options));
   return lines.join('\n');
+}
+
+function formatSequenceLines(sequences: NonNullable<VerifyReport['sequences']>, options: { onlyDifferences?: boolean }): string[] {
+  if (sequences.problems.length === 0) {
+    return options.onlyDifferences ? [] : [`ok   sequences: ${sequences.checked} positioned at or past the source's, past their columns' values`];
+  }
+  return [`DIFF sequences: ${sequences.problems.length} of ${sequences.checked} would collide`, ...sequences.problems.map((p) => `       ${p}`)];
 }

@@ -60,9 +60,9 @@ export interface DeltaTableEntry {
 export interface ReservedIds {
   table: string;
   column: string;
-  /** Quoted, schema-qualified sequence on the source. */
+  /** Canonical id of the sequence on the source (it may serve several tables; this is its first use). */
   sequence: string;
-  /** The source's sequence now returns values above this. */
+  /** The last value the source's sequence counts as handed out: it now returns values past this, in its direction. */
   through: string;
 }
 
