@@ -37,6 +37,13 @@ export interface IndexInfo {
   /** `pg_get_indexdef` text, ready to recreate it. */
   definition: string;
   comment: string | null;
+  /** `ALTER INDEX … ALTER COLUMN n SET STATISTICS m` targets, which the definition does not carry. */
+  statistics: IndexStatistics[];
+}
+
+export interface IndexStatistics {
+  column: number;
+  target: number;
 }
 
 export interface ConstraintInfo {
@@ -44,6 +51,12 @@ export interface ConstraintInfo {
   name: string;
   /** `pg_get_constraintdef` text, e.g. `PRIMARY KEY (id)`. */
   definition: string;
+  /** COMMENT ON CONSTRAINT, lost with a DROP CONSTRAINT. */
+  comment: string | null;
+  /** Its index (quoted, schema-qualified), with the comment and statistics targets it carries. */
+  index: string;
+  indexComment: string | null;
+  indexStatistics: IndexStatistics[];
 }
 
 export interface TableInfo {
@@ -137,6 +150,10 @@ export function normalizeTableName(name: string): string {
   return canonicalTableId(name);
 }
 
+/** An index's per-column statistics targets, as JSON `[{column, target}]` (attstattarget is NULL or -1 when unset). */
+const INDEX_STATISTICS = `coalesce((SELECT json_agg(json_build_object('column', ia.attnum, 'target', ia.attstattarget::int) ORDER BY ia.attnum)
+                 FROM pg_attribute ia WHERE ia.attrelid = i.indexrelid AND coalesce(ia.attstattarget::int, -1) >= 0), '[]'::json)`;
+
 /**
  * Read the named tables, ordered parents first by their foreign keys. Throws when a table is missing
  * or lives in a Supabase internal schema.
@@ -225,24 +242,40 @@ export async function readTables(client: pg.Client, names: readonly string[], da
       ORDER BY f.conname`,
     [oids],
   );
-  const indexes = await client.query<{ oid: number; name: string; definition: string; comment: string | null }>(
+  // Partitioned indexes and the partition indexes attached to them are never dropped: built again
+  // they would be ON ONLY the parent (invalid), and the partitions' indexes would be gone.
+  const indexes = await client.query<{ oid: number; name: string; definition: string; comment: string | null; statistics: IndexStatistics[] }>(
     `SELECT i.indrelid::int AS oid, format('%I.%I', n.nspname, ic.relname) AS name,
-            pg_get_indexdef(i.indexrelid) AS definition, obj_description(i.indexrelid, 'pg_class') AS comment
+            pg_get_indexdef(i.indexrelid) AS definition, obj_description(i.indexrelid, 'pg_class') AS comment,
+            ${INDEX_STATISTICS} AS statistics
        FROM pg_index i
        JOIN pg_class ic ON ic.oid = i.indexrelid
        JOIN pg_namespace n ON n.oid = ic.relnamespace
-      WHERE i.indrelid = ANY($1::oid[])
+      WHERE i.indrelid = ANY($1::oid[]) AND ic.relkind = 'i' AND NOT ic.relispartition
         AND NOT i.indisclustered AND NOT i.indisreplident
         AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid)
         AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.refobjid = i.indexrelid AND d.refclassid = 'pg_class'::regclass AND d.deptype = 'n')
       ORDER BY ic.relname`,
     [oids],
   );
-  const constraints = await client.query<{ oid: number; name: string; definition: string }>(
-    `SELECT k.conrelid::int AS oid, quote_ident(k.conname) AS name, pg_get_constraintdef(k.oid) AS definition
+  const constraints = await client.query<{
+    oid: number;
+    name: string;
+    definition: string;
+    comment: string | null;
+    index: string;
+    index_comment: string | null;
+    statistics: IndexStatistics[];
+  }>(
+    `SELECT k.conrelid::int AS oid, quote_ident(k.conname) AS name, pg_get_constraintdef(k.oid) AS definition,
+            obj_description(k.oid, 'pg_constraint') AS comment, format('%I.%I', n.nspname, ic.relname) AS index,
+            obj_description(i.indexrelid, 'pg_class') AS index_comment, ${INDEX_STATISTICS} AS statistics
        FROM pg_constraint k
        JOIN pg_index i ON i.indexrelid = k.conindid
+       JOIN pg_class ic ON ic.oid = i.indexrelid
+       JOIN pg_namespace n ON n.oid = ic.relnamespace
       WHERE k.conrelid = ANY($1::oid[]) AND k.contype IN ('p', 'u', 'x')
+        AND ic.relkind = 'i' AND NOT ic.relispartition AND k.conparentid = 0
         AND NOT i.indisclustered AND NOT i.indisreplident
         AND NOT EXISTS (SELECT 1 FROM pg_constraint f WHERE f.contype = 'f' AND f.confrelid = k.conrelid)
       ORDER BY k.contype, k.conname`,
@@ -286,10 +319,17 @@ export async function readTables(client: pg.Client, names: readonly string[], da
       referencedByOthers: row.referenced_by_others,
       secondaryIndexes: indexes.rows
         .filter((i) => i.oid === row.oid)
-        .map((i) => ({ name: i.name, definition: i.definition, comment: i.comment })),
+        .map((i) => ({ name: i.name, definition: i.definition, comment: i.comment, statistics: i.statistics })),
       rebuildableConstraints: constraints.rows
         .filter((k) => k.oid === row.oid)
-        .map((k) => ({ name: k.name, definition: k.definition })),
+        .map((k) => ({
+          name: k.name,
+          definition: k.definition,
+          comment: k.comment,
+          index: k.index,
+          indexComment: k.index_comment,
+          indexStatistics: k.statistics,
+        })),
       estimatedRows: Number(row.estimated_rows),
       totalBytes: Number(row.total_bytes),
       rowSecurity: row.row_security,

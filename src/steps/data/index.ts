@@ -288,12 +288,15 @@ const migrateLoad = {
   dryRun(ctx: StepContext): string {
     return [
       `On the target (${ctx.plan.target.urlEnv}), parents first, one transaction per table:`,
+      `  (first, the table's catalog entries are recorded in ${META_SCHEMA}.schema_before for migrate.verify)`,
       `  BEGIN; SET LOCAL session_replication_role = replica;`,
+      `  ALTER TABLE <table and partitions> DISABLE TRIGGER <each enabled trigger, ALWAYS and REPLICA included>;`,
       `  TRUNCATE ONLY <table>   (DELETE FROM ONLY when other tables reference it);`,
       `  DROP INDEX <secondary indexes>; ALTER TABLE <table> DROP CONSTRAINT <primary key/unique no foreign key uses>`,
-      `    (only for tables of ${REBUILD_INDEXES_ABOVE_ROWS} rows or more);`,
+      `    (only for tables of ${REBUILD_INDEXES_ABOVE_ROWS} rows or more, never partitioned indexes);`,
       `  COPY <table> (<columns>) FROM STDIN [WITH (FREEZE)];   ← ${exportDir(ctx)}/<schema>.<table>.copy`,
-      `  ALTER TABLE <table> ADD CONSTRAINT ...; CREATE INDEX ...;`,
+      `  ALTER TABLE <table> ADD CONSTRAINT ...; CREATE INDEX ...; their comments and statistics targets again;`,
+      `  ALTER TABLE <table> ENABLE [ALWAYS|REPLICA] TRIGGER <each, as it was>;`,
       `  ANALYZE <table>; INSERT INTO ${META_SCHEMA}.loaded (run, table, rows, sha256); COMMIT;`,
       `Then every sequence the tables use (owned or in a column default) set to the source's position from`,
       `manifest.json, or just past its columns' values in the sequence's direction when those go further:`,
@@ -307,7 +310,7 @@ const migrateLoad = {
 const migrateVerify = {
   async run(ctx: StepContext): Promise<StepResult> {
     const sourceDigests = digestsFromManifest(await readManifest(exportDir(ctx)));
-    const report = await verifyTables({ source: source(ctx), target: target(ctx), tables: ctx.plan.tables, sourceDigests });
+    const report = await verifyTables({ source: source(ctx), target: target(ctx), tables: ctx.plan.tables, sourceDigests, runId: ctx.runId });
     if (!report.ok) throw new DataMismatchError(report);
     const rows = report.tables.reduce((sum, t) => sum + t.targetRows, 0);
     return {
@@ -331,7 +334,8 @@ const migrateVerify = {
       `a difference is narrowed down to keys (missing rows, extra rows, changed values); then, on the target,`,
       `  SELECT count(*) FROM <child> c WHERE NOT EXISTS (SELECT 1 FROM <parent> p WHERE p.<key> = c.<fk>);`,
       `for every foreign key; every sequence the tables use must not hand out a value the source or the`,
-      `columns already hold. Tables:`,
+      `columns already hold; the target's indexes (valid, attached), constraints (validated), triggers (enable state),`,
+      `comments and statistics targets as recorded before the load. Tables:`,
       tableLines(ctx),
     ].join('\n');
   },

@@ -3,19 +3,20 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import { inTransaction, quoteLiteral, type Database } from '../../adapters/postgres.js';
+import { inTransaction, quoteIdent, quoteLiteral, type Database } from '../../adapters/postgres.js';
 import type { Progress } from '../types.js';
-import { columnList, readTables, type TableInfo } from './catalog.js';
+import { columnList, readTables, type IndexStatistics, type TableInfo } from './catalog.js';
 import { CopyMeter } from './export.js';
 import { requireManifest, type TableEntry } from './manifest.js';
+import { readSchemaSnapshot, SCHEMA_BEFORE_TABLE } from './schema-snapshot.js';
 import { positionTargetSequences, type PositionedSequence } from './sequences.js';
 
 /**
  * Load: each table in its own transaction, parents first:
  *
- *   BEGIN; SET LOCAL session_replication_role = replica;
+ *   BEGIN; SET LOCAL session_replication_role = replica; DISABLE each enabled user trigger;
  *   TRUNCATE (or DELETE, see below); [DROP secondary indexes]; COPY ... FROM STDIN;
- *   [CREATE the indexes again]; ANALYZE;
+ *   [CREATE the indexes again, with their comments and statistics targets]; restore the triggers' states; ANALYZE;
  *   INSERT INTO cutover_meta.loaded ...; COMMIT
  *
  * then, once every table is in, each sequence the tables use is set to the source's position (see
@@ -118,6 +119,7 @@ export async function loadTables(options: LoadOptions): Promise<LoadSummary> {
         report(`load ${table.id}`, true);
         continue;
       }
+      await recordSchemaBefore(client, options.runId, table);
       const doneBefore = done;
       const result = await loadOneTable(client, options, table, entry, threshold, (rows) => {
         done += rows;
@@ -159,6 +161,71 @@ async function ensureMetaTable(client: pg.Client): Promise<void> {
        loaded_at timestamptz NOT NULL DEFAULT now(),
        PRIMARY KEY (run_id, table_name))`,
   );
+  await client.query(
+    `CREATE TABLE IF NOT EXISTS ${SCHEMA_BEFORE_TABLE} (
+       run_id text NOT NULL,
+       table_name text NOT NULL,
+       lines text[] NOT NULL,
+       taken_at timestamptz NOT NULL DEFAULT now(),
+       PRIMARY KEY (run_id, table_name))`,
+  );
+}
+
+/**
+ * The table's schema as it is before its first load attempt (schema-snapshot.ts), kept for
+ * migrate.verify. A later attempt keeps the first record: a failed attempt rolled back, so the
+ * schema it would record is the same, and a changed one must not become the new reference.
+ */
+async function recordSchemaBefore(client: pg.Client, runId: string, table: TableInfo): Promise<void> {
+  const lines = await readSchemaSnapshot(client, [table.id]);
+  await client.query(
+    `INSERT INTO ${SCHEMA_BEFORE_TABLE} (run_id, table_name, lines) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`,
+    [runId, table.id, lines],
+  );
+}
+
+
+/** What DROP INDEX / DROP CONSTRAINT lose and a definition does not carry: the comment and statistics targets. */
+async function restoreIndexDetails(client: pg.Client, index: string, comment: string | null, statistics: readonly IndexStatistics[]): Promise<void> {
+  if (comment !== null) await client.query(`COMMENT ON INDEX ${index} IS ${quoteLiteral(comment)}`);
+  for (const s of statistics) await client.query(`ALTER INDEX ${index} ALTER COLUMN ${s.column} SET STATISTICS ${s.target}`);
+}
+
+interface TriggerState {
+  /** Quoted, schema-qualified table or partition. */
+  relation: string;
+  name: string;
+  /** pg_trigger.tgenabled: O (origin), A (always), R (replica), D (disabled). */
+  enabled: 'O' | 'A' | 'R' | 'D';
+  partition: boolean;
+}
+
+/**
+ * Disable every enabled user trigger of the table and of its partitions, inside the load's
+ * transaction. session_replication_role = replica silences ordinary triggers only: an ENABLE ALWAYS
+ * trigger fires anyway, and an ENABLE REPLICA one fires *because* of it. Foreign key triggers are
+ * internal and stay silenced by the replica role. Returns the states to restore before COMMIT (a
+ * rollback restores them by itself).
+ */
+async function silenceTriggers(client: pg.Client, table: TableInfo): Promise<TriggerState[]> {
+  const result = await client.query<TriggerState>(
+    `SELECT format('%I.%I', n.nspname, c.relname) AS relation, g.tgname AS name, g.tgenabled AS enabled, c.relispartition AS partition
+       FROM pg_trigger g
+       JOIN pg_class c ON c.oid = g.tgrelid
+       JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE NOT g.tgisinternal AND g.tgenabled <> 'D'
+        AND (g.tgrelid = $1::oid OR g.tgrelid IN (SELECT relid FROM pg_partition_tree($1::oid) WHERE relid <> $1::oid))
+      ORDER BY c.relispartition, 1, 2`,
+    [table.oid],
+  );
+  for (const t of result.rows) await client.query(`ALTER TABLE ${t.relation} DISABLE TRIGGER ${quoteIdent(t.name)}`);
+  return result.rows;
+}
+
+/** Back to the recorded states; the table's own triggers before its partitions' (ALTER on a parent recurses). */
+async function restoreTriggers(client: pg.Client, triggers: readonly TriggerState[]): Promise<void> {
+  const how = { O: 'ENABLE', A: 'ENABLE ALWAYS', R: 'ENABLE REPLICA', D: 'DISABLE' } as const;
+  for (const t of triggers) await client.query(`ALTER TABLE ${t.relation} ${how[t.enabled]} TRIGGER ${quoteIdent(t.name)}`);
 }
 
 /** The export's columns must all exist on the target (and not be generated there). */
@@ -215,6 +282,7 @@ async function loadOneTable(
       );
     }
     await client.query(`SET LOCAL maintenance_work_mem = '${INDEX_BUILD_MEMORY}'`);
+    const triggers = await silenceTriggers(client, table);
     // TRUNCATE is refused on a table that other tables reference, even when they are empty; DELETE
     // is not (its foreign key triggers are silenced above) and costs nothing on an empty table,
     // which is the usual case: a first load, or a retry after a crash rolled the table back.
@@ -246,10 +314,17 @@ async function loadOneTable(
     for (const constraint of constraints) {
       await client.query(`ALTER TABLE ${table.quoted} ADD CONSTRAINT ${constraint.name} ${constraint.definition}`);
     }
+    for (const constraint of constraints) {
+      if (constraint.comment !== null) {
+        await client.query(`COMMENT ON CONSTRAINT ${constraint.name} ON ${table.quoted} IS ${quoteLiteral(constraint.comment)}`);
+      }
+      await restoreIndexDetails(client, constraint.index, constraint.indexComment, constraint.indexStatistics);
+    }
     for (const index of rebuild) {
       await client.query(index.definition);
-      if (index.comment !== null) await client.query(`COMMENT ON INDEX ${index.name} IS ${quoteLiteral(index.comment)}`);
+      await restoreIndexDetails(client, index.name, index.comment, index.statistics);
     }
+    await restoreTriggers(client, triggers);
     // Fresh planner statistics, so the application's first queries on the new database get good plans.
     await client.query(`ANALYZE ${table.quoted}`);
     await client.query(

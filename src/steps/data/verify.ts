@@ -2,6 +2,7 @@ import type pg from 'pg';
 import { quoteIdent, quoteQualified, type Database } from '../../adapters/postgres.js';
 import { columnList, existingTables, normalizeTableName, readTables, type TableInfo } from './catalog.js';
 import type { Manifest } from './manifest.js';
+import { compareSchemaSnapshots, readSchemaBefore, readSchemaSnapshot } from './schema-snapshot.js';
 import { checkTargetSequences, readSequenceStates } from './sequences.js';
 
 /**
@@ -55,6 +56,11 @@ export interface VerifyReport {
   tables: TableVerification[];
   /** Every sequence the tables use, on the target: positioned so that nothing collides (sequences.ts). */
   sequences?: { checked: number; problems: string[] };
+  /**
+   * The target's schema of the tables compared with what migrate.load recorded before loading them
+   * (schema-snapshot.ts): catalog lines checked, and those that changed. Only with `runId`.
+   */
+  schema?: { checked: number; changes: string[] };
   durationMs: number;
 }
 
@@ -77,6 +83,8 @@ export interface VerifyOptions {
    * columns; the source is still queried to narrow a difference down to keys.
    */
   sourceDigests?: Readonly<Record<string, TableDigest & { columns: readonly string[] }>>;
+  /** The run whose migrate.load recorded the target's schema before the load; compared when given. */
+  runId?: string;
 }
 
 const BUCKETS = 1024;
@@ -176,15 +184,34 @@ export async function verifyTables(options: VerifyOptions): Promise<VerifyReport
     }
     const sequenceStates = await readSequenceStates(source, sourceTables);
     const sequences = { checked: sequenceStates.length, problems: await checkTargetSequences(target, sequenceStates) };
+    const schema = options.runId === undefined ? undefined : await compareTargetSchema(target, options.runId, [...targetTables.keys()]);
     return {
-      ok: results.every((r) => r.match) && sequences.problems.length === 0,
+      ok: results.every((r) => r.match) && sequences.problems.length === 0 && (schema?.changes.length ?? 0) === 0,
       tables: results,
       sequences,
+      ...(schema ? { schema } : {}),
       durationMs: Date.now() - started,
     };
   } finally {
     await Promise.all([source.end().catch(() => {}), target.end().catch(() => {})]);
   }
+}
+
+/** The target's schema now against the lines migrate.load recorded before loading each table. */
+async function compareTargetSchema(target: pg.Client, runId: string, ids: string[]): Promise<NonNullable<VerifyReport['schema']>> {
+  const recorded = await readSchemaBefore(target, runId, ids);
+  let checked = 0;
+  const changes: string[] = [];
+  for (const id of ids) {
+    const before = recorded.get(id);
+    if (!before) {
+      changes.push(`${id}: no record of its schema before the load (run ${runId} did not load it)`);
+      continue;
+    }
+    checked += before.length;
+    changes.push(...compareSchemaSnapshots(before, await readSchemaSnapshot(target, [id])));
+  }
+  return { checked, changes };
 }
 
 /** Tables that exist on the target, by id (missing ones are reported, not thrown). */
@@ -359,6 +386,13 @@ export function formatVerifyReport(report: VerifyReport, options: { onlyDifferen
     }
   }
   if (report.sequences) lines.push(...formatSequenceLines(report.sequences, options));
+  if (report.schema) {
+    if (report.schema.changes.length > 0) {
+      lines.push(`DIFF target schema: changed since the load began`, ...report.schema.changes.map((c) => `       ${c}`));
+    } else if (!options.onlyDifferences) {
+      lines.push(`ok   target schema: as before the load (${report.schema.checked} catalog entries: indexes, constraints, triggers, comments, statistics targets)`);
+    }
+  }
   return lines.join('\n');
 }
 
