@@ -195,6 +195,18 @@ export const planSchema = z
     }),
     target: z.strictObject({ urlEnv: envName }),
     tables: z.array(tableSchema).min(1, { error: 'expected at least one table' }),
+    /**
+     * Tables of the migrated schemas (the schemas of `tables`) that stay behind on purpose, each with
+     * why. `check` and final.target-ready fail on a source table that is in neither list.
+     */
+    excludedTables: z
+      .array(
+        z.strictObject({
+          name: qualifiedTable,
+          reason: z.string().trim().min(1, { error: 'say why the table stays behind' }),
+        }),
+      )
+      .default([]),
     /** Roles whose writes are revoked during the freeze. */
     appRoles: z.array(z.string().min(1)).default(['anon', 'authenticated', 'service_role']),
     freeze: z

@@ -363,12 +363,14 @@ export function orderParentsFirst<T extends { id: string; foreignKeys: { refTabl
   return ordered;
 }
 
-/** User tables outside Supabase's internal schemas, as `schema.table` (to warn about tables the plan leaves behind). */
+/** User tables outside Supabase's internal schemas (partitions and extension tables not counted), as canonical ids. */
 export async function listUserTables(client: pg.Client): Promise<string[]> {
   const result = await client.query<{ schema: string; name: string }>(
     `SELECT n.nspname AS schema, c.relname AS name
        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
       WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
+        -- Tables an extension creates (PostGIS's spatial_ref_sys) come with CREATE EXTENSION.
+        AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
       ORDER BY 1, 2`,
   );
   return result.rows.filter((r) => !isExcludedSchema(r.schema) && r.schema !== 'cutover_meta').map((r) => tableId(r.schema, r.name));

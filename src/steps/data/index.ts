@@ -310,7 +310,7 @@ const migrateLoad = {
 const migrateVerify = {
   async run(ctx: StepContext): Promise<StepResult> {
     const sourceDigests = digestsFromManifest(await readManifest(exportDir(ctx)));
-    const report = await verifyTables({ source: source(ctx), target: target(ctx), tables: ctx.plan.tables, sourceDigests, runId: ctx.runId });
+    const report = await verifyTables({ source: source(ctx), target: target(ctx), tables: ctx.plan.tables, sourceDigests, runId: ctx.runId, excludedTables: ctx.plan.excludedTables });
     if (!report.ok) throw new DataMismatchError(report);
     const rows = report.tables.reduce((sum, t) => sum + t.targetRows, 0);
     return {
@@ -347,6 +347,7 @@ const finalTargetReady = {
       source: source(ctx),
       target: target(ctx),
       tables: tableNames(ctx),
+      excludedTables: ctx.plan.excludedTables,
       appRoles: ctx.plan.appRoles,
     });
     for (const warning of readiness.warnings) ctx.note(warning);
@@ -360,7 +361,8 @@ const finalTargetReady = {
   },
   dryRun(ctx: StepContext): string {
     return [
-      `Compare the ${tableNames(ctx).length} plan tables' columns (name, type, generated) between source and target,`,
+      `Every source table of the plan's schemas must be in plan.tables or plan.excludedTables (with a reason);`,
+      `compare the ${tableNames(ctx).length} plan tables' columns (name, type, generated) between source and target,`,
       `check the source's extensions exist on the target (Supabase platform ones excepted),`,
       `and, when the target's data folder is local, that it has twice the source tables' size free.`,
       `Internal schemas never compared: ${EXCLUDED_SCHEMAS.join(', ')}, _*, pg_*.`,

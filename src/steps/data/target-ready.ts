@@ -1,7 +1,8 @@
 import { statfs } from 'node:fs/promises';
 import type pg from 'pg';
 import { withConnection, type Database } from '../../adapters/postgres.js';
-import { existingTables, listUserTables, normalizeTableName, readTables, type TableInfo } from './catalog.js';
+import { accountForTables, describeUnaccounted } from './accounted.js';
+import { existingTables, normalizeTableName, readTables, type TableInfo } from './catalog.js';
 
 /**
  * final.target-ready: the target can take the load. The plan's tables exist there with the same data
@@ -34,7 +35,7 @@ export interface TargetReadiness {
   /** Extensions of the source that the target has, and platform ones that were not required. */
   extensions: { present: string[]; notRequired: string[] };
   freeSpace: { measured: boolean; freeBytes?: number; neededBytes: number; note?: string };
-  /** Not blocking: tables the plan leaves behind, non-empty target tables, missing app roles. */
+  /** Not blocking: tables the plan excludes, non-empty target tables, missing app roles. */
   warnings: string[];
 }
 
@@ -42,6 +43,8 @@ export async function checkTargetReady(options: {
   source: Database;
   target: Database;
   tables: readonly string[];
+  /** Tables of the migrated schemas the plan leaves behind on purpose, with why. */
+  excludedTables?: readonly { name: string; reason: string }[];
   appRoles: readonly string[];
 }): Promise<TargetReadiness> {
   const names = options.tables.map(normalizeTableName);
@@ -51,11 +54,11 @@ export async function checkTargetReady(options: {
   const sourceSide = await withConnection(options.source, async (client) => ({
     tables: await readTables(client, names, options.source.label),
     extensions: await listExtensions(client),
-    userTables: await listUserTables(client),
+    accounting: await accountForTables(client, { tables: names.map((name) => ({ name })), excludedTables: options.excludedTables ?? [] }),
   }));
   const neededBytes = sourceSide.tables.reduce((sum, t) => sum + t.totalBytes, 0) * SPACE_FACTOR;
-  const leftBehind = sourceSide.userTables.filter((id) => !names.includes(id));
-  if (leftBehind.length > 0) warnings.push(`source tables not in the plan (they will not be migrated): ${leftBehind.join(', ')}`);
+  if (sourceSide.accounting.unaccounted.length > 0) problems.push(describeUnaccounted(sourceSide.accounting));
+  for (const excluded of options.excludedTables ?? []) warnings.push(`${excluded.name} stays behind (plan.excludedTables): ${excluded.reason}`);
 
   const result = await withConnection(options.target, async (client) => {
     const present = await existingTables(client, names);

@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { quoteIdent, quoteQualified, type Database } from '../../adapters/postgres.js';
 import { columnList, existingTables, normalizeTableName, readTables, type TableInfo } from './catalog.js';
+import { accountForTables, describeUnaccounted, type TableAccounting } from './accounted.js';
 import type { Manifest } from './manifest.js';
 import { compareSchemaSnapshots, readSchemaBefore, readSchemaSnapshot } from './schema-snapshot.js';
 import { checkTargetSequences, readSequenceStates } from './sequences.js';
@@ -61,6 +62,8 @@ export interface VerifyReport {
    * (schema-snapshot.ts): catalog lines checked, and those that changed. Only with `runId`.
    */
   schema?: { checked: number; changes: string[] };
+  /** Every source table of the migrated schemas in the plan or excluded with a reason (accounted.ts). */
+  accounted?: TableAccounting;
   durationMs: number;
 }
 
@@ -85,6 +88,8 @@ export interface VerifyOptions {
   sourceDigests?: Readonly<Record<string, TableDigest & { columns: readonly string[] }>>;
   /** The run whose migrate.load recorded the target's schema before the load; compared when given. */
   runId?: string;
+  /** The plan's exclusions: when given, every source table of the migrated schemas must be accounted for. */
+  excludedTables?: readonly { name: string; reason: string }[];
 }
 
 const BUCKETS = 1024;
@@ -184,11 +189,14 @@ export async function verifyTables(options: VerifyOptions): Promise<VerifyReport
     }
     const sequenceStates = await readSequenceStates(source, sourceTables);
     const sequences = { checked: sequenceStates.length, problems: await checkTargetSequences(target, sequenceStates) };
+    const accounted =
+      options.excludedTables === undefined ? undefined : await accountForTables(source, { tables: options.tables, excludedTables: options.excludedTables });
     const schema = options.runId === undefined ? undefined : await compareTargetSchema(target, options.runId, [...targetTables.keys()]);
     return {
-      ok: results.every((r) => r.match) && sequences.problems.length === 0 && (schema?.changes.length ?? 0) === 0,
+      ok: results.every((r) => r.match) && sequences.problems.length === 0 && (schema?.changes.length ?? 0) === 0 && (accounted?.unaccounted.length ?? 0) === 0,
       tables: results,
       sequences,
+      ...(accounted ? { accounted } : {}),
       ...(schema ? { schema } : {}),
       durationMs: Date.now() - started,
     };
@@ -386,6 +394,13 @@ export function formatVerifyReport(report: VerifyReport, options: { onlyDifferen
     }
   }
   if (report.sequences) lines.push(...formatSequenceLines(report.sequences, options));
+  if (report.accounted) {
+    const a = report.accounted;
+    if (a.unaccounted.length > 0) lines.push(`DIFF every table accounted for: ${describeUnaccounted(a)}`);
+    else if (!options.onlyDifferences) {
+      lines.push(`ok   every table accounted for: ${a.sourceTables} source tables in ${a.schemas.join(', ')} (${a.planned} migrated, ${a.excluded} excluded with a reason)`);
+    }
+  }
   if (report.schema) {
     if (report.schema.changes.length > 0) {
       lines.push(`DIFF target schema: changed since the load began`, ...report.schema.changes.map((c) => `       ${c}`));
