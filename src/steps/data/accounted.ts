@@ -137,7 +137,7 @@ export async function checkPlanCoverage(
         : {
             system,
             ok: true,
-            message: `all ${accounting.sourceTables} source tables in ${accounting.schemas.join(', ')} accounted for (${accounting.planned} migrated, ${accounting.excluded} excluded with a reason)`,
+            message: `all ${accounting.sourceTables} source table${accounting.sourceTables === 1 ? '' : 's'} in ${accounting.schemas.join(', ')} accounted for (${accounting.planned} migrated, ${accounting.excluded} excluded with a reason)`,
           },
     );
     if (accounting.unknownExclusions.length > 0) {

@@ -98,7 +98,7 @@ export interface TableInfo {
 
 /**
  * Supabase's internal schemas: never exported, loaded or compared. Auth users leave through the
- * admin API instead of `auth.users`.
+ * admin API instead of `auth.users` (unless the plan lists it, see AUTH_PLAN_TABLES).
  */
 export const EXCLUDED_SCHEMAS: readonly string[] = [
   'auth',
@@ -118,6 +118,12 @@ export const EXCLUDED_SCHEMAS: readonly string[] = [
   'pgbouncer',
   'information_schema',
 ];
+
+/**
+ * Supabase's auth tables a plan may list explicitly, when the target is a self-hosted Supabase with
+ * the same auth schema: the application's foreign keys to auth.users then keep their rows.
+ */
+export const AUTH_PLAN_TABLES: readonly string[] = ['auth.users', 'auth.identities'];
 
 export function isExcludedSchema(schema: string): boolean {
   return EXCLUDED_SCHEMAS.includes(schema) || schema.startsWith('_') || schema.startsWith('pg_');
@@ -162,10 +168,11 @@ export async function readTables(client: pg.Client, names: readonly string[], da
   const wanted = names.map(normalizeTableName);
   for (const id of wanted) {
     const { schema } = splitTableName(id);
-    if (isExcludedSchema(schema)) {
+    if (isExcludedSchema(schema) && !AUTH_PLAN_TABLES.includes(id)) {
       throw new Error(
         `The plan lists ${id}, but schema "${schema}" is internal to Supabase and is not migrated ` +
-          `(auth users are exported through the admin API). Remove it from plan.tables.`,
+          `(auth users are exported through the admin API; only ${AUTH_PLAN_TABLES.join(' and ')} may be plan tables, ` +
+          `for a target that is a self-hosted Supabase). Remove it from plan.tables.`,
       );
     }
   }

@@ -2,7 +2,7 @@ import { statfs } from 'node:fs/promises';
 import type pg from 'pg';
 import { withConnection, type Database } from '../../adapters/postgres.js';
 import { accountForTables, describeUnaccounted } from './accounted.js';
-import { existingTables, normalizeTableName, readTables, type TableInfo } from './catalog.js';
+import { AUTH_PLAN_TABLES, existingTables, normalizeTableName, readTables, type TableInfo } from './catalog.js';
 
 /**
  * final.target-ready: the target can take the load. The plan's tables exist there with the same data
@@ -63,7 +63,15 @@ export async function checkTargetReady(options: {
   const result = await withConnection(options.target, async (client) => {
     const present = await existingTables(client, names);
     const missingTables = names.filter((n) => !present.includes(n));
-    for (const id of missingTables) problems.push(`table ${id} does not exist on the target`);
+    const hasAuth = (await client.query<{ ok: boolean }>(`SELECT to_regnamespace('auth') IS NOT NULL AS ok`)).rows[0]!.ok;
+    for (const id of missingTables) {
+      problems.push(
+        AUTH_PLAN_TABLES.includes(id) && !hasAuth
+          ? `${id} is a plan table, but the target has no schema auth: only a self-hosted Supabase target has it. ` +
+              `Remove ${id} from plan.tables (auth users are exported through the admin API) or install the auth schema on the target`
+          : `table ${id} does not exist on the target`,
+      );
+    }
     const targetTables = await readTables(client, present, options.target.label);
     for (const source of sourceSide.tables) {
       const target = targetTables.find((t) => t.id === source.id);
