@@ -1,9 +1,13 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadPlan } from '../../src/config/load.js';
-import type { Plan } from '../../src/config/schema.js';
+import { examplePlan } from '../../src/config/example.js';
+import { formatName } from '../../src/config/identifiers.js';
+import type { Plan, PlanInput } from '../../src/config/schema.js';
 import { checkPlanCoverage } from '../../src/steps/data/accounted.js';
 import { exportTables } from '../../src/steps/data/export.js';
 import { loadTables } from '../../src/steps/data/load.js';
@@ -134,6 +138,39 @@ describe('every table accounted for, and a plan written from the source', () => 
     await expect(
       checkTargetReady({ source: pair.source, target: pair.target, tables: forgetful.tables.map((t) => t.name), excludedTables: forgetful.excludedTables, appRoles: [] }),
     ).rejects.toThrow(/shop\.stock, shop\.warehouse/);
+  });
+
+  it('cutover check on the written plan: exit 0 with every table accounted for; exit 1 naming a table the plan forgets', async () => {
+    // The plan as the person would finish it: local DNS, an outbox, and the old system answering.
+    const health = createServer((_, response) => response.end('ok'));
+    await new Promise<void>((done) => health.listen(0, '127.0.0.1', done));
+    const port = (health.address() as AddressInfo).port;
+    try {
+      const records = (examplePlan.dns as { records: PlanInput['dns']['records'] }).records;
+      await writeFile(join(dir, 'zone.json'), JSON.stringify({ zone: 'freshtrackpro.com', records: records.map((r) => ({ name: r.name, type: r.type, content: r.oldValue, ttl: r.normalTtl })), changes: [] }));
+      const finished = (tables: PlanInput['tables']) => ({
+        ...examplePlan,
+        source: { urlEnv: 'SHOP_SOURCE_URL' },
+        tables,
+        excludedTables: plan.excludedTables,
+        dns: { provider: 'local', zone: 'freshtrackpro.com', file: 'zone.json', records },
+        mail: { provider: 'outbox', dir: 'outbox', from: 'Shop <ops@example.com>', audience: { source: 'file', file: 'users.txt' } },
+        probes: { ...examplePlan.probes, oldHealth: { url: `http://127.0.0.1:${port}/health`, bodyMatch: 'ok' } },
+      });
+      const file = join(dir, 'finished.json');
+      const planned = plan.tables.map((t) => ({ ...t, key: t.key.map((k) => formatName(k)), ...(t.timestampColumn ? { timestampColumn: formatName(t.timestampColumn) } : {}) }));
+      await writeFile(file, JSON.stringify(finished(planned)));
+      const good = await cli(['--config', file, 'check'], env);
+      expect(good.stdout).toContain('✓ plan tables: all 11 source tables in public, shop accounted for (10 migrated, 1 excluded with a reason)');
+      expect(good.code).toBe(0);
+
+      await writeFile(file, JSON.stringify(finished(planned.filter((t) => t.name !== 'shop.warehouse'))));
+      const bad = await cli(['--config', file, 'check'], env);
+      expect(bad.stdout).toMatch(/✗ plan tables: 1 source table in public, shop is neither in plan.tables nor in plan.excludedTables: shop.warehouse\./);
+      expect(bad.code).toBe(1);
+    } finally {
+      health.close();
+    }
   });
 
   it('the written plan passes final.target-ready and migrates with every verify line clean', async () => {

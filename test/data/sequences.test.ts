@@ -4,6 +4,7 @@ import { exportTables } from '../../src/steps/data/export.js';
 import { loadTables } from '../../src/steps/data/load.js';
 import { verifyTables } from '../../src/steps/data/verify.js';
 import { exportDelta } from '../../src/steps/rollback/export-delta.js';
+import { reimportDelta } from '../../src/steps/rollback/reimport.js';
 import { usePostgres } from '../support/postgres.js';
 import { makePair, type Pair } from './support.js';
 
@@ -120,5 +121,17 @@ describe('sequences on real PostgreSQL', () => {
     expect(next!.ledger).toBe('-126');
     // The cycling sequence continues after the target's last number.
     expect(next!.ring).toBe(26);
+
+    // The re-import brings the target's new rows into the source; its sequences still point past them.
+    const reimported = await reimportDelta({ source: pair.source, dir: join(pair.dir, 'rollback-delta'), runId: 'run-seq' });
+    expect(reimported.tables.map((t) => [t.table, t.inserted])).toEqual([
+      ['public.invoice', 5],
+      ['public.credit_note', 5],
+      ['public.ledger', 5],
+      ['public.slot', 5],
+    ]);
+    await pair.sql('source', `INSERT INTO public.invoice (amount) VALUES (1); INSERT INTO public.ledger (note) VALUES ('after the rollback')`);
+    const [after] = await pair.sql<{ ledger: string }>('source', `SELECT id::text AS ledger FROM public.ledger WHERE note = 'after the rollback'`);
+    expect(after!.ledger).toBe('-127');
   });
 });

@@ -314,9 +314,16 @@ const migrateVerify = {
     if (!report.ok) throw new DataMismatchError(report);
     const rows = report.tables.reduce((sum, t) => sum + t.targetRows, 0);
     return {
-      summary: `Source and target identical: ${report.tables.length} tables, ${rows} rows (counts, content hashes, no orphans), ${report.sequences?.checked ?? 0} sequences positioned`,
+      summary: `Source and target identical: ${report.tables.length} tables, ${rows} rows (counts, content hashes, no orphans); ${report.sequences?.checked ?? 0} sequences positioned; every source table accounted for; target schema as before the load`,
       output: {
         durationMs: report.durationMs,
+        sequences: report.sequences,
+        schema: report.schema && { checked: report.schema.checked, changes: report.schema.changes.length },
+        accounted: report.accounted && {
+          sourceTables: report.accounted.sourceTables,
+          planned: report.accounted.planned,
+          excluded: report.accounted.excluded,
+        },
         tables: report.tables.map((t) => ({
           table: t.table,
           rows: t.targetRows,
