@@ -164,8 +164,9 @@ describe('every table accounted for, and a plan written from the source', () => 
       expect(good.stdout).toContain('✓ plan tables: all 11 source tables in public, shop accounted for (10 migrated, 1 excluded with a reason)');
       expect(good.code).toBe(0);
 
-      await writeFile(file, JSON.stringify(finished(planned.filter((t) => t.name !== 'shop.warehouse'))));
-      const bad = await cli(['--config', file, 'check'], env);
+      const forgetful = join(dir, 'forgetful.json');
+      await writeFile(forgetful, JSON.stringify(finished(planned.filter((t) => t.name !== 'shop.warehouse'))));
+      const bad = await cli(['--config', forgetful, 'check'], env);
       expect(bad.stdout).toMatch(/✗ plan tables: 1 source table in public, shop is neither in plan.tables nor in plan.excludedTables: shop.warehouse\./);
       expect(bad.code).toBe(1);
     } finally {
