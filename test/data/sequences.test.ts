@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exportTables } from '../../src/steps/data/export.js';
 import { loadTables } from '../../src/steps/data/load.js';
+import { checkTargetReady } from '../../src/steps/data/target-ready.js';
 import { verifyTables } from '../../src/steps/data/verify.js';
 import { exportDelta } from '../../src/steps/rollback/export-delta.js';
 import { reimportDelta } from '../../src/steps/rollback/reimport.js';
@@ -92,6 +93,19 @@ describe('sequences on real PostgreSQL', () => {
       await loadTables({ target: other.target, dir: other.dir, runId: 'run-behind' });
       const [next] = await other.sql<{ i: number; l: string }>('target', `SELECT nextval('public.invoice_numbers')::int AS i, nextval('public.countdown')::text AS l`);
       expect(next).toEqual({ i: 5001, l: '-78' });
+    } finally {
+      await other.cleanup();
+    }
+  });
+
+  it('final.target-ready names a sequence the tables use that the target lacks', async () => {
+    const other = await makePair(server(), 'seq_missing');
+    try {
+      await other.sql('source', SCHEMA);
+      await other.sql('target', SCHEMA.replace("CREATE SEQUENCE public.invoice_numbers START 1000;", '').replace(/DEFAULT nextval\('public\.invoice_numbers'\)/g, ''));
+      await expect(checkTargetReady({ source: other.source, target: other.target, tables: TABLES, appRoles: [] })).rejects.toThrow(
+        /sequence public\.invoice_numbers \(used by public\.invoice\.id, public\.credit_note\.id\) does not exist on the target/,
+      );
     } finally {
       await other.cleanup();
     }

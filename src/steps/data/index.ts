@@ -275,6 +275,7 @@ const migrateLoad = {
         rows: summary.rows,
         durationMs: summary.durationMs,
         rowsPerSecond: rate(summary.rows, summary.durationMs),
+        sequences: summary.sequences,
         tables: summary.tables.map((t) => ({
           table: t.table,
           rows: t.rows,

@@ -184,7 +184,6 @@ async function recordSchemaBefore(client: pg.Client, runId: string, table: Table
   );
 }
 
-
 /** What DROP INDEX / DROP CONSTRAINT lose and a definition does not carry: the comment and statistics targets. */
 async function restoreIndexDetails(client: pg.Client, index: string, comment: string | null, statistics: readonly IndexStatistics[]): Promise<void> {
   if (comment !== null) await client.query(`COMMENT ON INDEX ${index} IS ${quoteLiteral(comment)}`);
@@ -197,7 +196,6 @@ interface TriggerState {
   name: string;
   /** pg_trigger.tgenabled: O (origin), A (always), R (replica), D (disabled). */
   enabled: 'O' | 'A' | 'R' | 'D';
-  partition: boolean;
 }
 
 /**
@@ -209,7 +207,7 @@ interface TriggerState {
  */
 async function silenceTriggers(client: pg.Client, table: TableInfo): Promise<TriggerState[]> {
   const result = await client.query<TriggerState>(
-    `SELECT format('%I.%I', n.nspname, c.relname) AS relation, g.tgname AS name, g.tgenabled AS enabled, c.relispartition AS partition
+    `SELECT format('%I.%I', n.nspname, c.relname) AS relation, g.tgname AS name, g.tgenabled AS enabled
        FROM pg_trigger g
        JOIN pg_class c ON c.oid = g.tgrelid
        JOIN pg_namespace n ON n.oid = c.relnamespace

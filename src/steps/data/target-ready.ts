@@ -1,7 +1,8 @@
 import { statfs } from 'node:fs/promises';
 import type pg from 'pg';
-import { withConnection, type Database } from '../../adapters/postgres.js';
+import { quoteQualified, withConnection, type Database } from '../../adapters/postgres.js';
 import { accountForTables, describeUnaccounted } from './accounted.js';
+import { readSequences } from './sequences.js';
 import { AUTH_PLAN_TABLES, existingTables, normalizeTableName, readTables, type TableInfo } from './catalog.js';
 
 /**
@@ -51,11 +52,15 @@ export async function checkTargetReady(options: {
   const problems: string[] = [];
   const warnings: string[] = [];
 
-  const sourceSide = await withConnection(options.source, async (client) => ({
-    tables: await readTables(client, names, options.source.label),
-    extensions: await listExtensions(client),
-    accounting: await accountForTables(client, { tables: names.map((name) => ({ name })), excludedTables: options.excludedTables ?? [] }),
-  }));
+  const sourceSide = await withConnection(options.source, async (client) => {
+    const tables = await readTables(client, names, options.source.label);
+    return {
+      tables,
+      sequences: await readSequences(client, tables),
+      extensions: await listExtensions(client),
+      accounting: await accountForTables(client, { tables: names.map((name) => ({ name })), excludedTables: options.excludedTables ?? [] }),
+    };
+  });
   const neededBytes = sourceSide.tables.reduce((sum, t) => sum + t.totalBytes, 0) * SPACE_FACTOR;
   if (sourceSide.accounting.unaccounted.length > 0) problems.push(describeUnaccounted(sourceSide.accounting));
   for (const excluded of options.excludedTables ?? []) warnings.push(`${excluded.name} stays behind (plan.excludedTables): ${excluded.reason}`);
@@ -80,6 +85,12 @@ export async function checkTargetReady(options: {
     for (const table of targetTables) {
       const rows = await client.query<{ any: boolean }>(`SELECT EXISTS (SELECT 1 FROM ${table.scan}) AS any`);
       if (rows.rows[0]!.any) warnings.push(`${table.id} already has rows on the target; migrate.load replaces them`);
+    }
+    for (const sequence of sourceSide.sequences) {
+      const exists = await client.query<{ ok: boolean }>(`SELECT to_regclass($1) IS NOT NULL AS ok`, [quoteQualified(sequence.sequence)]);
+      if (!exists.rows[0]!.ok) {
+        problems.push(`sequence ${sequence.sequence} (used by ${sequence.uses.map((u) => `${u.table}.${u.column}`).join(', ')}) does not exist on the target`);
+      }
     }
     const targetExtensions = await listExtensions(client);
     const required = sourceSide.extensions.filter((e) => !PLATFORM_EXTENSIONS.has(e));
