@@ -1,4 +1,5 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -119,6 +120,15 @@ describe('every table accounted for, and a plan written from the source', () => 
     expect(plan.excludedTables).toEqual([{ name: 'public.scratch', reason: expect.stringContaining('no primary key') }]);
     // Supabase's schemas and partitions are not plan tables.
     expect(plan.tables.some((t) => /^(auth|storage)\.|_202[56]$/.test(t.name))).toBe(false);
+  });
+
+  it('init --from-source without the source URL: exit 2, says which variable to set, writes nothing', async () => {
+    const file = join(dir, 'none.config.ts');
+    const result = await cli(['--config', file, 'init', '--from-source'], {});
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/environment variable SOURCE_DATABASE_URL is not set/);
+    expect(result.stderr).not.toMatch(/\n\s+at /);
+    expect(existsSync(file)).toBe(false);
   });
 
   it('check accounts for every table of the plan, and names one the plan forgets', async () => {

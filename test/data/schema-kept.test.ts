@@ -34,6 +34,8 @@ ALTER INDEX public.account_lower_email_idx ALTER COLUMN 1 SET STATISTICS 500;
 ALTER TABLE public.account ALTER COLUMN email SET STATISTICS 700;
 COMMENT ON TABLE public.account IS 'accounts';
 COMMENT ON COLUMN public.account.email IS 'login';
+CREATE STATISTICS account_id_email ON id, email FROM public.account;
+ALTER STATISTICS account_id_email SET STATISTICS 300;
 
 -- Triggers in each enable state, counting every row they see.
 CREATE TABLE public.fired (trigger text PRIMARY KEY, n int NOT NULL DEFAULT 0);

@@ -8,7 +8,8 @@ export const SCHEMA_BEFORE_TABLE = 'cutover_meta.schema_before';
  * The parts of a table's schema a load could change, read from the catalog as sorted lines: its
  * indexes (definition, valid, attached to which partitioned index, comment, statistics targets),
  * constraints (definition, validated, comment), triggers (definition, enable state, comment), the
- * comments and statistics targets of the table and its columns, for the given tables and every
+ * comments and statistics targets of the table and its columns, extended statistics, row security
+ * and replica identity, for the given tables and every
  * partition below them. migrate.load records the target's lines before it touches anything and
  * migrate.verify compares them with the lines after: "the schema as it was, plus data".
  *
@@ -29,7 +30,13 @@ export async function readSchemaSnapshot(client: pg.Client, ids: readonly string
        SELECT c.oid, format('%I.%I', n.nspname, c.relname) AS name, c.relkind
          FROM rels r JOIN pg_class c ON c.oid = r.oid JOIN pg_namespace n ON n.oid = c.relnamespace
      )
-     SELECT format('table %s kind=%s comment=%L', t.name, t.relkind, obj_description(t.oid, 'pg_class')) AS line FROM named t
+     SELECT format('table %s kind=%s row-security=%s/%s replica-identity=%s comment=%L', t.name, t.relkind, c.relrowsecurity,
+                   c.relforcerowsecurity, c.relreplident, obj_description(t.oid, 'pg_class')) AS line
+       FROM named t JOIN pg_class c ON c.oid = t.oid
+     UNION ALL
+     SELECT format('statistics %I.%I on %s: %s target=%s comment=%L', sn.nspname, x.stxname, t.name, pg_get_statisticsobjdef(x.oid),
+                   coalesce(x.stxstattarget::int, -1), obj_description(x.oid, 'pg_statistic_ext'))
+       FROM named t JOIN pg_statistic_ext x ON x.stxrelid = t.oid JOIN pg_namespace sn ON sn.oid = x.stxnamespace
      UNION ALL
      SELECT format('column %s.%I statistics=%s comment=%L', t.name, a.attname,
                    coalesce(nullif(a.attstattarget::int, -1), -1), col_description(t.oid, a.attnum))
