@@ -66,6 +66,8 @@ describe('auth tables as plan tables', () => {
     const plan = planSchema.parse({ ...examplePlan, tables: withAuth });
     expect(await checkPlanCoverage(plan, env)).toEqual([
       { system: 'plan tables', ok: true, message: 'all 1 source table in public accounted for (1 migrated, 0 excluded with a reason)' },
+      { system: 'auth tables', ok: true, message: 'auth.users is a plan table and the target has schema auth (a self-hosted Supabase)' },
+      { system: 'auth tables', ok: true, message: 'auth.identities is a plan table and the target has schema auth (a self-hosted Supabase)' },
     ]);
     const names = plan.tables.map((t) => t.name);
     await checkTargetReady({ source: pair.source, target: pair.target, tables: names, appRoles: [] });
@@ -81,8 +83,8 @@ describe('auth tables as plan tables', () => {
   });
 
   it('other auth tables stay refused, and a target without schema auth is not ready for auth.users', async () => {
-    const plan = planSchema.parse({ ...examplePlan, tables: [{ name: 'auth.sessions', key: ['id'] }] });
-    await expect(exportTables({ source: pair.source, tables: plan.tables.map((t) => t.name), dir: `${pair.dir}/x`, runId: 'run-x' })).rejects.toThrow(
+    const sessions = planSchema.parse({ ...examplePlan, tables: [{ name: 'auth.sessions', key: ['id'] }] });
+    await expect(exportTables({ source: pair.source, tables: sessions.tables.map((t) => t.name), dir: `${pair.dir}/x`, runId: 'run-x' })).rejects.toThrow(
       /schema "auth" is internal to Supabase.*only auth\.users and auth\.identities may be plan tables/,
     );
     const plain = await makePair(server(), 'authplain');
@@ -91,6 +93,12 @@ describe('auth tables as plan tables', () => {
       await expect(
         checkTargetReady({ source: plain.source, target: plain.target, tables: ['auth.users'], appRoles: [] }),
       ).rejects.toThrow(/auth\.users is a plan table, but the target has no schema auth/);
+      const plan = planSchema.parse({ ...examplePlan, tables: withAuth });
+      const findings = await checkPlanCoverage(plan, { SOURCE_DATABASE_URL: plain.sourceUrl, TARGET_DATABASE_URL: plain.targetUrl });
+      expect(findings.filter((f) => !f.ok).map((f) => f.message)).toEqual([
+        expect.stringMatching(/^auth\.users is a plan table, but the target has no schema auth/),
+        expect.stringMatching(/^auth\.identities is a plan table, but the target has no schema auth/),
+      ]);
     } finally {
       await plain.cleanup();
     }

@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { planDatabase, quoteIdent, quoteQualified, splitTableName, withConnection } from '../../adapters/postgres.js';
 import { tableId } from '../../config/identifiers.js';
-import { isExcludedSchema, listUserTables, normalizeTableName } from './catalog.js';
+import { AUTH_PLAN_TABLES, isExcludedSchema, listUserTables, normalizeTableName } from './catalog.js';
 
 /**
  * Every table is accounted for: each table of the migrated schemas (the schemas of the plan's
@@ -151,6 +151,17 @@ export async function checkPlanCoverage(
       fks: (await foreignKeysOutside(sourceClient, null, plan)).map((fk) => ({ ...fk, onTarget: true })),
       hasAuth: false,
     }));
+    for (const id of plan.tables.map((t) => normalizeTableName(t.name)).filter((id) => AUTH_PLAN_TABLES.includes(id))) {
+      findings.push(
+        targetSide.hasAuth
+          ? { system: 'auth tables', ok: true, message: `${id} is a plan table and the target has schema auth (a self-hosted Supabase)` }
+          : {
+              system: 'auth tables',
+              ok: false,
+              message: `${id} is a plan table, but the target has no schema auth: remove it from plan.tables (auth users go through the admin API), or migrate to a self-hosted Supabase`,
+            },
+      );
+    }
     for (const fk of targetSide.fks) {
       findings.push({ system: 'foreign keys', ok: !fk.onTarget, message: describeOutsideForeignKey(fk, targetSide.hasAuth) });
     }
