@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { parseTableName } from '../config/identifiers.js';
 
 /**
  * PostgreSQL connections for the data path. Connection strings come only from environment variables
@@ -142,15 +143,15 @@ export function redact(error: unknown, url: string): string {
   return message;
 }
 
-/** `"schema"."name"` from `schema.name` (or a bare name, taken as public). */
+/** `"schema"."name"` from a table's canonical id `schema.name` (or a bare name, taken as public). */
 export function quoteQualified(name: string): string {
   const { schema, table } = splitTableName(name);
   return `${quoteIdent(schema)}.${quoteIdent(table)}`;
 }
 
+/** The two names of a table's canonical id (see config/identifiers.ts): `public."User"` → public, User. */
 export function splitTableName(name: string): { schema: string; table: string } {
-  const dot = name.indexOf('.');
-  return dot < 0 ? { schema: 'public', table: name } : { schema: name.slice(0, dot), table: name.slice(dot + 1) };
+  return parseTableName(name);
 }
 
 export function quoteIdent(name: string): string {

@@ -29,7 +29,9 @@ export function buildProgram(io: Io, exit: (code: number) => void): Command {
       exit(await fn(...args));
 
   program.command('init').description('write an example plan (FreshTrack) to start from').option('--force', 'overwrite an existing plan')
-    .action(action(async (options: { force?: boolean }) => (await import('./commands/setup.js')).init(globals(), options, io)));
+    .option('--from-source', 'write the plan\'s tables from the source database\'s catalog')
+    .option('--source-env <name>', 'environment variable holding the source URL (with --from-source)', 'SOURCE_DATABASE_URL')
+    .action(action(async (options: { force?: boolean; fromSource?: boolean; sourceEnv?: string }) => (await import('./commands/setup.js')).init(globals(), options, io)));
   program.command('check').description('validate the plan and reach every system it names').option('--json', 'machine-readable output')
     .action(action(async (options: { json?: boolean }) => (await import('./commands/check.js')).check(globals(), options, io)));
   program.command('plan').description('the timeline with absolute times and each step\'s dry-run text').option('--json', 'machine-readable output')

@@ -87,7 +87,8 @@ function crossCheck(plan: Plan): PlanProblem[] {
   if (!t0.ok) problems.push({ path: t0.path, message: t0.message });
   const names = new Set<string>();
   plan.tables.forEach((table, index) => {
-    const name = table.name.includes('.') ? table.name : `public.${table.name}`;
+    // Names are canonical ids already (schema.ts), so equal tables have equal names.
+    const name = table.name;
     if (names.has(name)) problems.push({ path: `tables[${index}].name`, message: `${name} is listed twice` });
     names.add(name);
     if (table.reconcile?.bucket && !table.timestampColumn) {
@@ -104,6 +105,11 @@ function crossCheck(plan: Plan): PlanProblem[] {
       problems.push({ path: `${path}.quorum`, message: `quorum ${rule.quorum} is more than the ${approvers.length} approver(s) who may sign` });
     }
   }
+  plan.excludedTables.forEach((table, index) => {
+    if (names.has(table.name)) {
+      problems.push({ path: `excludedTables[${index}].name`, message: `${table.name} is in tables too: a table is either migrated or excluded` });
+    }
+  });
   plan.dns.records.forEach((record, index) => {
     const zone = plan.dns.zone;
     if (record.name !== zone && !record.name.endsWith(`.${zone}`)) {

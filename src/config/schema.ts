@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { canonicalTableId, IdentifierError, parseColumnName } from './identifiers.js';
 
 /**
  * The plan file's schema. Every field is documented here, once.
@@ -13,15 +14,33 @@ const envName = z
     error: 'expected the name of an environment variable (e.g. SOURCE_DATABASE_URL), not its value',
   });
 
-const identifier = z
-  .string({ error: 'expected a column name' })
-  .regex(/^[a-z_][a-z0-9_$]*$/, { error: 'expected a column name' });
+/**
+ * A column name in SQL syntax (`user_id`, `"userId"`, `"order"`), turned into the column's exact name.
+ * See identifiers.ts for why capitals must be quoted.
+ */
+const identifier = z.string({ error: 'expected a column name' }).transform((text, ctx) => {
+  try {
+    return parseColumnName(text);
+  } catch (error) {
+    if (!(error instanceof IdentifierError)) throw error;
+    ctx.addIssue({ code: 'custom', message: `expected a column name: ${error.message}` });
+    return z.NEVER;
+  }
+});
 
-const qualifiedTable = z
-  .string({ error: 'expected a table name such as public.readings' })
-  .regex(/^([a-z_][a-z0-9_$]*\.)?[a-z_][a-z0-9_$]*$/, {
-    error: 'expected a table name such as public.readings',
-  });
+/**
+ * A table name in SQL syntax (`public.readings`, `public."User"`, `public."Audit ""Log"" Entries"`),
+ * turned into its canonical id (always schema-qualified, see identifiers.ts).
+ */
+const qualifiedTable = z.string({ error: 'expected a table name such as public.readings' }).transform((text, ctx) => {
+  try {
+    return canonicalTableId(text);
+  } catch (error) {
+    if (!(error instanceof IdentifierError)) throw error;
+    ctx.addIssue({ code: 'custom', message: `expected a table name such as public.readings or public."User": ${error.message}` });
+    return z.NEVER;
+  }
+});
 
 /** "15m", "2h", "6h", "1d": a duration used for cadences and windows. */
 export const durationText = z
@@ -33,9 +52,12 @@ const httpUrl = z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }
 const personName = z.string().min(1, { error: 'expected a person\'s name' });
 
 export const tableSchema = z.strictObject({
-  /** Schema-qualified table name; `public.` is assumed when missing. */
+  /**
+   * Table name in SQL syntax: `public.readings`, `public."User"` (capitals, spaces and quotes in double
+   * quotes, as in SQL); `public.` is assumed when missing.
+   */
   name: qualifiedTable,
-  /** Primary key columns, used to name rows in verification and reconciliation reports. */
+  /** Primary key columns (SQL syntax: `"userId"` for a mixed-case name), used to name rows in verification and reconciliation reports. */
   key: z.array(identifier).min(1, { error: 'expected at least one key column' }),
   /** Column that records when a row was written; reconciliation buckets by it. */
   timestampColumn: identifier.optional(),
@@ -173,6 +195,18 @@ export const planSchema = z
     }),
     target: z.strictObject({ urlEnv: envName }),
     tables: z.array(tableSchema).min(1, { error: 'expected at least one table' }),
+    /**
+     * Tables of the migrated schemas (the schemas of `tables`) that stay behind on purpose, each with
+     * why. `check` and final.target-ready fail on a source table that is in neither list.
+     */
+    excludedTables: z
+      .array(
+        z.strictObject({
+          name: qualifiedTable,
+          reason: z.string().trim().min(1, { error: 'say why the table stays behind' }),
+        }),
+      )
+      .default([]),
     /** Roles whose writes are revoked during the freeze. */
     appRoles: z.array(z.string().min(1)).default(['anon', 'authenticated', 'service_role']),
     freeze: z

@@ -3,14 +3,35 @@ import { dirname, resolve } from 'node:path';
 import { examplePlan, renderPlanFile } from '../../config/example.js';
 import { loadPlan, parsePlan } from '../../config/load.js';
 import { renderChecklist } from '../../engine/checklist.js';
-import { EXIT } from '../../engine/errors.js';
+import { EXIT, ExitError } from '../../engine/errors.js';
+import { planFromSource } from '../../steps/data/plan-from-source.js';
 import type { GlobalOptions, Io } from '../io.js';
 
-export async function init(globals: GlobalOptions, options: { force?: boolean }, io: Io): Promise<number> {
+export async function init(globals: GlobalOptions, options: { force?: boolean; fromSource?: boolean; sourceEnv?: string }, io: Io): Promise<number> {
   const path = resolve(globals.config);
   if (existsSync(path) && !options.force) {
     io.err(`${path} already exists. Keep it, or overwrite it with: cutover init --force`);
     return EXIT.usage;
+  }
+  if (options.fromSource) {
+    const sourceEnv = options.sourceEnv ?? 'SOURCE_DATABASE_URL';
+    let written: Awaited<ReturnType<typeof planFromSource>>;
+    try {
+      written = await planFromSource(examplePlan, io.env, sourceEnv);
+      parsePlan(written.plan, 'the plan read from the source');
+    } catch (error) {
+      throw new ExitError(error instanceof Error ? error.message : String(error), EXIT.usage);
+    }
+    writeFileSync(path, renderPlanFile(written.plan));
+    const { tables, excludedTables } = written.found;
+    io.out(`Wrote ${path} with ${tables.length} tables from the source (${sourceEnv}), parents first.`);
+    for (const table of tables) {
+      io.out(`  ${table.name} key (${table.key.join(', ')})${table.timestampColumn ? `, timestamp ${table.timestampColumn}` : ''}${table.appendOnly ? ', append-only (guessed)' : ''}`);
+    }
+    for (const table of excludedTables) io.out(`  excluded: ${table.name}: ${table.reason}`);
+    io.out(`Supabase's own schemas are never migrated: ${written.found.skippedSchemas.join(', ')}, _*, pg_*.`);
+    io.out('Check the guessed timestamp columns and append-only flags, fill in DNS, mail, probes and approvers, then: cutover check.');
+    return EXIT.ok;
   }
   writeFileSync(path, renderPlanFile(examplePlan));
   io.out(`Wrote the FreshTrack example plan to ${path}.`);

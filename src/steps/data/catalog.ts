@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { quoteIdent, splitTableName } from '../../adapters/postgres.js';
+import { canonicalTableId, tableId } from '../../config/identifiers.js';
 
 /**
  * What the data path needs to know about tables, read from pg_catalog. Everything that decides
@@ -36,6 +37,13 @@ export interface IndexInfo {
   /** `pg_get_indexdef` text, ready to recreate it. */
   definition: string;
   comment: string | null;
+  /** `ALTER INDEX … ALTER COLUMN n SET STATISTICS m` targets, which the definition does not carry. */
+  statistics: IndexStatistics[];
+}
+
+export interface IndexStatistics {
+  column: number;
+  target: number;
 }
 
 export interface ConstraintInfo {
@@ -43,10 +51,16 @@ export interface ConstraintInfo {
   name: string;
   /** `pg_get_constraintdef` text, e.g. `PRIMARY KEY (id)`. */
   definition: string;
+  /** COMMENT ON CONSTRAINT, lost with a DROP CONSTRAINT. */
+  comment: string | null;
+  /** Its index (quoted, schema-qualified), with the comment and statistics targets it carries. */
+  index: string;
+  indexComment: string | null;
+  indexStatistics: IndexStatistics[];
 }
 
 export interface TableInfo {
-  /** `schema.table`, as the plan and the manifest name it. */
+  /** Canonical id (`public.readings`, `public."User"`), as the plan and the manifest name it. */
   id: string;
   schema: string;
   name: string;
@@ -84,7 +98,7 @@ export interface TableInfo {
 
 /**
  * Supabase's internal schemas: never exported, loaded or compared. Auth users leave through the
- * admin API instead of `auth.users`.
+ * admin API instead of `auth.users` (unless the plan lists it, see AUTH_PLAN_TABLES).
  */
 export const EXCLUDED_SCHEMAS: readonly string[] = [
   'auth',
@@ -104,6 +118,12 @@ export const EXCLUDED_SCHEMAS: readonly string[] = [
   'pgbouncer',
   'information_schema',
 ];
+
+/**
+ * Supabase's auth tables a plan may list explicitly, when the target is a self-hosted Supabase with
+ * the same auth schema: the application's foreign keys to auth.users then keep their rows.
+ */
+export const AUTH_PLAN_TABLES: readonly string[] = ['auth.users', 'auth.identities'];
 
 export function isExcludedSchema(schema: string): boolean {
   return EXCLUDED_SCHEMAS.includes(schema) || schema.startsWith('_') || schema.startsWith('pg_');
@@ -131,11 +151,14 @@ export function isReservedRole(role: string): boolean {
   return RESERVED_ROLES.includes(role) || role.startsWith('pg_');
 }
 
-/** `schema.table` with `public.` added when the plan left it out. */
+/** The canonical id (`public.readings`, `public."User"`) of a table name, `public.` added when left out. */
 export function normalizeTableName(name: string): string {
-  const { schema, table } = splitTableName(name);
-  return `${schema}.${table}`;
+  return canonicalTableId(name);
 }
+
+/** An index's per-column statistics targets, as JSON `[{column, target}]` (attstattarget is NULL or -1 when unset). */
+const INDEX_STATISTICS = `coalesce((SELECT json_agg(json_build_object('column', ia.attnum, 'target', ia.attstattarget::int) ORDER BY ia.attnum)
+                 FROM pg_attribute ia WHERE ia.attrelid = i.indexrelid AND coalesce(ia.attstattarget::int, -1) >= 0), '[]'::json)`;
 
 /**
  * Read the named tables, ordered parents first by their foreign keys. Throws when a table is missing
@@ -145,10 +168,11 @@ export async function readTables(client: pg.Client, names: readonly string[], da
   const wanted = names.map(normalizeTableName);
   for (const id of wanted) {
     const { schema } = splitTableName(id);
-    if (isExcludedSchema(schema)) {
+    if (isExcludedSchema(schema) && !AUTH_PLAN_TABLES.includes(id)) {
       throw new Error(
         `The plan lists ${id}, but schema "${schema}" is internal to Supabase and is not migrated ` +
-          `(auth users are exported through the admin API). Remove it from plan.tables.`,
+          `(auth users are exported through the admin API; only ${AUTH_PLAN_TABLES.join(' and ')} may be plan tables, ` +
+          `for a target that is a self-hosted Supabase). Remove it from plan.tables.`,
       );
     }
   }
@@ -168,13 +192,13 @@ export async function readTables(client: pg.Client, names: readonly string[], da
             c.relrowsecurity AS row_security,
             EXISTS (SELECT 1 FROM pg_constraint f
                      WHERE f.contype = 'f' AND f.confrelid = c.oid AND f.conrelid <> c.oid) AS referenced_by_others
-       FROM unnest($1::text[]) AS w(id)
-       JOIN pg_namespace n ON n.nspname = split_part(w.id, '.', 1)
-       JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = substr(w.id, length(split_part(w.id, '.', 1)) + 2)
+       FROM unnest($1::text[], $2::text[]) AS w(schema, name)
+       JOIN pg_namespace n ON n.nspname = w.schema
+       JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = w.name
       WHERE c.relkind IN ('r', 'p')`,
-    [wanted],
+    [wanted.map((id) => splitTableName(id).schema), wanted.map((id) => splitTableName(id).table)],
   );
-  const byId = new Map(found.rows.map((row) => [`${row.schema}.${row.name}`, row]));
+  const byId = new Map(found.rows.map((row) => [tableId(row.schema, row.name), row]));
   const missing = wanted.filter((id) => !byId.has(id));
   if (missing.length > 0) {
     throw new Error(
@@ -206,14 +230,15 @@ export async function readTables(client: pg.Client, names: readonly string[], da
     oid: number;
     name: string;
     columns: string[];
-    ref_table: string;
+    ref_schema: string;
+    ref_name: string;
     ref_columns: string[];
     deferrable: boolean;
   }>(
     `SELECT f.conrelid::int AS oid, f.conname AS name,
             ARRAY(SELECT a.attname FROM unnest(f.conkey) WITH ORDINALITY k(num, ord)
                     JOIN pg_attribute a ON a.attrelid = f.conrelid AND a.attnum = k.num ORDER BY k.ord)::text[] AS columns,
-            pn.nspname || '.' || pc.relname AS ref_table,
+            pn.nspname AS ref_schema, pc.relname AS ref_name,
             ARRAY(SELECT a.attname FROM unnest(f.confkey) WITH ORDINALITY k(num, ord)
                     JOIN pg_attribute a ON a.attrelid = f.confrelid AND a.attnum = k.num ORDER BY k.ord)::text[] AS ref_columns,
             f.condeferrable AS deferrable
@@ -224,24 +249,40 @@ export async function readTables(client: pg.Client, names: readonly string[], da
       ORDER BY f.conname`,
     [oids],
   );
-  const indexes = await client.query<{ oid: number; name: string; definition: string; comment: string | null }>(
+  // Partitioned indexes and the partition indexes attached to them are never dropped: built again
+  // they would be ON ONLY the parent (invalid), and the partitions' indexes would be gone.
+  const indexes = await client.query<{ oid: number; name: string; definition: string; comment: string | null; statistics: IndexStatistics[] }>(
     `SELECT i.indrelid::int AS oid, format('%I.%I', n.nspname, ic.relname) AS name,
-            pg_get_indexdef(i.indexrelid) AS definition, obj_description(i.indexrelid, 'pg_class') AS comment
+            pg_get_indexdef(i.indexrelid) AS definition, obj_description(i.indexrelid, 'pg_class') AS comment,
+            ${INDEX_STATISTICS} AS statistics
        FROM pg_index i
        JOIN pg_class ic ON ic.oid = i.indexrelid
        JOIN pg_namespace n ON n.oid = ic.relnamespace
-      WHERE i.indrelid = ANY($1::oid[])
+      WHERE i.indrelid = ANY($1::oid[]) AND ic.relkind = 'i' AND NOT ic.relispartition
         AND NOT i.indisclustered AND NOT i.indisreplident
         AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid)
         AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.refobjid = i.indexrelid AND d.refclassid = 'pg_class'::regclass AND d.deptype = 'n')
       ORDER BY ic.relname`,
     [oids],
   );
-  const constraints = await client.query<{ oid: number; name: string; definition: string }>(
-    `SELECT k.conrelid::int AS oid, quote_ident(k.conname) AS name, pg_get_constraintdef(k.oid) AS definition
+  const constraints = await client.query<{
+    oid: number;
+    name: string;
+    definition: string;
+    comment: string | null;
+    index: string;
+    index_comment: string | null;
+    statistics: IndexStatistics[];
+  }>(
+    `SELECT k.conrelid::int AS oid, quote_ident(k.conname) AS name, pg_get_constraintdef(k.oid) AS definition,
+            obj_description(k.oid, 'pg_constraint') AS comment, format('%I.%I', n.nspname, ic.relname) AS index,
+            obj_description(i.indexrelid, 'pg_class') AS index_comment, ${INDEX_STATISTICS} AS statistics
        FROM pg_constraint k
        JOIN pg_index i ON i.indexrelid = k.conindid
+       JOIN pg_class ic ON ic.oid = i.indexrelid
+       JOIN pg_namespace n ON n.oid = ic.relnamespace
       WHERE k.conrelid = ANY($1::oid[]) AND k.contype IN ('p', 'u', 'x')
+        AND ic.relkind = 'i' AND NOT ic.relispartition AND k.conparentid = 0
         AND NOT i.indisclustered AND NOT i.indisreplident
         AND NOT EXISTS (SELECT 1 FROM pg_constraint f WHERE f.contype = 'f' AND f.confrelid = k.conrelid)
       ORDER BY k.contype, k.conname`,
@@ -278,17 +319,24 @@ export async function readTables(client: pg.Client, names: readonly string[], da
           name: f.name,
           table: id,
           columns: f.columns,
-          refTable: f.ref_table,
+          refTable: tableId(f.ref_schema, f.ref_name),
           refColumns: f.ref_columns,
           deferrable: f.deferrable,
         })),
       referencedByOthers: row.referenced_by_others,
       secondaryIndexes: indexes.rows
         .filter((i) => i.oid === row.oid)
-        .map((i) => ({ name: i.name, definition: i.definition, comment: i.comment })),
+        .map((i) => ({ name: i.name, definition: i.definition, comment: i.comment, statistics: i.statistics })),
       rebuildableConstraints: constraints.rows
         .filter((k) => k.oid === row.oid)
-        .map((k) => ({ name: k.name, definition: k.definition })),
+        .map((k) => ({
+          name: k.name,
+          definition: k.definition,
+          comment: k.comment,
+          index: k.index,
+          indexComment: k.index_comment,
+          indexStatistics: k.statistics,
+        })),
       estimatedRows: Number(row.estimated_rows),
       totalBytes: Number(row.total_bytes),
       rowSecurity: row.row_security,
@@ -322,18 +370,30 @@ export function orderParentsFirst<T extends { id: string; foreignKeys: { refTabl
   return ordered;
 }
 
-/** User tables outside Supabase's internal schemas, as `schema.table` (to warn about tables the plan leaves behind). */
+/** User tables outside Supabase's internal schemas (partitions and extension tables not counted), as canonical ids. */
 export async function listUserTables(client: pg.Client): Promise<string[]> {
-  const result = await client.query<{ id: string }>(
-    `SELECT n.nspname || '.' || c.relname AS id
+  const result = await client.query<{ schema: string; name: string }>(
+    `SELECT n.nspname AS schema, c.relname AS name
        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
       WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
-      ORDER BY 1`,
+        -- Tables an extension creates (PostGIS's spatial_ref_sys) come with CREATE EXTENSION.
+        AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
+      ORDER BY 1, 2`,
   );
-  return result.rows.map((r) => r.id).filter((id) => !isExcludedSchema(splitTableName(id).schema) && !id.startsWith('cutover_meta.'));
+  return result.rows.filter((r) => !isExcludedSchema(r.schema) && r.schema !== 'cutover_meta').map((r) => tableId(r.schema, r.name));
 }
 
 /** Quoted column list for SQL: `"a", "b"`. */
 export function columnList(columns: readonly string[]): string {
   return columns.map(quoteIdent).join(', ');
+}
+
+/** Which of the given table ids exist (as a table, view or anything `to_regclass` finds) in this database. */
+export async function existingTables(client: pg.Client, ids: readonly string[]): Promise<string[]> {
+  const present = await client.query<{ ok: boolean }>(
+    `SELECT to_regclass(format('%I.%I', w.schema, w.name)) IS NOT NULL AS ok
+       FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS w(schema, name, ord) ORDER BY w.ord`,
+    [ids.map((id) => splitTableName(id).schema), ids.map((id) => splitTableName(id).table)],
+  );
+  return ids.filter((_, i) => present.rows[i]!.ok);
 }

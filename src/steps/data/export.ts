@@ -10,6 +10,7 @@ import { to as copyTo } from 'pg-copy-streams';
 import { SESSION_SETTINGS, quoteLiteral, type Database } from '../../adapters/postgres.js';
 import type { Progress } from '../types.js';
 import { columnList, readTables, type TableInfo } from './catalog.js';
+import { readSequenceStates } from './sequences.js';
 import { tableDigest, type TableDigest } from './verify.js';
 import {
   countNewlines,
@@ -20,7 +21,7 @@ import {
   writeManifest,
   type CutoverPoint,
   type Manifest,
-  type SequenceState,
+  type OwnedSequenceState,
   type TableEntry,
 } from './manifest.js';
 
@@ -75,7 +76,17 @@ export interface ExportSummary {
 const PROGRESS_INTERVAL_MS = 100;
 
 export function exportFileName(table: string): string {
-  return `${table}.copy`;
+  return `${fileSafe(table)}.copy`;
+}
+
+/**
+ * A table id as a file name: plain ids (`public.readings`) unchanged; any other byte (quotes, spaces,
+ * a slash, which a table name may hold) percent-encoded, so names never clash nor leave the folder.
+ */
+export function fileSafe(id: string): string {
+  return [...Buffer.from(id, 'utf8')]
+    .map((byte) => (/[A-Za-z0-9_.$-]/.test(String.fromCharCode(byte)) ? String.fromCharCode(byte) : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`))
+    .join('');
 }
 
 export async function exportTables(options: ExportOptions): Promise<ExportSummary> {
@@ -95,6 +106,8 @@ export async function exportTables(options: ExportOptions): Promise<ExportSummar
       )
     ).rows[0]!;
     const tables = await readTables(coordinator, options.tables, options.source.label);
+    // Sequences are not transactional: these are their positions now, inside the freeze.
+    manifest.sequences = await readSequenceStates(coordinator, tables);
 
     const results = new Map<string, TableExportResult>();
     const todo: TableInfo[] = [];
@@ -236,7 +249,7 @@ async function exportOneTable(
   await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
   try {
     await client.query(`SET TRANSACTION SNAPSHOT ${quoteLiteral(snapshotId)}`);
-    const sequences: SequenceState[] = [];
+    const sequences: OwnedSequenceState[] = [];
     for (const column of table.columns) {
       if (!column.sequence) continue;
       // Sequences are not transactional: this is their current value, which is what the target

@@ -275,6 +275,7 @@ const migrateLoad = {
         rows: summary.rows,
         durationMs: summary.durationMs,
         rowsPerSecond: rate(summary.rows, summary.durationMs),
+        sequences: summary.sequences,
         tables: summary.tables.map((t) => ({
           table: t.table,
           rows: t.rows,
@@ -288,14 +289,19 @@ const migrateLoad = {
   dryRun(ctx: StepContext): string {
     return [
       `On the target (${ctx.plan.target.urlEnv}), parents first, one transaction per table:`,
+      `  (first, the table's catalog entries are recorded in ${META_SCHEMA}.schema_before for migrate.verify)`,
       `  BEGIN; SET LOCAL session_replication_role = replica;`,
+      `  ALTER TABLE <table and partitions> DISABLE TRIGGER <each enabled trigger, ALWAYS and REPLICA included>;`,
       `  TRUNCATE ONLY <table>   (DELETE FROM ONLY when other tables reference it);`,
       `  DROP INDEX <secondary indexes>; ALTER TABLE <table> DROP CONSTRAINT <primary key/unique no foreign key uses>`,
-      `    (only for tables of ${REBUILD_INDEXES_ABOVE_ROWS} rows or more);`,
+      `    (only for tables of ${REBUILD_INDEXES_ABOVE_ROWS} rows or more, never partitioned indexes);`,
       `  COPY <table> (<columns>) FROM STDIN [WITH (FREEZE)];   ← ${exportDir(ctx)}/<schema>.<table>.copy`,
-      `  ALTER TABLE <table> ADD CONSTRAINT ...; CREATE INDEX ...;`,
-      `  SELECT setval(<owned sequence>, max(id)); ANALYZE <table>;`,
-      `  INSERT INTO ${META_SCHEMA}.loaded (run, table, rows, sha256); COMMIT;`,
+      `  ALTER TABLE <table> ADD CONSTRAINT ...; CREATE INDEX ...; their comments and statistics targets again;`,
+      `  ALTER TABLE <table> ENABLE [ALWAYS|REPLICA] TRIGGER <each, as it was>;`,
+      `  ANALYZE <table>; INSERT INTO ${META_SCHEMA}.loaded (run, table, rows, sha256); COMMIT;`,
+      `Then every sequence the tables use (owned or in a column default) set to the source's position from`,
+      `manifest.json, or just past its columns' values in the sequence's direction when those go further:`,
+      `  SELECT setval(<sequence>, <position>, <is_called>);`,
       `Tables already recorded as loaded with the same file and row count are skipped:`,
       tableLines(ctx),
     ].join('\n');
@@ -305,13 +311,20 @@ const migrateLoad = {
 const migrateVerify = {
   async run(ctx: StepContext): Promise<StepResult> {
     const sourceDigests = digestsFromManifest(await readManifest(exportDir(ctx)));
-    const report = await verifyTables({ source: source(ctx), target: target(ctx), tables: ctx.plan.tables, sourceDigests });
+    const report = await verifyTables({ source: source(ctx), target: target(ctx), tables: ctx.plan.tables, sourceDigests, runId: ctx.runId, excludedTables: ctx.plan.excludedTables });
     if (!report.ok) throw new DataMismatchError(report);
     const rows = report.tables.reduce((sum, t) => sum + t.targetRows, 0);
     return {
-      summary: `Source and target identical: ${report.tables.length} tables, ${rows} rows (counts, content hashes, no orphans)`,
+      summary: `Source and target identical: ${report.tables.length} tables, ${rows} rows (counts, content hashes, no orphans); ${report.sequences?.checked ?? 0} sequences positioned; every source table accounted for; target schema as before the load`,
       output: {
         durationMs: report.durationMs,
+        sequences: report.sequences,
+        schema: report.schema && { checked: report.schema.checked, changes: report.schema.changes.length },
+        accounted: report.accounted && {
+          sourceTables: report.accounted.sourceTables,
+          planned: report.accounted.planned,
+          excluded: report.accounted.excluded,
+        },
         tables: report.tables.map((t) => ({
           table: t.table,
           rows: t.targetRows,
@@ -328,7 +341,9 @@ const migrateVerify = {
       `(the source's was computed by export.tables over the export snapshot, recorded in manifest.json);`,
       `a difference is narrowed down to keys (missing rows, extra rows, changed values); then, on the target,`,
       `  SELECT count(*) FROM <child> c WHERE NOT EXISTS (SELECT 1 FROM <parent> p WHERE p.<key> = c.<fk>);`,
-      `for every foreign key. Tables:`,
+      `for every foreign key; every sequence the tables use must not hand out a value the source or the`,
+      `columns already hold; the target's indexes (valid, attached), constraints (validated), triggers (enable state),`,
+      `comments and statistics targets as recorded before the load. Tables:`,
       tableLines(ctx),
     ].join('\n');
   },
@@ -340,6 +355,7 @@ const finalTargetReady = {
       source: source(ctx),
       target: target(ctx),
       tables: tableNames(ctx),
+      excludedTables: ctx.plan.excludedTables,
       appRoles: ctx.plan.appRoles,
     });
     for (const warning of readiness.warnings) ctx.note(warning);
@@ -353,7 +369,8 @@ const finalTargetReady = {
   },
   dryRun(ctx: StepContext): string {
     return [
-      `Compare the ${tableNames(ctx).length} plan tables' columns (name, type, generated) between source and target,`,
+      `Every source table of the plan's schemas must be in plan.tables or plan.excludedTables (with a reason);`,
+      `compare the ${tableNames(ctx).length} plan tables' columns (name, type, generated) between source and target,`,
       `check the source's extensions exist on the target (Supabase platform ones excepted),`,
       `and, when the target's data folder is local, that it has twice the source tables' size free.`,
       `Internal schemas never compared: ${EXCLUDED_SCHEMAS.join(', ')}, _*, pg_*.`,

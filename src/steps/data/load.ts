@@ -3,19 +3,24 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import { quoteIdent, quoteLiteral, type Database } from '../../adapters/postgres.js';
+import { inTransaction, quoteIdent, quoteLiteral, type Database } from '../../adapters/postgres.js';
 import type { Progress } from '../types.js';
-import { columnList, readTables, type TableInfo } from './catalog.js';
+import { columnList, readTables, type IndexStatistics, type TableInfo } from './catalog.js';
 import { CopyMeter } from './export.js';
 import { requireManifest, type TableEntry } from './manifest.js';
+import { readSchemaSnapshot, SCHEMA_BEFORE_TABLE } from './schema-snapshot.js';
+import { positionTargetSequences, type PositionedSequence } from './sequences.js';
 
 /**
  * Load: each table in its own transaction, parents first:
  *
- *   BEGIN; SET LOCAL session_replication_role = replica;
+ *   BEGIN; SET LOCAL session_replication_role = replica; DISABLE each enabled user trigger;
  *   TRUNCATE (or DELETE, see below); [DROP secondary indexes]; COPY ... FROM STDIN;
- *   [CREATE the indexes again]; setval(owned sequences); ANALYZE;
+ *   [CREATE the indexes again, with their comments and statistics targets]; restore the triggers' states; ANALYZE;
  *   INSERT INTO cutover_meta.loaded ...; COMMIT
+ *
+ * then, once every table is in, each sequence the tables use is set to the source's position (see
+ * sequences.ts).
  *
  * Emptying and filling in one transaction is what makes a re-run safe: a crash mid-table rolls the
  * whole table back, and a repeated load replaces rows instead of adding them.
@@ -64,7 +69,6 @@ export interface TableLoadResult {
   /** How the table was emptied first. */
   emptiedWith?: 'truncate' | 'delete';
   indexesRebuilt: number;
-  sequencesAdvanced: number;
 }
 
 export interface LoadSummary {
@@ -73,6 +77,8 @@ export interface LoadSummary {
   durationMs: number;
   /** Target columns that the export does not carry (they get their defaults). */
   warnings: string[];
+  /** Every sequence the loaded tables use, where it now stands on the target. */
+  sequences: PositionedSequence[];
 }
 
 export async function loadTables(options: LoadOptions): Promise<LoadSummary> {
@@ -109,10 +115,11 @@ export async function loadTables(options: LoadOptions): Promise<LoadSummary> {
       const tableStarted = Date.now();
       if (await isLoaded(client, options.runId, table, entry)) {
         done += entry.rows;
-        results.push({ table: table.id, rows: entry.rows, durationMs: 0, skipped: true, indexesRebuilt: 0, sequencesAdvanced: 0 });
+        results.push({ table: table.id, rows: entry.rows, durationMs: 0, skipped: true, indexesRebuilt: 0 });
         report(`load ${table.id}`, true);
         continue;
       }
+      await recordSchemaBefore(client, options.runId, table);
       const doneBefore = done;
       const result = await loadOneTable(client, options, table, entry, threshold, (rows) => {
         done += rows;
@@ -122,11 +129,21 @@ export async function loadTables(options: LoadOptions): Promise<LoadSummary> {
       results.push({ ...result, durationMs: Date.now() - tableStarted });
       report(`load ${table.id}`, true);
     }
+    // After every table, and again on every resume (setval is idempotent): a shared sequence must
+    // go past all of its tables, which a per-table step could move back and forth.
+    if (!manifest.sequences) {
+      throw new Error(`${options.dir} was exported by an older cutover without sequence positions: run export.tables again.`);
+    }
+    const loadedIds = new Set(tables.map((t) => t.id));
+    const sequences = await inTransaction(client, () =>
+      positionTargetSequences(client, manifest.sequences!.filter((s) => s.uses.some((u) => loadedIds.has(u.table)))),
+    );
     return {
       tables: results,
       rows: results.reduce((sum, r) => sum + r.rows, 0),
       durationMs: Date.now() - started,
       warnings,
+      sequences,
     };
   } finally {
     await client.end().catch(() => {});
@@ -144,6 +161,69 @@ async function ensureMetaTable(client: pg.Client): Promise<void> {
        loaded_at timestamptz NOT NULL DEFAULT now(),
        PRIMARY KEY (run_id, table_name))`,
   );
+  await client.query(
+    `CREATE TABLE IF NOT EXISTS ${SCHEMA_BEFORE_TABLE} (
+       run_id text NOT NULL,
+       table_name text NOT NULL,
+       lines text[] NOT NULL,
+       taken_at timestamptz NOT NULL DEFAULT now(),
+       PRIMARY KEY (run_id, table_name))`,
+  );
+}
+
+/**
+ * The table's schema as it is before its first load attempt (schema-snapshot.ts), kept for
+ * migrate.verify. A later attempt keeps the first record: a failed attempt rolled back, so the
+ * schema it would record is the same, and a changed one must not become the new reference.
+ */
+async function recordSchemaBefore(client: pg.Client, runId: string, table: TableInfo): Promise<void> {
+  const lines = await readSchemaSnapshot(client, [table.id]);
+  await client.query(
+    `INSERT INTO ${SCHEMA_BEFORE_TABLE} (run_id, table_name, lines) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`,
+    [runId, table.id, lines],
+  );
+}
+
+/** What DROP INDEX / DROP CONSTRAINT lose and a definition does not carry: the comment and statistics targets. */
+async function restoreIndexDetails(client: pg.Client, index: string, comment: string | null, statistics: readonly IndexStatistics[]): Promise<void> {
+  if (comment !== null) await client.query(`COMMENT ON INDEX ${index} IS ${quoteLiteral(comment)}`);
+  for (const s of statistics) await client.query(`ALTER INDEX ${index} ALTER COLUMN ${s.column} SET STATISTICS ${s.target}`);
+}
+
+interface TriggerState {
+  /** Quoted, schema-qualified table or partition. */
+  relation: string;
+  name: string;
+  /** pg_trigger.tgenabled: O (origin), A (always), R (replica), D (disabled). */
+  enabled: 'O' | 'A' | 'R' | 'D';
+}
+
+/**
+ * Disable every enabled user trigger of the table and of its partitions, inside the load's
+ * transaction. session_replication_role = replica silences ordinary triggers only: an ENABLE ALWAYS
+ * trigger fires anyway, and an ENABLE REPLICA one fires *because* of it. Foreign key triggers are
+ * internal and stay silenced by the replica role. Returns the states to restore before COMMIT (a
+ * rollback restores them by itself).
+ */
+async function silenceTriggers(client: pg.Client, table: TableInfo): Promise<TriggerState[]> {
+  const result = await client.query<TriggerState>(
+    `SELECT format('%I.%I', n.nspname, c.relname) AS relation, g.tgname AS name, g.tgenabled AS enabled
+       FROM pg_trigger g
+       JOIN pg_class c ON c.oid = g.tgrelid
+       JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE NOT g.tgisinternal AND g.tgenabled <> 'D'
+        AND (g.tgrelid = $1::oid OR g.tgrelid IN (SELECT relid FROM pg_partition_tree($1::oid) WHERE relid <> $1::oid))
+      ORDER BY c.relispartition, 1, 2`,
+    [table.oid],
+  );
+  for (const t of result.rows) await client.query(`ALTER TABLE ${t.relation} DISABLE TRIGGER ${quoteIdent(t.name)}`);
+  return result.rows;
+}
+
+/** Back to the recorded states; the table's own triggers before its partitions' (ALTER on a parent recurses). */
+async function restoreTriggers(client: pg.Client, triggers: readonly TriggerState[]): Promise<void> {
+  const how = { O: 'ENABLE', A: 'ENABLE ALWAYS', R: 'ENABLE REPLICA', D: 'DISABLE' } as const;
+  for (const t of triggers) await client.query(`ALTER TABLE ${t.relation} ${how[t.enabled]} TRIGGER ${quoteIdent(t.name)}`);
 }
 
 /** The export's columns must all exist on the target (and not be generated there). */
@@ -200,6 +280,7 @@ async function loadOneTable(
       );
     }
     await client.query(`SET LOCAL maintenance_work_mem = '${INDEX_BUILD_MEMORY}'`);
+    const triggers = await silenceTriggers(client, table);
     // TRUNCATE is refused on a table that other tables reference, even when they are empty; DELETE
     // is not (its foreign key triggers are silenced above) and costs nothing on an empty table,
     // which is the usual case: a first load, or a retry after a crash rolled the table back.
@@ -231,11 +312,17 @@ async function loadOneTable(
     for (const constraint of constraints) {
       await client.query(`ALTER TABLE ${table.quoted} ADD CONSTRAINT ${constraint.name} ${constraint.definition}`);
     }
+    for (const constraint of constraints) {
+      if (constraint.comment !== null) {
+        await client.query(`COMMENT ON CONSTRAINT ${constraint.name} ON ${table.quoted} IS ${quoteLiteral(constraint.comment)}`);
+      }
+      await restoreIndexDetails(client, constraint.index, constraint.indexComment, constraint.indexStatistics);
+    }
     for (const index of rebuild) {
       await client.query(index.definition);
-      if (index.comment !== null) await client.query(`COMMENT ON INDEX ${index.name} IS ${quoteLiteral(index.comment)}`);
+      await restoreIndexDetails(client, index.name, index.comment, index.statistics);
     }
-    const sequencesAdvanced = await advanceSequences(client, table, entry);
+    await restoreTriggers(client, triggers);
     // Fresh planner statistics, so the application's first queries on the new database get good plans.
     await client.query(`ANALYZE ${table.quoted}`);
     await client.query(
@@ -250,34 +337,9 @@ async function loadOneTable(
       skipped: false,
       emptiedWith,
       indexesRebuilt: rebuild.length + constraints.length,
-      sequencesAdvanced,
     };
   } catch (error) {
     await client.query('ROLLBACK').catch(() => {});
     throw error;
   }
-}
-
-/**
- * Move every sequence the table owns (serial and identity columns) past both the largest value in
- * the column and where the source's sequence stood, so that the application's next insert without
- * an id neither collides nor reuses an id the source already handed out.
- */
-async function advanceSequences(client: pg.Client, table: TableInfo, entry: TableEntry): Promise<number> {
-  let advanced = 0;
-  for (const column of table.columns) {
-    if (!column.sequence || column.generated) continue;
-    const max = await client.query<{ max: string | null }>(
-      `SELECT max(${quoteIdent(column.name)})::text AS max FROM ${table.scan}`,
-    );
-    const candidates: bigint[] = [];
-    if (max.rows[0]!.max !== null) candidates.push(BigInt(max.rows[0]!.max));
-    const source = entry.sequences.find((s) => s.column === column.name);
-    if (source?.isCalled) candidates.push(BigInt(source.lastValue));
-    if (candidates.length === 0) continue;
-    const value = candidates.reduce((a, b) => (b > a ? b : a));
-    await client.query(`SELECT setval($1::regclass, $2::bigint, true)`, [column.sequence, value.toString()]);
-    advanced++;
-  }
-  return advanced;
 }

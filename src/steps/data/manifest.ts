@@ -3,6 +3,7 @@ import { createReadStream } from 'node:fs';
 import { chmod, mkdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../../adapters/atomic-write.js';
+import type { SequenceState } from './sequences.js';
 
 /**
  * `manifest.json`: what an export folder holds, so that load and verify can trust the files and a
@@ -22,7 +23,8 @@ export interface CutoverPoint {
   counts: Record<string, number>;
 }
 
-export interface SequenceState {
+/** A column's owned sequence at export (kept for the record; positions come from `Manifest.sequences`). */
+export interface OwnedSequenceState {
   column: string;
   /** Quoted, schema-qualified sequence name on the source. */
   sequence: string;
@@ -39,7 +41,7 @@ export interface TableEntry {
   columns: string[];
   /** `format_type` of each column on the source, same order. */
   types: string[];
-  sequences: SequenceState[];
+  sequences: OwnedSequenceState[];
   durationMs: number;
   exportedAt: string;
   /** WAL position of the snapshot the table was read from. */
@@ -72,6 +74,11 @@ export interface Manifest {
   updatedAt: string;
   cutoverPoint: CutoverPoint | null;
   tables: Record<string, TableEntry>;
+  /**
+   * Every sequence the tables use (owned or only in a column default) with the source's position,
+   * read inside the freeze: migrate.load gives the target the same positions.
+   */
+  sequences?: SequenceState[];
   authUsers?: AuthUsersEntry;
 }
 

@@ -1,7 +1,9 @@
 import { statfs } from 'node:fs/promises';
 import type pg from 'pg';
-import { withConnection, type Database } from '../../adapters/postgres.js';
-import { listUserTables, normalizeTableName, readTables, type TableInfo } from './catalog.js';
+import { quoteQualified, withConnection, type Database } from '../../adapters/postgres.js';
+import { accountForTables, describeUnaccounted } from './accounted.js';
+import { readSequences } from './sequences.js';
+import { AUTH_PLAN_TABLES, existingTables, normalizeTableName, readTables, type TableInfo } from './catalog.js';
 
 /**
  * final.target-ready: the target can take the load. The plan's tables exist there with the same data
@@ -34,7 +36,7 @@ export interface TargetReadiness {
   /** Extensions of the source that the target has, and platform ones that were not required. */
   extensions: { present: string[]; notRequired: string[] };
   freeSpace: { measured: boolean; freeBytes?: number; neededBytes: number; note?: string };
-  /** Not blocking: tables the plan leaves behind, non-empty target tables, missing app roles. */
+  /** Not blocking: tables the plan excludes, non-empty target tables, missing app roles. */
   warnings: string[];
 }
 
@@ -42,30 +44,40 @@ export async function checkTargetReady(options: {
   source: Database;
   target: Database;
   tables: readonly string[];
+  /** Tables of the migrated schemas the plan leaves behind on purpose, with why. */
+  excludedTables?: readonly { name: string; reason: string }[];
   appRoles: readonly string[];
 }): Promise<TargetReadiness> {
   const names = options.tables.map(normalizeTableName);
   const problems: string[] = [];
   const warnings: string[] = [];
 
-  const sourceSide = await withConnection(options.source, async (client) => ({
-    tables: await readTables(client, names, options.source.label),
-    extensions: await listExtensions(client),
-    userTables: await listUserTables(client),
-  }));
+  const sourceSide = await withConnection(options.source, async (client) => {
+    const tables = await readTables(client, names, options.source.label);
+    return {
+      tables,
+      sequences: await readSequences(client, tables),
+      extensions: await listExtensions(client),
+      accounting: await accountForTables(client, { tables: names.map((name) => ({ name })), excludedTables: options.excludedTables ?? [] }),
+    };
+  });
   const neededBytes = sourceSide.tables.reduce((sum, t) => sum + t.totalBytes, 0) * SPACE_FACTOR;
-  const leftBehind = sourceSide.userTables.filter((id) => !names.includes(id));
-  if (leftBehind.length > 0) warnings.push(`source tables not in the plan (they will not be migrated): ${leftBehind.join(', ')}`);
+  if (sourceSide.accounting.unaccounted.length > 0) problems.push(describeUnaccounted(sourceSide.accounting));
+  for (const excluded of options.excludedTables ?? []) warnings.push(`${excluded.name} stays behind (plan.excludedTables): ${excluded.reason}`);
 
   const result = await withConnection(options.target, async (client) => {
-    const present = await client.query<{ id: string }>(
-      `SELECT w.id FROM unnest($1::text[]) w(id)
-        WHERE to_regclass(format('%I.%I', split_part(w.id, '.', 1), split_part(w.id, '.', 2))) IS NOT NULL`,
-      [names],
-    );
-    const missingTables = names.filter((n) => !present.rows.some((r) => r.id === n));
-    for (const id of missingTables) problems.push(`table ${id} does not exist on the target`);
-    const targetTables = await readTables(client, present.rows.map((r) => r.id), options.target.label);
+    const present = await existingTables(client, names);
+    const missingTables = names.filter((n) => !present.includes(n));
+    const hasAuth = (await client.query<{ ok: boolean }>(`SELECT to_regnamespace('auth') IS NOT NULL AS ok`)).rows[0]!.ok;
+    for (const id of missingTables) {
+      problems.push(
+        AUTH_PLAN_TABLES.includes(id) && !hasAuth
+          ? `${id} is a plan table, but the target has no schema auth: only a self-hosted Supabase target has it. ` +
+              `Remove ${id} from plan.tables (auth users are exported through the admin API) or install the auth schema on the target`
+          : `table ${id} does not exist on the target`,
+      );
+    }
+    const targetTables = await readTables(client, present, options.target.label);
     for (const source of sourceSide.tables) {
       const target = targetTables.find((t) => t.id === source.id);
       if (target) problems.push(...compareColumns(source, target));
@@ -73,6 +85,12 @@ export async function checkTargetReady(options: {
     for (const table of targetTables) {
       const rows = await client.query<{ any: boolean }>(`SELECT EXISTS (SELECT 1 FROM ${table.scan}) AS any`);
       if (rows.rows[0]!.any) warnings.push(`${table.id} already has rows on the target; migrate.load replaces them`);
+    }
+    for (const sequence of sourceSide.sequences) {
+      const exists = await client.query<{ ok: boolean }>(`SELECT to_regclass($1) IS NOT NULL AS ok`, [quoteQualified(sequence.sequence)]);
+      if (!exists.rows[0]!.ok) {
+        problems.push(`sequence ${sequence.sequence} (used by ${sequence.uses.map((u) => `${u.table}.${u.column}`).join(', ')}) does not exist on the target`);
+      }
     }
     const targetExtensions = await listExtensions(client);
     const required = sourceSide.extensions.filter((e) => !PLATFORM_EXTENSIONS.has(e));

@@ -1,7 +1,10 @@
 import type pg from 'pg';
-import { quoteIdent, type Database } from '../../adapters/postgres.js';
-import { columnList, normalizeTableName, readTables, type TableInfo } from './catalog.js';
+import { quoteIdent, quoteQualified, type Database } from '../../adapters/postgres.js';
+import { columnList, existingTables, normalizeTableName, readTables, type TableInfo } from './catalog.js';
+import { accountForTables, describeUnaccounted, type TableAccounting } from './accounted.js';
 import type { Manifest } from './manifest.js';
+import { compareSchemaSnapshots, readSchemaBefore, readSchemaSnapshot } from './schema-snapshot.js';
+import { checkTargetSequences, readSequenceStates } from './sequences.js';
 
 /**
  * Verify: per table, the row count and an order-independent content hash, both computed inside each
@@ -52,6 +55,15 @@ export interface TableVerification {
 export interface VerifyReport {
   ok: boolean;
   tables: TableVerification[];
+  /** Every sequence the tables use, on the target: positioned so that nothing collides (sequences.ts). */
+  sequences?: { checked: number; problems: string[] };
+  /**
+   * The target's schema of the tables compared with what migrate.load recorded before loading them
+   * (schema-snapshot.ts): catalog lines checked, and those that changed. Only with `runId`.
+   */
+  schema?: { checked: number; changes: string[] };
+  /** Every source table of the migrated schemas in the plan or excluded with a reason (accounted.ts). */
+  accounted?: TableAccounting;
   durationMs: number;
 }
 
@@ -74,6 +86,10 @@ export interface VerifyOptions {
    * columns; the source is still queried to narrow a difference down to keys.
    */
   sourceDigests?: Readonly<Record<string, TableDigest & { columns: readonly string[] }>>;
+  /** The run whose migrate.load recorded the target's schema before the load; compared when given. */
+  runId?: string;
+  /** The plan's exclusions: when given, every source table of the migrated schemas must be accounted for. */
+  excludedTables?: readonly { name: string; reason: string }[];
 }
 
 const BUCKETS = 1024;
@@ -171,19 +187,44 @@ export async function verifyTables(options: VerifyOptions): Promise<VerifyReport
         result.match = false;
       }
     }
-    return { ok: results.every((r) => r.match), tables: results, durationMs: Date.now() - started };
+    const sequenceStates = await readSequenceStates(source, sourceTables);
+    const sequences = { checked: sequenceStates.length, problems: await checkTargetSequences(target, sequenceStates) };
+    const accounted =
+      options.excludedTables === undefined ? undefined : await accountForTables(source, { tables: options.tables, excludedTables: options.excludedTables });
+    const schema = options.runId === undefined ? undefined : await compareTargetSchema(target, options.runId, [...targetTables.keys()]);
+    return {
+      ok: results.every((r) => r.match) && sequences.problems.length === 0 && (schema?.changes.length ?? 0) === 0 && (accounted?.unaccounted.length ?? 0) === 0,
+      tables: results,
+      sequences,
+      ...(accounted ? { accounted } : {}),
+      ...(schema ? { schema } : {}),
+      durationMs: Date.now() - started,
+    };
   } finally {
     await Promise.all([source.end().catch(() => {}), target.end().catch(() => {})]);
   }
 }
 
+/** The target's schema now against the lines migrate.load recorded before loading each table. */
+async function compareTargetSchema(target: pg.Client, runId: string, ids: string[]): Promise<NonNullable<VerifyReport['schema']>> {
+  const recorded = await readSchemaBefore(target, runId, ids);
+  let checked = 0;
+  const changes: string[] = [];
+  for (const id of ids) {
+    const before = recorded.get(id);
+    if (!before) {
+      changes.push(`${id}: no record of its schema before the load (run ${runId} did not load it)`);
+      continue;
+    }
+    checked += before.length;
+    changes.push(...compareSchemaSnapshots(before, await readSchemaSnapshot(target, [id])));
+  }
+  return { checked, changes };
+}
+
 /** Tables that exist on the target, by id (missing ones are reported, not thrown). */
 async function readTargetTables(client: pg.Client, names: string[], label: string): Promise<Map<string, TableInfo>> {
-  const present = await client.query<{ id: string }>(
-    `SELECT w.id FROM unnest($1::text[]) w(id) WHERE to_regclass(format('%I.%I', split_part(w.id, '.', 1), split_part(w.id, '.', 2))) IS NOT NULL`,
-    [names],
-  );
-  const tables = await readTables(client, present.rows.map((r) => r.id), label);
+  const tables = await readTables(client, await existingTables(client, names), label);
   return new Map(tables.map((t) => [t.id, t]));
 }
 
@@ -310,7 +351,7 @@ async function findOrphans(
 ): Promise<Difference[]> {
   const differences: Difference[] = [];
   for (const fk of table.foreignKeys) {
-    const parent = fk.refTable.split('.').map(quoteIdent).join('.');
+    const parent = quoteQualified(fk.refTable);
     const where =
       fk.columns.map((c) => `c.${quoteIdent(c)} IS NOT NULL`).join(' AND ') +
       ` AND NOT EXISTS (SELECT 1 FROM ${parent} p WHERE ${fk.columns
@@ -352,5 +393,27 @@ export function formatVerifyReport(report: VerifyReport, options: { onlyDifferen
       lines.push(`       ${d.kind}: ${d.partial ? 'at least ' : ''}${d.count}${keys}${detail}`);
     }
   }
+  if (report.sequences) lines.push(...formatSequenceLines(report.sequences, options));
+  if (report.accounted) {
+    const a = report.accounted;
+    if (a.unaccounted.length > 0) lines.push(`DIFF every table accounted for: ${describeUnaccounted(a)}`);
+    else if (!options.onlyDifferences) {
+      lines.push(`ok   every table accounted for: ${a.sourceTables} source tables in ${a.schemas.join(', ')} (${a.planned} migrated, ${a.excluded} excluded with a reason)`);
+    }
+  }
+  if (report.schema) {
+    if (report.schema.changes.length > 0) {
+      lines.push(`DIFF target schema: changed since the load began`, ...report.schema.changes.map((c) => `       ${c}`));
+    } else if (!options.onlyDifferences) {
+      lines.push(`ok   target schema: as before the load (${report.schema.checked} catalog entries: indexes, constraints, triggers, comments, statistics targets)`);
+    }
+  }
   return lines.join('\n');
+}
+
+function formatSequenceLines(sequences: NonNullable<VerifyReport['sequences']>, options: { onlyDifferences?: boolean }): string[] {
+  if (sequences.problems.length === 0) {
+    return options.onlyDifferences ? [] : [`ok   sequences: ${sequences.checked} positioned at or past the source's, past their columns' values`];
+  }
+  return [`DIFF sequences: ${sequences.problems.length} of ${sequences.checked} would collide`, ...sequences.problems.map((p) => `       ${p}`)];
 }

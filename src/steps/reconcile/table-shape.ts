@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type { TablePlan } from '../../config/schema.js';
 import { quoteQualified, splitTableName } from '../../adapters/postgres.js';
+import { tableId } from '../../config/identifiers.js';
 
 /**
  * What reconciliation needs to know about one plan table on both sides: its columns, which of them
@@ -95,7 +96,7 @@ export function describeTableShape(
   readingsGapSeconds: number,
 ): TableShape {
   const { schema, table } = splitTableName(plan.name);
-  const name = `${schema}.${table}`;
+  const name = tableId(schema, table);
   if (!sourceColumns) throw new ShapeProblem(`${name} does not exist in the source database; check the plan's table list.`);
   if (!targetColumns) throw new ShapeProblem(`${name} does not exist in the target database: was it loaded (migrate.load)?`);
   const source = new Map(sourceColumns.map((c) => [c.name, c]));

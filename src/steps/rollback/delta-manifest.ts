@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { writeFileAtomic } from '../../adapters/atomic-write.js';
+import { fileSafe } from '../data/export.js';
 import { fileMatches, readVersionedJson, type CutoverPoint } from '../data/manifest.js';
 
 /**
@@ -59,9 +60,9 @@ export interface DeltaTableEntry {
 export interface ReservedIds {
   table: string;
   column: string;
-  /** Quoted, schema-qualified sequence on the source. */
+  /** Canonical id of the sequence on the source (it may serve several tables; this is its first use). */
   sequence: string;
-  /** The source's sequence now returns values above this. */
+  /** The last value the source's sequence counts as handed out: it now returns values past this, in its direction. */
   through: string;
 }
 
@@ -103,5 +104,5 @@ export async function deltaFilesMatch(dir: string, entry: DeltaTableEntry): Prom
 }
 
 export function deltaFileName(table: string, kind: 'new' | 'changed' | 'deleted'): string {
-  return `${table}.${kind}.copy`;
+  return `${fileSafe(table)}.${kind}.copy`;
 }

@@ -9,6 +9,7 @@ import { quoteIdent, type Database } from '../../adapters/postgres.js';
 import type { Progress } from '../types.js';
 import { columnList, readTables, type TableInfo } from '../data/catalog.js';
 import { CopyMeter } from '../data/export.js';
+import { readSequences, reserveOnSource } from '../data/sequences.js';
 import { syncDir } from '../../adapters/atomic-write.js';
 import { ensurePrivateDir, type CutoverPoint } from '../data/manifest.js';
 import {
@@ -163,7 +164,7 @@ export async function exportDelta(options: ExportDeltaOptions): Promise<ExportDe
           );
         }
       }
-      manifest.reserved = await reserveTargetIds(source, target, sourceTables, targetTables);
+      manifest.reserved = await reserveOnSource(source, target, await readSequences(source, sourceTables));
       manifest.complete = true;
       await writeDeltaManifest(options.dir, manifest);
       return { manifest, tables: results, warnings };
@@ -385,45 +386,4 @@ async function exportTableDelta(
     await Promise.all(parts.map((p) => rm(p, { force: true })));
     throw error;
   }
-}
-
-/**
- * Move every source sequence of the plan's tables past the highest id the target used (its sequence's
- * position or the column's max, whichever is higher), never back. Runs while the source is frozen,
- * so no application insert takes a value in between.
- */
-async function reserveTargetIds(
-  source: pg.Client,
-  target: pg.Client,
-  sourceTables: readonly TableInfo[],
-  targetTables: ReadonlyMap<string, TableInfo>,
-): Promise<ReservedIds[]> {
-  const reserved: ReservedIds[] = [];
-  for (const sourceTable of sourceTables) {
-    const targetTable = targetTables.get(sourceTable.id)!;
-    for (const column of sourceTable.columns) {
-      if (!column.sequence || column.generated) continue;
-      const targetColumn = targetTable.columns.find((c) => c.name === column.name);
-      if (!targetColumn) continue;
-      const used = await target.query<{ used: string | null }>(
-        `SELECT greatest((SELECT max(${quoteIdent(column.name)}) FROM ${targetTable.scan})::numeric` +
-          (targetColumn.sequence
-            ? `, (SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END FROM ${targetColumn.sequence})::numeric`
-            : '') +
-          `)::text AS used`,
-      );
-      const highest = used.rows[0]!.used;
-      if (highest === null) continue;
-      await source.query(
-        `SELECT setval($1::regclass, $2::bigint, true) FROM ${column.sequence}
-          WHERE CASE WHEN is_called THEN last_value + 1 ELSE last_value END <= $2::bigint`,
-        [column.sequence, highest],
-      );
-      const now = await source.query<{ through: string }>(
-        `SELECT (CASE WHEN is_called THEN last_value ELSE last_value - 1 END)::text AS through FROM ${column.sequence}`,
-      );
-      reserved.push({ table: sourceTable.id, column: column.name, sequence: column.sequence, through: now.rows[0]!.through });
-    }
-  }
-  return reserved;
 }

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import { quoteIdent, type Database } from '../../adapters/postgres.js';
+import { quoteIdent, quoteQualified, type Database } from '../../adapters/postgres.js';
 import type { Progress } from '../types.js';
 import { columnList, readTables, type TableInfo } from '../data/catalog.js';
 import { CopyMeter } from '../data/export.js';
@@ -142,7 +142,7 @@ async function reimportTable(client: pg.Client, table: TableInfo, entry: DeltaTa
     const heldBack = { count: 0, keys: [] as RowKey[], reasons: [] as string[] };
     for (const fk of table.foreignKeys) {
       if (!fk.columns.every((c) => entry.columns.includes(c))) continue;
-      const parent = fk.refTable.split('.').map(quoteIdent).join('.');
+      const parent = quoteQualified(fk.refTable);
       const matches = (alias: string) => fk.columns.map((c, i) => `${alias}.${quoteIdent(fk.refColumns[i]!)} = d.${quoteIdent(c)}`).join(' AND ');
       const selfReference = fk.refTable === table.id ? ` AND NOT EXISTS (SELECT 1 FROM ${STAGE} p2 WHERE ${matches('p2')})` : '';
       const held = await client.query<{ n: string; keys: (string | null)[][] | null }>(
@@ -200,13 +200,19 @@ async function reimportTable(client: pg.Client, table: TableInfo, entry: DeltaTa
     const row = compared.rows[0]!;
 
     // Normally a no-op (export-delta reserved these ids); it matters for a delta whose reservation was
-    // skipped. The lock holds the application's inserts, and so their nextval, so it only moves forward.
+    // skipped. The lock holds the application's inserts, and so their nextval, so it only moves forward,
+    // in the sequence's direction (a descending sequence goes past the smallest id); a cycling sequence
+    // repeats its values by design and is left alone.
     let sequencesAdvanced = 0;
     for (const column of sequenced) {
       const moved = await client.query(
-        `SELECT setval($1::regclass, m.max, true)
-           FROM (SELECT max(${quoteIdent(column.name)})::bigint AS max FROM ${table.scan}) m, ${column.sequence} s
-          WHERE m.max IS NOT NULL AND CASE WHEN s.is_called THEN s.last_value + 1 ELSE s.last_value END <= m.max`,
+        `SELECT setval($1::regclass, m.furthest, true)
+           FROM pg_sequence q,
+                LATERAL (SELECT (CASE WHEN q.seqincrement > 0 THEN max(${quoteIdent(column.name)}) ELSE min(${quoteIdent(column.name)}) END)::bigint AS furthest
+                           FROM ${table.scan}) m,
+                LATERAL (SELECT CASE WHEN is_called THEN last_value + q.seqincrement ELSE last_value END AS next FROM ${column.sequence}) s
+          WHERE q.seqrelid = $1::regclass AND NOT q.seqcycle AND m.furthest IS NOT NULL
+            AND CASE WHEN q.seqincrement > 0 THEN s.next <= m.furthest ELSE s.next >= m.furthest END`,
         [column.sequence],
       );
       sequencesAdvanced += moved.rowCount ?? 0;
