@@ -13,6 +13,13 @@ const envName = z
     error: 'expected the name of an environment variable (e.g. SOURCE_DATABASE_URL), not its value',
   });
 
+/**
+ * How a database connection is encrypted. A host that is not loopback always gets TLS; `caFile`
+ * (relative to the plan file) is the CA the server's certificate must chain to (Supabase publishes
+ * its CA in the project's database settings), verified with the host name (`sslmode=verify-full`).
+ */
+const tlsSchema = z.strictObject({ caFile: z.string().min(1) });
+
 const identifier = z
   .string({ error: 'expected a column name' })
   .regex(/^[a-z_][a-z0-9_$]*$/, { error: 'expected a column name' });
@@ -170,8 +177,9 @@ export const planSchema = z
       supabase: z
         .strictObject({ urlEnv: envName, serviceRoleKeyEnv: envName })
         .optional(),
+      tls: tlsSchema.optional(),
     }),
-    target: z.strictObject({ urlEnv: envName }),
+    target: z.strictObject({ urlEnv: envName, tls: tlsSchema.optional() }),
     tables: z.array(tableSchema).min(1, { error: 'expected at least one table' }),
     /** Roles whose writes are revoked during the freeze. */
     appRoles: z.array(z.string().min(1)).default(['anon', 'authenticated', 'service_role']),

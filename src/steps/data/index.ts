@@ -1,6 +1,7 @@
 import { join, resolve } from 'node:path';
 import { parseDuration } from '../../../machines/schedule.js';
 import { planDatabase } from '../../adapters/postgres.js';
+import { readSecret } from '../../adapters/secrets.js';
 import type { StepContext, StepRegistry, StepResult } from '../types.js';
 import { exportAuthUsers } from './auth-users.js';
 import { EXCLUDED_SCHEMAS, normalizeTableName } from './catalog.js';
@@ -42,8 +43,8 @@ export function grantRecordFile(ctx: Pick<StepContext, 'stateDir' | 'runId'>): s
 }
 
 const tableNames = (ctx: StepContext) => ctx.plan.tables.map((t) => normalizeTableName(t.name));
-const source = (ctx: StepContext) => planDatabase(ctx.plan, ctx.env, 'source');
-const target = (ctx: StepContext) => planDatabase(ctx.plan, ctx.env, 'target');
+const source = (ctx: StepContext) => planDatabase(ctx.plan, ctx.env, 'source', ctx.planDir);
+const target = (ctx: StepContext) => planDatabase(ctx.plan, ctx.env, 'target', ctx.planDir);
 const cutoverPoint = (ctx: StepContext) => (ctx.outputs['freeze.snapshot'] as CutoverPoint | undefined) ?? null;
 const roleList = (ctx: StepContext) => ctx.plan.appRoles.join(', ');
 
@@ -207,8 +208,8 @@ async function exportSupabaseUsers(ctx: StepContext, dir: string): Promise<{ use
     const digest = await digestFile(join(dir, manifest.authUsers.file)).catch(() => undefined);
     if (digest?.sha256 === manifest.authUsers.sha256) return { users: manifest.authUsers.users };
   }
-  const url = readEnv(ctx, supabase.urlEnv, 'the Supabase project URL (https://<project>.supabase.co)');
-  const key = readEnv(ctx, supabase.serviceRoleKeyEnv, "the Supabase service role key (Project settings → API)");
+  const url = readSecret(ctx.env, supabase.urlEnv, 'the Supabase project URL (https://<project>.supabase.co)');
+  const key = readSecret(ctx.env, supabase.serviceRoleKeyEnv, "the Supabase service role key (Project settings → API)");
   const result = await exportAuthUsers({
     url,
     serviceRoleKey: key,
@@ -228,12 +229,6 @@ async function exportSupabaseUsers(ctx: StepContext, dir: string): Promise<{ use
   manifest.updatedAt = new Date().toISOString();
   await writeManifest(dir, manifest);
   return { users: result.users };
-}
-
-function readEnv(ctx: StepContext, name: string, what: string): string {
-  const value = ctx.env[name];
-  if (!value) throw new Error(`Environment variable ${name} is not set: set it to ${what}.`);
-  return value;
 }
 
 const exportVerifyStep = {

@@ -85,8 +85,8 @@ export function reconcileStepResult(result: ReconcileResult): StepResult {
 /** Run a reconciliation with the plan's databases and the run's cutover point. */
 export async function reconcileFromContext(ctx: StepContext, limits?: Partial<ReconcileLimits>): Promise<ReconcileResult> {
   const time = cutoverTimeOf(ctx.outputs);
-  return withConnection(planDatabase(ctx.plan, ctx.env, 'source'), (source) =>
-    withConnection(planDatabase(ctx.plan, ctx.env, 'target'), (target) =>
+  return withConnection(planDatabase(ctx.plan, ctx.env, 'source', ctx.planDir), (source) =>
+    withConnection(planDatabase(ctx.plan, ctx.env, 'target', ctx.planDir), (target) =>
       reconcile(ctx.plan, {
         source,
         target,

@@ -44,7 +44,7 @@ function deltaSpecs(ctx: StepContext): DeltaTableSpec[] {
 const freezeTargetStep = {
   async run(ctx: StepContext): Promise<StepResult> {
     const result = await freezeTarget({
-      target: planDatabase(ctx.plan, ctx.env, 'target'),
+      target: planDatabase(ctx.plan, ctx.env, 'target', ctx.planDir),
       runId: ctx.runId,
       tables: tableNames(ctx),
       appRoles: ctx.plan.appRoles,
@@ -86,8 +86,8 @@ const exportDeltaStep = {
   async run(ctx: StepContext): Promise<StepResult> {
     const dir = deltaDir(ctx);
     const summary = await exportDelta({
-      source: planDatabase(ctx.plan, ctx.env, 'source'),
-      target: planDatabase(ctx.plan, ctx.env, 'target'),
+      source: planDatabase(ctx.plan, ctx.env, 'source', ctx.planDir),
+      target: planDatabase(ctx.plan, ctx.env, 'target', ctx.planDir),
       tables: deltaSpecs(ctx),
       dir,
       runId: ctx.runId,
@@ -149,7 +149,7 @@ const exportDeltaStep = {
 const reimportStep = {
   async run(ctx: StepContext): Promise<StepResult> {
     const summary = await reimportDelta({
-      source: planDatabase(ctx.plan, ctx.env, 'source'),
+      source: planDatabase(ctx.plan, ctx.env, 'source', ctx.planDir),
       dir: deltaDir(ctx),
       runId: ctx.runId,
       progress: (p) => ctx.progress(p),
