@@ -319,9 +319,10 @@ const migrateVerify = {
   dryRun(ctx: StepContext): string {
     return [
       `On both databases, per table (computed inside PostgreSQL, compared side by side):`,
-      `  SELECT count(*), sum(hashtextextended(ROW(<columns>)::text, 0)) FROM <table>;`,
-      `(the source's was computed by export.tables over the export snapshot, recorded in manifest.json);`,
-      `a difference is narrowed down to keys (missing rows, extra rows, changed values); then, on the target,`,
+      `  SELECT count(*), sum(hash_record_extended(ROW(<integer, uuid, date/time, bytea columns>, ROW(<other columns>)::text), 0)) FROM <table>;`,
+      `(the row hash reconcile and the rollback delta use too; the source's was computed by export.tables over the export`,
+      `snapshot, recorded in manifest.json); a difference is narrowed down to keys by buckets of`,
+      `hashtextextended(ROW(<key>)::text, 1) & 1023 (missing rows, extra rows, changed values); then, on the target,`,
       `  SELECT count(*) FROM <child> c WHERE NOT EXISTS (SELECT 1 FROM <parent> p WHERE p.<key> = c.<fk>);`,
       `for every foreign key. Tables:`,
       tableLines(ctx),

@@ -133,7 +133,7 @@ const exportDeltaStep = {
       `(cutover_meta.loaded), the difference by key between the frozen target and the still-frozen source, in SQL:`,
       `  single integer key: target rows with key > (SELECT max(key) FROM source table) are new;`,
       `  the rest, per side: SELECT hashtextextended(ROW(key)::text, 1) & 1023 AS bucket, count(*),`,
-      `                            sum(hashtextextended(ROW(columns)::text, 0)) FROM <table> GROUP BY 1;`,
+      `                            sum(<row hash, as migrate.verify>) FROM <table> GROUP BY 1;`,
       `  for differing buckets only, COPY the source's (key, row hash) into a temporary table on the target and join:`,
       `  → <table>.new.copy (key not in the source), <table>.changed.copy, <table>.deleted.copy (keys).`,
       `Append-only (re-imported by rollback.reimport): ${append.join(', ') || 'none'}; other tables go to the manual review.`,
