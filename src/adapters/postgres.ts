@@ -308,6 +308,36 @@ export function planDatabase(plan: PlanSides, env: Record<string, string | undef
   };
 }
 
+/** SQLSTATEs of a lost or refused session: class 08, and the server shutting down or in recovery. */
+const CONNECTION_STATES = /^(08|57P0[1-3])/;
+const CONNECTION_ERRNOS = new Set(['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
+
+/**
+ * Whether `error` is connection trouble: the only failure on the data path that another attempt can
+ * cure. A mismatch, a constraint violation or a permission error gives the same answer every time.
+ */
+export function isConnectionError(error: unknown): boolean {
+  if (error instanceof ConnectionFailedError) return true;
+  const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
+  if (typeof code === 'string' && (CONNECTION_STATES.test(code) || CONNECTION_ERRNOS.has(code))) return true;
+  return typeof message === 'string' && /^Connection terminated|connection timeout/i.test(message);
+}
+
+/**
+ * Run data-path `work` so that the engine retries it only after connection trouble: any other error
+ * is marked `retryable: false` (read by the runner), and the step fails at once with it.
+ */
+export async function retryOnlyConnectionErrors<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (error instanceof Error && !isConnectionError(error)) {
+      Object.defineProperty(error, 'retryable', { value: false, configurable: true });
+    }
+    throw error;
+  }
+}
+
 /** Open a connection, run `work`, always close. */
 export async function withConnection<T>(db: Database, work: (client: pg.Client) => Promise<T>): Promise<T> {
   const client = await db.connect();

@@ -1,6 +1,6 @@
 import { join, resolve } from 'node:path';
 import { parseDuration } from '../../../machines/schedule.js';
-import { planDatabase } from '../../adapters/postgres.js';
+import { planDatabase, retryOnlyConnectionErrors } from '../../adapters/postgres.js';
 import { readSecret } from '../../adapters/secrets.js';
 import type { StepContext, StepRegistry, StepResult } from '../types.js';
 import { exportAuthUsers } from './auth-users.js';
@@ -300,7 +300,9 @@ const migrateLoad = {
 const migrateVerify = {
   async run(ctx: StepContext): Promise<StepResult> {
     const sourceDigests = digestsFromManifest(await readManifest(exportDir(ctx)));
-    const report = await verifyTables({ source: source(ctx), target: target(ctx), tables: ctx.plan.tables, sourceDigests });
+    const report = await retryOnlyConnectionErrors(() =>
+      verifyTables({ source: source(ctx), target: target(ctx), tables: ctx.plan.tables, sourceDigests }),
+    );
     if (!report.ok) throw new DataMismatchError(report);
     const rows = report.tables.reduce((sum, t) => sum + t.targetRows, 0);
     return {

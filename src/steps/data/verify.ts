@@ -103,6 +103,8 @@ export function digestsFromManifest(manifest: Manifest | undefined): NonNullable
 }
 
 export class DataMismatchError extends Error {
+  /** The same data gives the same verdict: the engine must not retry it (src/engine/runner.ts). */
+  readonly retryable = false;
   constructor(readonly report: VerifyReport) {
     super(`Source and target differ:\n${formatVerifyReport(report, { onlyDifferences: true })}`);
     this.name = 'DataMismatchError';
