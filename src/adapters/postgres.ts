@@ -247,9 +247,21 @@ export async function openClient(url: string, options: ConnectionOptions): Promi
     await client.query(settingsStatement(options));
   } catch (error) {
     await client.end().catch(() => {});
-    throw new ConnectionFailedError(options.label, redact(error, url), (error as { code?: string }).code);
+    const code = (error as { code?: string }).code;
+    const hint = code && CERTIFICATE_ERRORS.test(code) ? ` (${certificateHint(options.label)})` : '';
+    throw new ConnectionFailedError(options.label, `${redact(error, url)}${hint}`, code);
   }
   return client;
+}
+
+/** Node's codes for a server certificate that could not be verified. */
+const CERTIFICATE_ERRORS = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER/;
+
+function certificateHint(label: string): string {
+  return (
+    `the server's TLS certificate could not be verified: name the CA that signed it in the plan ` +
+    `(${label.split(' ')[0]}.tls.caFile), and connect by the host name the certificate is for`
+  );
 }
 
 /** A pool whose every connection is opened like `openClient`'s (TLS, pinned settings). */
