@@ -238,8 +238,14 @@ describe('export → load round trip on real PostgreSQL', () => {
  * text differs, both name exactly that row.
  */
 const CORPUS_SCHEMA = `
-CREATE TABLE corpus (id int PRIMARY KEY, label text NOT NULL, x xml, m money, n numeric, f double precision, i interval, j json, a int[]);
+CREATE EXTENSION IF NOT EXISTS citext;
+CREATE EXTENSION IF NOT EXISTS hstore;
+CREATE TABLE corpus (
+  id int PRIMARY KEY, label text NOT NULL, x xml, m money, n numeric, f double precision, i interval, j json, a int[],
+  c citext, h hstore, mr int4multirange, t timestamptz, b bytea, s text, ta text[]
+);
 `;
+const ALL_BYTES = `\\x${Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, '0')).join('')}`;
 const CORPUS: { id: number; label: string; column: string; value: string; changedTo: string }[] = [
   { id: 1, label: 'xml with a declaration', column: 'x', value: `<?xml version="1.0"?><doc a="1">é</doc>`, changedTo: `<doc a="2">é</doc>` },
   { id: 2, label: 'xml with an encoding declaration', column: 'x', value: `<?xml version="1.0" encoding="UTF-8"?><doc/>`, changedTo: `<doc></doc>` },
@@ -252,6 +258,18 @@ const CORPUS: { id: number; label: string; column: string; value: string; change
   { id: 9, label: 'interval units', column: 'i', value: '1 day', changedTo: '24 hours' },
   { id: 10, label: 'json key order', column: 'j', value: '{"a": 1, "b": 2}', changedTo: '{"b": 2, "a": 1}' },
   { id: 11, label: 'array with NULL', column: 'a', value: '{1,NULL}', changedTo: '{1}' },
+  { id: 12, label: 'citext case', column: 'c', value: 'Ana', changedTo: 'ana' },
+  { id: 13, label: 'hstore NULL value', column: 'h', value: 'a=>1, b=>NULL', changedTo: 'a=>1, b=>""' },
+  { id: 14, label: 'multirange', column: 'mr', value: '{[1,3), [5,7)}', changedTo: '{[1,3), [5,8)}' },
+  { id: 15, label: 'BC timestamp', column: 't', value: '0044-03-15 12:00:00+00 BC', changedTo: '0044-03-15 12:00:00.000001+00 BC' },
+  { id: 16, label: 'infinite timestamp', column: 't', value: 'infinity', changedTo: '-infinity' },
+  { id: 17, label: 'all 256 bytes', column: 'b', value: ALL_BYTES, changedTo: `${ALL_BYTES.slice(0, -2)}fe` },
+  { id: 18, label: 'numeric of 1000 digits', column: 'n', value: `1${'0'.repeat(999)}`, changedTo: `1${'0'.repeat(998)}1` },
+  { id: 19, label: 'float extreme', column: 'f', value: '1.7976931348623157e308', changedTo: '1.7976931348623155e308' },
+  { id: 20, label: 'huge interval', column: 'i', value: '178000000 years', changedTo: '178000000 years 00:00:00.000001' },
+  { id: 21, label: 'COPY markers in text', column: 's', value: 'a\n\\.\nb', changedTo: 'a\n\\N\nb' },
+  { id: 22, label: 'json with duplicate keys', column: 'j', value: '{"k": 1, "k": 2}', changedTo: '{"k": 2}' },
+  { id: 23, label: 'text array with quotes and NULL', column: 'ta', value: '{"say \\"hi\\"", NULL, ""}', changedTo: '{"say \\"hi\\"", "NULL", ""}' },
 ];
 
 describe('verify and reconcile agree on every value (one row hash)', () => {
