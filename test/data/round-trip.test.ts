@@ -7,6 +7,7 @@ import { loadTables } from '../../src/steps/data/load.js';
 import { readManifest } from '../../src/steps/data/manifest.js';
 import { verifyTables } from '../../src/steps/data/verify.js';
 import { reconcile } from '../../src/steps/reconcile/reconcile.js';
+import { exportDelta } from '../../src/steps/rollback/export-delta.js';
 import { usePostgres } from '../support/postgres.js';
 import { makePair, tableText, type Pair } from './support.js';
 
@@ -231,7 +232,7 @@ describe('export → load round trip on real PostgreSQL', () => {
 });
 
 /**
- * Verify and reconciliation must reach the same verdict on every value. Each row of `corpus` holds one
+ * Verify, reconciliation and the rollback delta must reach the same verdict on every value. Each row of `corpus` holds one
  * value whose text and whose type's own hash disagree in some way (an xml declaration the output
  * function drops, money, numeric scale, float -0, interval units, json key order): loaded from an
  * export, both say identical; changed on the target to a value the type's hash calls equal but whose
@@ -272,7 +273,7 @@ const CORPUS: { id: number; label: string; column: string; value: string; change
   { id: 23, label: 'text array with quotes and NULL', column: 'ta', value: '{"say \\"hi\\"", NULL, ""}', changedTo: '{"say \\"hi\\"", "NULL", ""}' },
 ];
 
-describe('verify and reconcile agree on every value (one row hash)', () => {
+describe('verify, reconcile and the rollback delta agree on every value (one row hash)', () => {
   let pair: Pair;
   const runId = 'run-agreement';
   const table = { name: 'public.corpus', key: ['id'], appendOnly: false };
@@ -292,8 +293,18 @@ describe('verify and reconcile agree on every value (one row hash)', () => {
     await pair.cleanup();
   });
 
+  let deltaRuns = 0;
+  /** Keys the rollback delta exports as changed (the first column of each line of its changed file). */
+  async function deltaChanged(): Promise<string[]> {
+    const dir = join(pair.dir, `delta-${++deltaRuns}`);
+    const summary = await exportDelta({ source: pair.source, target: pair.target, tables: [{ ...table }], dir, runId, cutoverPoint: null });
+    const file = summary.manifest.tables[table.name]!.changed.file;
+    const text = await readFile(join(dir, file), 'utf8');
+    return text.split('\n').filter(Boolean).map((line) => line.split('\t')[0]!);
+  }
+
   /** Keys each comparison names as differing, as `id` strings. */
-  async function verdicts(): Promise<{ verify: string[]; reconcile: string[] }> {
+  async function verdicts(): Promise<{ verify: string[]; reconcile: string[]; delta: string[] }> {
     const verified = await verifyTables({ source: pair.source, target: pair.target, tables: [table] });
     const verifyKeys = verified.tables.flatMap((t) => t.differences.flatMap((d) => d.sampleKeys)).map((k) => k.replace(/[()]/g, ''));
     const source = await pair.source.connect();
@@ -303,7 +314,8 @@ describe('verify and reconcile agree on every value (one row hash)', () => {
         { tables: [table], thresholds: { readingsGap: '15m' } },
         { source, target, cutoverPoint: { time: '2026-01-01T00:00:00Z' }, now: new Date('2026-01-02T00:00:00Z'), limits: { keysPerBucket: 1000 } },
       );
-      return { verify: verifyKeys.sort(), reconcile: result.tables.flatMap((t) => t.keys.map((k) => String(k.key.id))).sort() };
+      const reconcileKeys = result.tables.flatMap((t) => t.keys.map((k) => String(k.key.id)));
+      return { verify: verifyKeys.sort(), reconcile: reconcileKeys.sort(), delta: (await deltaChanged()).sort() };
     } finally {
       await Promise.all([source.end(), target.end()]);
     }
@@ -312,7 +324,7 @@ describe('verify and reconcile agree on every value (one row hash)', () => {
   it('finds no difference after a faithful export and load', async () => {
     // The stored text of an xml value with a declaration differs (the output function drops the
     // declaration, so the target stores it without); what COPY moves, and what the target serves, is equal.
-    expect(await verdicts()).toEqual({ verify: [], reconcile: [] });
+    expect(await verdicts()).toEqual({ verify: [], reconcile: [], delta: [] });
   });
 
   for (const row of CORPUS) {
@@ -320,7 +332,7 @@ describe('verify and reconcile agree on every value (one row hash)', () => {
       const [original] = await pair.sql<{ v: string }>('target', `SELECT ${row.column}::text AS v FROM corpus WHERE id = $1`, [row.id]);
       await pair.sql('target', `UPDATE corpus SET ${row.column} = $2 WHERE id = $1`, [row.id, row.changedTo]);
       try {
-        expect(await verdicts()).toEqual({ verify: [String(row.id)], reconcile: [String(row.id)] });
+        expect(await verdicts()).toEqual({ verify: [String(row.id)], reconcile: [String(row.id)], delta: [String(row.id)] });
       } finally {
         await pair.sql('target', `UPDATE corpus SET ${row.column} = $2 WHERE id = $1`, [row.id, original!.v]);
       }
