@@ -243,7 +243,7 @@ CREATE EXTENSION IF NOT EXISTS citext;
 CREATE EXTENSION IF NOT EXISTS hstore;
 CREATE TABLE corpus (
   id int PRIMARY KEY, label text NOT NULL, x xml, m money, n numeric, f double precision, i interval, j json, a int[],
-  c citext, h hstore, mr int4multirange, t timestamptz, b bytea, s text, ta text[]
+  c citext, h hstore, mr int4multirange, t timestamptz, b bytea, s text, ta text[], fixed numeric(6,2), ms timestamp(3) with time zone
 );
 `;
 const ALL_BYTES = `\\x${Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, '0')).join('')}`;
@@ -270,6 +270,8 @@ const CORPUS: { id: number; label: string; column: string; value: string; change
   { id: 20, label: 'huge interval', column: 'i', value: '178000000 years', changedTo: '178000000 years 00:00:00.000001' },
   { id: 21, label: 'COPY markers in text', column: 's', value: 'a\n\\.\nb', changedTo: 'a\n\\N\nb' },
   { id: 22, label: 'json with duplicate keys', column: 'j', value: '{"k": 1, "k": 2}', changedTo: '{"k": 2}' },
+  { id: 24, label: 'numeric with a declared scale (hashed natively)', column: 'fixed', value: '1.5', changedTo: '1.51' },
+  { id: 25, label: 'timestamp with a precision (hashed natively)', column: 'ms', value: '2026-01-01 00:00:00.123+00', changedTo: '2026-01-01 00:00:00.124+00' },
   { id: 23, label: 'text array with quotes and NULL', column: 'ta', value: '{"say \\"hi\\"", NULL, ""}', changedTo: '{"say \\"hi\\"", "NULL", ""}' },
 ];
 
