@@ -109,8 +109,9 @@ function parseUrl(url: string, label: string): URL {
  * plain text) are refused. `require` is verified like `verify-full`, as pg does: a certificate nobody
  * checks stops only a passive eavesdropper. Loopback hosts keep what the URL says (plain by default).
  */
-export function connectionSecurity(url: string, label: string, tls?: TlsOptions): ConnectionSecurity {
+export function connectionSecurity(url: string, label: string, planTls?: TlsOptions): ConnectionSecurity {
   const parsed = parseUrl(url, label);
+  const tls = withUrlCa(url, label, planTls);
   const hostParam = parsed.searchParams.get('host');
   const host = decodeURIComponent(parsed.hostname) || hostParam || 'localhost';
   const loopback = isLoopback(host);
@@ -178,6 +179,13 @@ export class ConnectionFailedError extends Error {
   }
 }
 
+/** The plan's CA file, or else the URL's `sslrootcert` (libpq's way of naming it). */
+function withUrlCa(url: string, label: string, tls: TlsOptions | undefined): TlsOptions | undefined {
+  if (tls?.caFile) return tls;
+  const rootCert = parseUrl(url, label).searchParams.get('sslrootcert');
+  return rootCert && rootCert !== 'system' ? { ...tls, caFile: rootCert } : tls;
+}
+
 /** pg's `ssl` option for a decision. */
 function sslOption(security: ConnectionSecurity, tls: TlsOptions | undefined, label: string): pg.ClientConfig['ssl'] {
   if (security.mode === 'plain') return false;
@@ -202,13 +210,14 @@ function sslOption(security: ConnectionSecurity, tls: TlsOptions | undefined, la
 
 /** The pg configuration for `url`: TLS decided by `connectionSecurity`, TLS parameters removed from the URL. */
 function clientConfig(url: string, options: ConnectionOptions): pg.ClientConfig {
-  const security = connectionSecurity(url, options.label, options.tls);
+  const tls = withUrlCa(url, options.label, options.tls);
+  const security = connectionSecurity(url, options.label, tls);
   if (security.refused) throw new ConnectionRefusedError(security.refused);
   const parsed = parseUrl(url, options.label);
   for (const name of TLS_PARAMETERS) parsed.searchParams.delete(name);
   return {
     connectionString: parsed.toString(),
-    ssl: sslOption(security, options.tls, options.label),
+    ssl: sslOption(security, tls, options.label),
     application_name: options.applicationName ?? 'cutover',
     ...(options.connectTimeoutMs ? { connectionTimeoutMillis: options.connectTimeoutMs } : {}),
   };

@@ -145,6 +145,17 @@ describe('TLS on every connection', () => {
     expect(await probeDatabase(plan, env, 'target', dir)).toMatchObject({ ok: true, message: expect.stringMatching(/ over TLS$/) });
   });
 
+  it('takes the CA from the URL (sslrootcert) when the plan names none', async () => {
+    const plan = localPlan(dir, planInput());
+    const env = { SOURCE_DATABASE_URL: `${url('tls_source', 'verify-full')}&sslrootcert=${encodeURIComponent(join(dir, 'ca.crt'))}` };
+    const client = await planDatabase(plan, env, 'source', dir).connect();
+    try {
+      expect((await client.query('SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()')).rows).toEqual([{ ssl: true }]);
+    } finally {
+      await client.end();
+    }
+  });
+
   it('verify-full refuses a server whose certificate another CA signed', async () => {
     const plan = localPlan(dir, planInput('other-ca.crt'));
     const source = planDatabase(plan, { SOURCE_DATABASE_URL: url('tls_source', 'verify-full') }, 'source', dir);
