@@ -5,8 +5,9 @@ import { ExitError } from '../engine/errors.js';
 import { readSecret } from './secrets.js';
 
 /**
- * PostgreSQL connections for the data path. Connection strings come only from environment variables
- * named by the plan; they never appear in messages, outputs or the journal.
+ * Every PostgreSQL connection cutover opens is made here (openClient, openPool): TLS decided before
+ * anything is sent, the same pinned session settings on every session. Connection strings come only
+ * from environment variables named by the plan; they never appear in messages, outputs or the journal.
  */
 
 export type DatabaseSide = 'source' | 'target';
@@ -133,7 +134,7 @@ export function connectionSecurity(url: string, label: string, planTls?: TlsOpti
     case 'disable':
     case 'allow':
     case 'prefer':
-      if (loopback) return { host, loopback, mode: tls?.caFile ? 'verify-full' : 'plain' };
+      if (loopback) return { host, loopback, mode: 'plain' };
       return {
         host,
         loopback,
