@@ -5,6 +5,7 @@ import { CloudflareDnsProvider } from './cloudflare-dns.js';
 import { readZoneFile, sameContent, sameName } from './local-dns.js';
 import { ResendMailProvider, classifyResendError } from './resend-mail.js';
 import { ExternalError, withRetry, type RetryOptions } from './retry.js';
+import { MissingSecretError, readSecret } from './secrets.js';
 
 /**
  * `cutover check`'s reach into DNS and mail: does the token work, is the zone the right one, may we
@@ -27,6 +28,16 @@ export interface CheckOptions {
 
 /** `cutover check` should answer in seconds: two attempts, short waits. */
 const CHECK_RETRY: RetryOptions = { attempts: 2, baseDelayMs: 500, maxRetryAfterMs: 10_000 };
+
+/** A secret read the one way (readSecret); a missing one is a finding of `check`, not a failure of it. */
+function secretOrFinding(env: Record<string, string | undefined>, name: string, purpose: string): string | { missing: string } {
+  try {
+    return readSecret(env, name, purpose);
+  } catch (error) {
+    if (error instanceof MissingSecretError) return { missing: error.message };
+    throw error;
+  }
+}
 
 function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
@@ -52,10 +63,8 @@ async function confirmEditPermission(provider: CloudflareDnsProvider, zoneId: st
 async function checkCloudflare(plan: Plan, env: Record<string, string | undefined>, options: CheckOptions): Promise<ExternalCheck[]> {
   const dns = plan.dns;
   if (dns.provider !== 'cloudflare') return [];
-  const token = env[dns.apiTokenEnv]?.trim();
-  if (!token) {
-    return [{ system: 'Cloudflare', ok: false, message: `${dns.apiTokenEnv} is not set: export a Cloudflare API token with Zone → Zone → Read and Zone → DNS → Edit on ${dns.zone}` }];
-  }
+  const token = secretOrFinding(env, dns.apiTokenEnv, `a Cloudflare API token with Zone → Zone → Read and Zone → DNS → Edit on ${dns.zone}`);
+  if (typeof token !== 'string') return [{ system: 'Cloudflare', ok: false, message: token.missing }];
   const provider = new CloudflareDnsProvider({
     zone: dns.zone,
     apiToken: token,
@@ -145,8 +154,8 @@ export function senderDomain(from: string): string | undefined {
 async function checkResend(plan: Plan, env: Record<string, string | undefined>, options: CheckOptions): Promise<ExternalCheck[]> {
   const mail = plan.mail;
   if (mail.provider !== 'resend') return [];
-  const key = env[mail.apiKeyEnv]?.trim();
-  if (!key) return [{ system: 'Resend', ok: false, message: `${mail.apiKeyEnv} is not set: export a Resend API key` }];
+  const key = secretOrFinding(env, mail.apiKeyEnv, 'a Resend API key (a sending-only key is enough to send)');
+  if (typeof key !== 'string') return [{ system: 'Resend', ok: false, message: key.missing }];
   const domain = senderDomain(mail.from);
   if (!domain) return [{ system: 'Resend', ok: false, message: `mail.from (${mail.from}) has no email address to send from` }];
   const { client } = new ResendMailProvider({ apiKey: key, apiKeyEnv: mail.apiKeyEnv, from: mail.from, ratePerSecond: mail.ratePerSecond, ...(mail.baseUrl ? { baseUrl: mail.baseUrl } : {}) });

@@ -1,24 +1,69 @@
-import pg from 'pg';
-import { ExitError } from '../engine/errors.js';
+import type { Plan } from '../config/schema.js';
+import {
+  ConnectionRefusedError,
+  connectionSecurity,
+  openClient,
+  planTls,
+  readDatabaseUrl,
+  redact,
+  type DatabaseSide,
+} from './postgres.js';
+import { MissingSecretError } from './secrets.js';
 
-/** Reach a database named by an environment variable; the message never contains the URL. */
-export async function probeDatabase(env: Record<string, string | undefined>, envName: string): Promise<{ ok: boolean; message: string }> {
-  const url = env[envName];
-  if (!url) return { ok: false, message: `${envName} is not set. Export the connection URL in ${envName} (the plan names the variable, never the value).` };
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 10_000, statement_timeout: 10_000 });
-  try {
-    await client.connect();
-    const { rows } = await client.query<{ version: string; user: string }>('select current_setting(\'server_version\') as version, current_user as user');
-    return { ok: true, message: `reached PostgreSQL ${rows[0]!.version} as ${rows[0]!.user}` };
-  } catch (error) {
-    return { ok: false, message: `could not connect with ${envName}: ${(error as Error).message}` };
-  } finally {
-    await client.end().catch(() => {});
+/**
+ * `cutover check`'s look at the two databases. Before anything is sent, both URLs are judged for TLS:
+ * a plain-text connection to a remote host is a plan mistake (exit 2) named with its fix, not a
+ * finding among others. Then each database is reached, as a short check, through the same connection
+ * factory as the data path.
+ */
+
+type PlanDatabases = Pick<Plan, 'source' | 'target'>;
+
+/** Warnings about how the databases are reached; throws when a URL would send data in plain text to a remote host. */
+export function assertSecureConnections(plan: PlanDatabases, env: Record<string, string | undefined>, planDir: string): string[] {
+  const refused: string[] = [];
+  const warnings: string[] = [];
+  for (const side of ['source', 'target'] as const) {
+    const url = env[plan[side].urlEnv]?.trim();
+    if (!url) continue;
+    const security = connectionSecurity(url, `${side} database (${plan[side].urlEnv})`, planTls(plan, side, planDir));
+    if (security.refused) refused.push(security.refused);
+    if (security.warning) warnings.push(security.warning);
   }
+  if (refused.length > 0) throw new ConnectionRefusedError(refused.join('\n'));
+  return warnings;
 }
 
-export function requireEnv(env: Record<string, string | undefined>, name: string, purpose: string): string {
-  const value = env[name];
-  if (!value) throw new ExitError(`${name} is not set: export ${purpose} in it (the plan names the variable, never the value).`, 2);
-  return value;
+/** Reach one of the plan's databases; the message never contains the URL. */
+export async function probeDatabase(
+  plan: PlanDatabases,
+  env: Record<string, string | undefined>,
+  side: DatabaseSide,
+  planDir: string,
+): Promise<{ ok: boolean; message: string }> {
+  const envName = plan[side].urlEnv;
+  let url: string;
+  try {
+    url = readDatabaseUrl(env, envName, side);
+  } catch (error) {
+    if (error instanceof MissingSecretError) return { ok: false, message: error.message };
+    throw error;
+  }
+  const label = `${side} database (${envName})`;
+  try {
+    const client = await openClient(url, { label, tls: planTls(plan, side, planDir), connectTimeoutMs: 10_000, statementTimeoutMs: 10_000 });
+    try {
+      const { rows } = await client.query<{ version: string; user: string; ssl: boolean | null }>(
+        `select current_setting('server_version') as version, current_user as user,
+                (select ssl from pg_stat_ssl where pid = pg_backend_pid()) as ssl`,
+      );
+      const row = rows[0]!;
+      return { ok: true, message: `reached PostgreSQL ${row.version} as ${row.user}${row.ssl ? ' over TLS' : ''}` };
+    } finally {
+      await client.end().catch(() => {});
+    }
+  } catch (error) {
+    if (error instanceof ConnectionRefusedError) throw error;
+    return { ok: false, message: `could not connect with ${envName}: ${redact(error, url)}` };
+  }
 }

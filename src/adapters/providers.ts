@@ -5,7 +5,10 @@ import { CloudflareDnsProvider } from './cloudflare-dns.js';
 import { LocalDnsProvider } from './local-dns.js';
 import { OutboxMailProvider } from './outbox-mail.js';
 import { ResendMailProvider } from './resend-mail.js';
-import { ExternalError, type RetryOptions } from './retry.js';
+import type { RetryOptions } from './retry.js';
+import { readSecret } from './secrets.js';
+
+export { readSecret } from './secrets.js';
 import type { DnsProvider, MailProvider } from './types.js';
 
 /**
@@ -20,13 +23,6 @@ export interface AdapterOptions {
   /** Per-request timeout for the HTTP providers. */
   timeoutMs?: number;
   signal?: AbortSignal;
-}
-
-/** Read a secret from the environment, or say which variable to set and what it must hold. */
-export function readSecret(env: Record<string, string | undefined>, name: string, purpose: string): string {
-  const value = env[name]?.trim();
-  if (!value) throw new ExternalError('config', `${name} is not set: export it with ${purpose} (the plan names the variable, never the value)`);
-  return value;
 }
 
 export function createDnsProvider(plan: Plan, planDir: string, env: Record<string, string | undefined>, options: AdapterOptions = {}): DnsProvider {

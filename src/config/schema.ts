@@ -15,6 +15,14 @@ const envName = z
   });
 
 /**
+ * How a database connection is encrypted. A host that is not loopback always gets TLS; `caFile`
+ * (relative to the plan file) is the CA the server's certificate must chain to (Supabase publishes
+ * its CA in the project's database settings), verified with the host name (`sslmode=verify-full`).
+ */
+const tlsSchema = z.strictObject({ caFile: z.string().min(1) });
+
+
+/**
  * A column name in SQL syntax (`user_id`, `"userId"`, `"order"`), turned into the column's exact name.
  * See identifiers.ts for why capitals must be quoted.
  */
@@ -192,8 +200,9 @@ export const planSchema = z
       supabase: z
         .strictObject({ urlEnv: envName, serviceRoleKeyEnv: envName })
         .optional(),
+      tls: tlsSchema.optional(),
     }),
-    target: z.strictObject({ urlEnv: envName }),
+    target: z.strictObject({ urlEnv: envName, tls: tlsSchema.optional() }),
     tables: z.array(tableSchema).min(1, { error: 'expected at least one table' }),
     /**
      * Tables of the migrated schemas (the schemas of `tables`) that stay behind on purpose, each with

@@ -8,7 +8,7 @@ import { arch, platform, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
-import pg from 'pg';
+import { openClient, quoteIdent } from '../adapters/postgres.js';
 import { ExitError, EXIT } from '../engine/errors.js';
 
 /**
@@ -372,10 +372,9 @@ async function startServer(work: Workspace, options: StartOptions): Promise<Embe
     dataDir,
     urlFor,
     async createDatabase(name: string) {
-      const client = new pg.Client({ connectionString: urlFor('postgres') });
-      await client.connect();
+      const client = await openClient(urlFor('postgres'), { label: 'embedded server', statementTimeoutMs: 60_000 });
       try {
-        await client.query(`CREATE DATABASE ${pg.escapeIdentifier(name)}`);
+        await client.query(`CREATE DATABASE ${quoteIdent(name)}`);
       } finally {
         await client.end();
       }

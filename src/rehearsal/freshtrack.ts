@@ -1,4 +1,5 @@
-import pg from 'pg';
+import type pg from 'pg';
+import { openClient } from '../adapters/postgres.js';
 
 /**
  * The rehearsal's databases: a source made to look like a Supabase project (its API roles, an `auth`
@@ -284,11 +285,7 @@ export async function prepareTarget(client: pg.Client): Promise<void> {
  * filled when `data` is given, the target with the schema only. Returns what was generated.
  */
 export async function prepareFreshTrackPair(sourceUrl: string, targetUrl: string, data?: GenerateOptions): Promise<GeneratedCounts | undefined> {
-  const connect = async (url: string) => {
-    const client = new pg.Client(url);
-    await client.connect();
-    return client;
-  };
+  const connect = (url: string) => openClient(url, { label: 'rehearsal database', statementTimeoutMs: 0 });
   const source = await connect(sourceUrl);
   let counts: GeneratedCounts | undefined;
   try {

@@ -2,7 +2,8 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DateTime } from 'luxon';
-import pg from 'pg';
+import type pg from 'pg';
+import { openClient } from '../adapters/postgres.js';
 import { findStep } from '../../machines/runbook.js';
 import { createAdapters } from '../adapters/providers.js';
 import { examplePlan, renderPlanFile } from '../config/example.js';
@@ -104,8 +105,7 @@ async function release(resources: Resources): Promise<void> {
 }
 
 async function withClient<T>(url: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
+  const client = await openClient(url, { label: 'rehearsal database', statementTimeoutMs: 0 });
   try {
     return await work(client);
   } finally {

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import pg from 'pg';
+import type pg from 'pg';
+import { openPool } from '../adapters/postgres.js';
 
 /**
  * Small local HTTP stand-ins for what a rehearsal needs around the databases: the old application
@@ -43,6 +44,11 @@ async function serve(handler: Handler): Promise<StandIn> {
 
 const ok = (body: unknown = 'ok') => ({ status: 200, body });
 
+/** An application's pool: statements bounded like an application's, row security as the role has it. */
+function standInPool(url: string, max: number): pg.Pool {
+  return openPool(url, { label: 'rehearsal application database', applicationName: 'rehearsal app', statementTimeoutMs: 30_000, max });
+}
+
 async function databaseAnswers(pool: pg.Pool): Promise<boolean> {
   try {
     await pool.query('select 1');
@@ -54,9 +60,7 @@ async function databaseAnswers(pool: pg.Pool): Promise<boolean> {
 
 /** The old application: healthy while its database answers. */
 export async function startOldApp(sourceUrl: string): Promise<StandIn> {
-  const pool = new pg.Pool({ connectionString: sourceUrl, max: 2 });
-  // An idle connection dropped when the server stops must not crash the process.
-  pool.on('error', () => {});
+  const pool = standInPool(sourceUrl, 2);
   const app = await serve(async (request) => {
     if (request.url === '/health') return (await databaseAnswers(pool)) ? ok() : { status: 503, body: 'database unreachable' };
     return { status: 404, body: 'not found' };
@@ -75,9 +79,7 @@ export interface NewApp extends StandIn {
  * rehearsal's clock, so a reading arrives when the timeline says it does).
  */
 export async function startNewApp(targetUrl: string, now: () => number = Date.now): Promise<NewApp> {
-  const pool = new pg.Pool({ connectionString: targetUrl, max: 3 });
-  // An idle connection dropped when the server stops must not crash the process.
-  pool.on('error', () => {});
+  const pool = standInPool(targetUrl, 3);
   let ingested = 0;
   const app = await serve(async (request, body) => {
     switch (request.url) {
@@ -116,9 +118,7 @@ export async function startNewApp(targetUrl: string, now: () => number = Date.no
  * `auth.users`, as supabase-js `auth.admin.listUsers` calls it.
  */
 export async function startAuthAdmin(sourceUrl: string, serviceRoleKey: string): Promise<StandIn> {
-  const pool = new pg.Pool({ connectionString: sourceUrl, max: 2 });
-  // An idle connection dropped when the server stops must not crash the process.
-  pool.on('error', () => {});
+  const pool = standInPool(sourceUrl, 2);
   const app = await serve(async (request) => {
     const url = new URL(request.url ?? '/', 'http://localhost');
     if (url.pathname !== '/auth/v1/admin/users') return { status: 404, body: { msg: 'not found' } };

@@ -1,4 +1,4 @@
-import pg from 'pg';
+import { openPool } from '../adapters/postgres.js';
 
 /**
  * What happens to the new system after the switch in a rehearsal: every sensor keeps sending a
@@ -18,9 +18,7 @@ export interface Traffic {
 const CADENCE_MS = 5 * 60_000;
 
 export function startTraffic(targetUrl: string): Traffic {
-  const pool = new pg.Pool({ connectionString: targetUrl, max: 2 });
-  // An idle connection dropped when the server stops must not crash the process.
-  pool.on('error', () => {});
+  const pool = openPool(targetUrl, { label: 'rehearsal traffic', applicationName: 'rehearsal traffic', statementTimeoutMs: 30_000, max: 2 });
   let cursor: number | undefined;
   let total = 0;
   return {

@@ -111,7 +111,7 @@ describe('cutover reconcile', () => {
   it('exits 2 naming the variable when the target is not configured', async () => {
     const result = await run(['reconcile'], { TARGET_DATABASE_URL: undefined });
     expect(result.code).toBe(2);
-    expect(result.stderr).toContain('environment variable TARGET_DATABASE_URL is not set');
+    expect(result.stderr).toContain('TARGET_DATABASE_URL is not set: set it to the target database');
   });
 
   it('exits 0 on a clean target, stores the run, journals a summary and writes the textfile', async () => {

@@ -126,7 +126,7 @@ describe('every table accounted for, and a plan written from the source', () => 
     const file = join(dir, 'none.config.ts');
     const result = await cli(['--config', file, 'init', '--from-source'], {});
     expect(result.code).toBe(2);
-    expect(result.stderr).toMatch(/environment variable SOURCE_DATABASE_URL is not set/);
+    expect(result.stderr).toMatch(/SOURCE_DATABASE_URL is not set: set it to the source database/);
     expect(result.stderr).not.toMatch(/\n\s+at /);
     expect(existsSync(file)).toBe(false);
   });

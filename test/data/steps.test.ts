@@ -180,7 +180,7 @@ describe('data steps through the step context', () => {
   it('says which environment variable is missing, without printing any connection string', async () => {
     const failure = runStep('freeze.snapshot', { env: { TARGET_DATABASE_URL: pair.targetUrl } });
     await expect(failure).rejects.toThrow(
-      /^The source database is not configured: environment variable SOURCE_DATABASE_URL is not set\./,
+      /^SOURCE_DATABASE_URL is not set: set it to the source database's connection string/,
     );
     const wrongPassword = runStep('freeze.snapshot', {
       env: { SOURCE_DATABASE_URL: withCredentials(pair.sourceUrl, 'postgres', 'hunter2') },

@@ -94,7 +94,7 @@ describe('Cloudflare', () => {
 
     const unset = await checkExternal(plan(), { RESEND_API_KEY: 're_full' });
     expect(problems(unset)[0]?.message).toBe(
-      'CLOUDFLARE_API_TOKEN is not set: export a Cloudflare API token with Zone → Zone → Read and Zone → DNS → Edit on freshtrackpro.com',
+      'CLOUDFLARE_API_TOKEN is not set: set it to a Cloudflare API token with Zone → Zone → Read and Zone → DNS → Edit on freshtrackpro.com. The plan names the variable, never the value.',
     );
   });
 

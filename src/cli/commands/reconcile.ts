@@ -1,3 +1,4 @@
+import { dirname } from 'node:path';
 import { loadPlan } from '../../config/load.js';
 import { renderReconcile } from '../../steps/reconcile/index.js';
 import { runReconcile } from '../../steps/checks/reconcile-run.js';
@@ -9,7 +10,7 @@ export async function reconcileCommand(globals: GlobalOptions, options: { json?:
   const { plan, file } = await loadPlan(globals.config);
   const { clock } = clockFromEnv(io.env);
   const run = await runReconcile(
-    { plan, stateDir: stateDirOf(globals, file), env: io.env, clock },
+    { plan, stateDir: stateDirOf(globals, file), env: io.env, clock, planDir: dirname(file) },
     options.prometheusTextfile ? { prometheusTextfile: options.prometheusTextfile } : {},
   );
   if (options.json) {

@@ -177,7 +177,7 @@ async function runCheck(ctx: StepContext, options: CheckOptions): Promise<StepRe
     plan,
     ctx.env,
     { cutoverMs, ...(switchedMs !== undefined ? { switchedMs } : {}), nowMs, gapMs: parseDuration(plan.thresholds.readingsGap) },
-    { facts: options.facts },
+    { facts: options.facts, planDir: ctx.planDir },
   );
   const baseline = (ctx.outputs['final.baseline'] as { p95Ms?: unknown } | undefined)?.p95Ms;
   // Compared against no less than the plan's latency floor (thresholds.latencyFloorMs).

@@ -52,6 +52,8 @@ export interface ReconcileSession {
   stateDir: string;
   env: Record<string, string | undefined>;
   clock: Clock;
+  /** Folder of the plan file, for paths in it (tls.caFile). */
+  planDir?: string;
 }
 
 export async function runReconcile(session: ReconcileSession, options: ReconcileRunOptions = {}): Promise<ReconcileRun> {
@@ -59,10 +61,10 @@ export async function runReconcile(session: ReconcileSession, options: Reconcile
   const evidence = readRunEvidence(plan, stateDir, 'there is no cutover point (freeze.snapshot) to reconcile against');
   const time = cutoverTimeOf(evidence.outputs);
   const switchedAt = evidence.context.switchedAt;
-  const source = await connect(plan, env, 'source');
+  const source = await connect(plan, env, 'source', session.planDir);
   let result: ReconcileResult;
   try {
-    const target = await connect(plan, env, 'target');
+    const target = await connect(plan, env, 'target', session.planDir);
     try {
       result = await reconcile(plan, {
         source,
@@ -129,9 +131,9 @@ export async function runReconcile(session: ReconcileSession, options: Reconcile
 }
 
 /** A side that is not configured or not reachable is the operator's to fix (exit 2), not a bug. */
-async function connect(plan: Plan, env: Record<string, string | undefined>, side: 'source' | 'target'): Promise<pg.Client> {
+async function connect(plan: Plan, env: Record<string, string | undefined>, side: 'source' | 'target', planDir?: string): Promise<pg.Client> {
   try {
-    return await planDatabase(plan, env, side).connect();
+    return await planDatabase(plan, env, side, planDir).connect();
   } catch (error) {
     throw new ExitError((error as Error).message, EXIT.usage);
   }

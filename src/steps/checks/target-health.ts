@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { readDatabaseUrl, quoteIdent, quoteQualified, redact } from '../../adapters/postgres.js';
+import { ConnectionFailedError, openClient, planTls, readDatabaseUrl, quoteIdent, quoteQualified, redact } from '../../adapters/postgres.js';
 import type { Plan, TablePlan } from '../../config/schema.js';
 import { ExitError } from '../../engine/errors.js';
 
@@ -76,29 +76,24 @@ export async function inspectTarget(
   plan: Plan,
   env: Record<string, string | undefined>,
   window: IngestionWindow,
-  options: { facts: boolean },
+  options: { facts: boolean; planDir?: string },
 ): Promise<TargetReading> {
-  let url: string;
-  try {
-    url = readDatabaseUrl(env, plan.target.urlEnv, 'target');
-  } catch (error) {
-    // Not a finding about the new system: the check itself is misconfigured.
-    throw new ExitError((error as Error).message, 2);
-  }
-  const client = new pg.Client({
-    connectionString: url,
-    application_name: 'cutover check',
-    connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
-    statement_timeout: STATEMENT_TIMEOUT_MS,
-  });
-  client.on('error', () => {});
+  // Not set (or plain text to a remote host): not a finding about the new system but a misconfigured
+  // check, which fails with exit 2 (MissingSecretError, ConnectionRefusedError).
+  const url = readDatabaseUrl(env, plan.target.urlEnv, 'target');
   const started = performance.now();
+  let client: pg.Client;
   try {
-    await client.connect();
-    await client.query("set TimeZone = 'UTC'; select 1");
+    client = await openClient(url, {
+      label: `target database (${plan.target.urlEnv})`,
+      tls: planTls(plan, 'target', options.planDir),
+      applicationName: 'cutover check',
+      connectTimeoutMs: CONNECT_TIMEOUT_MS,
+      statementTimeoutMs: STATEMENT_TIMEOUT_MS,
+    });
   } catch (error) {
-    await client.end().catch(() => {});
-    const problem = `target database (${plan.target.urlEnv}) unreachable: ${redact(error, url)}`;
+    if (error instanceof ExitError) throw error;
+    const problem = `target database (${plan.target.urlEnv}) unreachable: ${error instanceof ConnectionFailedError ? error.detail : redact(error, url)}`;
     return {
       database: { reachable: false, problem },
       ingestion: { status: 'failed', why: problem },

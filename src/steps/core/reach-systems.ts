@@ -1,5 +1,5 @@
 import { checkExternal } from '../../adapters/check.js';
-import { probeDatabase } from '../../adapters/database.js';
+import { assertSecureConnections, probeDatabase } from '../../adapters/database.js';
 import { probeHttp } from '../../adapters/probes.js';
 import type { Plan } from '../../config/schema.js';
 import { checkPlanCoverage } from '../data/accounted.js';
@@ -10,11 +10,18 @@ export interface SystemCheck {
   message: string;
 }
 
-/** Reach every system the plan names: both databases, DNS and mail providers, the old system. */
+/**
+ * Reach every system the plan names: both databases, DNS and mail providers, the old system. A
+ * database URL that would send data in plain text to a remote host is refused (exit 2) before anything
+ * is reached.
+ */
 export async function reachSystems(plan: Plan, planDir: string, env: Record<string, string | undefined>): Promise<SystemCheck[]> {
+  const warnings = assertSecureConnections(plan, env, planDir);
   const results: SystemCheck[] = [];
-  for (const [system, envName] of [['source database', plan.source.urlEnv], ['target database', plan.target.urlEnv]] as const) {
-    results.push({ system, ...(await probeDatabase(env, envName)) });
+  for (const side of ['source', 'target'] as const) {
+    const probe = await probeDatabase(plan, env, side, planDir);
+    const warning = warnings.find((w) => w.includes(`${side} database (`));
+    results.push({ system: `${side} database`, ...probe, ...(warning && probe.ok ? { message: `${probe.message}; warning: ${warning}` } : {}) });
   }
   if (results.every((r) => r.ok)) results.push(...(await checkPlanCoverage(plan, env)));
   results.push(...(await checkExternal(plan, env, { planDir })));

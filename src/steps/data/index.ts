@@ -1,6 +1,7 @@
 import { join, resolve } from 'node:path';
 import { parseDuration } from '../../../machines/schedule.js';
-import { planDatabase } from '../../adapters/postgres.js';
+import { planDatabase, retryOnlyConnectionErrors } from '../../adapters/postgres.js';
+import { readSecret } from '../../adapters/secrets.js';
 import type { StepContext, StepRegistry, StepResult } from '../types.js';
 import { exportAuthUsers } from './auth-users.js';
 import { EXCLUDED_SCHEMAS, normalizeTableName } from './catalog.js';
@@ -42,8 +43,8 @@ export function grantRecordFile(ctx: Pick<StepContext, 'stateDir' | 'runId'>): s
 }
 
 const tableNames = (ctx: StepContext) => ctx.plan.tables.map((t) => normalizeTableName(t.name));
-const source = (ctx: StepContext) => planDatabase(ctx.plan, ctx.env, 'source');
-const target = (ctx: StepContext) => planDatabase(ctx.plan, ctx.env, 'target');
+const source = (ctx: StepContext) => planDatabase(ctx.plan, ctx.env, 'source', ctx.planDir);
+const target = (ctx: StepContext) => planDatabase(ctx.plan, ctx.env, 'target', ctx.planDir);
 const cutoverPoint = (ctx: StepContext) => (ctx.outputs['freeze.snapshot'] as CutoverPoint | undefined) ?? null;
 const roleList = (ctx: StepContext) => ctx.plan.appRoles.join(', ');
 
@@ -207,8 +208,8 @@ async function exportSupabaseUsers(ctx: StepContext, dir: string): Promise<{ use
     const digest = await digestFile(join(dir, manifest.authUsers.file)).catch(() => undefined);
     if (digest?.sha256 === manifest.authUsers.sha256) return { users: manifest.authUsers.users };
   }
-  const url = readEnv(ctx, supabase.urlEnv, 'the Supabase project URL (https://<project>.supabase.co)');
-  const key = readEnv(ctx, supabase.serviceRoleKeyEnv, "the Supabase service role key (Project settings → API)");
+  const url = readSecret(ctx.env, supabase.urlEnv, 'the Supabase project URL (https://<project>.supabase.co)');
+  const key = readSecret(ctx.env, supabase.serviceRoleKeyEnv, "the Supabase service role key (Project settings → API)");
   const result = await exportAuthUsers({
     url,
     serviceRoleKey: key,
@@ -228,12 +229,6 @@ async function exportSupabaseUsers(ctx: StepContext, dir: string): Promise<{ use
   manifest.updatedAt = new Date().toISOString();
   await writeManifest(dir, manifest);
   return { users: result.users };
-}
-
-function readEnv(ctx: StepContext, name: string, what: string): string {
-  const value = ctx.env[name];
-  if (!value) throw new Error(`Environment variable ${name} is not set: set it to ${what}.`);
-  return value;
 }
 
 const exportVerifyStep = {
@@ -311,7 +306,9 @@ const migrateLoad = {
 const migrateVerify = {
   async run(ctx: StepContext): Promise<StepResult> {
     const sourceDigests = digestsFromManifest(await readManifest(exportDir(ctx)));
-    const report = await verifyTables({ source: source(ctx), target: target(ctx), tables: ctx.plan.tables, sourceDigests, runId: ctx.runId, excludedTables: ctx.plan.excludedTables });
+    const report = await retryOnlyConnectionErrors(() =>
+      verifyTables({ source: source(ctx), target: target(ctx), tables: ctx.plan.tables, sourceDigests, runId: ctx.runId, excludedTables: ctx.plan.excludedTables }),
+    );
     if (!report.ok) throw new DataMismatchError(report);
     const rows = report.tables.reduce((sum, t) => sum + t.targetRows, 0);
     return {
@@ -337,9 +334,10 @@ const migrateVerify = {
   dryRun(ctx: StepContext): string {
     return [
       `On both databases, per table (computed inside PostgreSQL, compared side by side):`,
-      `  SELECT count(*), sum(hashtextextended(ROW(<columns>)::text, 0)) FROM <table>;`,
-      `(the source's was computed by export.tables over the export snapshot, recorded in manifest.json);`,
-      `a difference is narrowed down to keys (missing rows, extra rows, changed values); then, on the target,`,
+      `  SELECT count(*), sum(hash_record_extended(ROW(<integer, uuid, date/time, bytea columns>, ROW(<other columns>)::text), 0)) FROM <table>;`,
+      `(the row hash reconcile and the rollback delta use too; the source's was computed by export.tables over the export`,
+      `snapshot, recorded in manifest.json); a difference is narrowed down to keys by buckets of`,
+      `hashtextextended(ROW(<key>)::text, 1) & 1023 (missing rows, extra rows, changed values); then, on the target,`,
       `  SELECT count(*) FROM <child> c WHERE NOT EXISTS (SELECT 1 FROM <parent> p WHERE p.<key> = c.<fk>);`,
       `for every foreign key; every sequence the tables use must not hand out a value the source or the`,
       `columns already hold; the target's indexes (valid, attached), constraints (validated), triggers (enable state),`,

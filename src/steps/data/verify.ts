@@ -1,5 +1,17 @@
 import type pg from 'pg';
 import { quoteIdent, quoteQualified, type Database } from '../../adapters/postgres.js';
+import {
+  bucketDigestQuery,
+  diffKeyedRows,
+  differingBuckets,
+  digestSelect,
+  hashColumns,
+  keyedRowsQuery,
+  keyText,
+  type BucketDigest,
+  type HashColumn,
+  type KeyedRow,
+} from '../compare/compare.js';
 import { columnList, existingTables, normalizeTableName, readTables, type TableInfo } from './catalog.js';
 import { accountForTables, describeUnaccounted, type TableAccounting } from './accounted.js';
 import type { Manifest } from './manifest.js';
@@ -10,10 +22,10 @@ import { checkTargetSequences, readSequenceStates } from './sequences.js';
  * Verify: per table, the row count and an order-independent content hash, both computed inside each
  * database, compared side by side; then an orphan check of every foreign key on the target.
  *
- * The hash is `sum(hashtextextended(ROW(columns)::text, 0))`: each row's text (with the pinned
- * session settings, equal values give equal text on both sides; NULL and '' differ) hashed to 64 bits
- * and *summed* as numeric. A sum does not depend on row order, cannot overflow, and, unlike XOR,
- * does not cancel out a duplicated row. Only aggregates leave the database.
+ * The hash is the sum of every row's hash (src/steps/compare: the row hash verify, reconciliation and
+ * the rollback delta share, over each value's text with the pinned session settings), as numeric: a
+ * sum does not depend on row order, cannot overflow, and, unlike XOR, does not cancel out a duplicated
+ * row. Only aggregates leave the database.
  *
  * When a table differs, the difference is narrowed down to keys: both sides are grouped into 1024
  * buckets by a hash of the key, and only the keys and row hashes of the mismatched buckets (a
@@ -92,7 +104,6 @@ export interface VerifyOptions {
   excludedTables?: readonly { name: string; reason: string }[];
 }
 
-const BUCKETS = 1024;
 /** At most this many mismatched buckets are examined key by key… */
 const MAX_BUCKETS_EXAMINED = 16;
 /** …and at most this many rows fetched (keys and hashes only) per side. */
@@ -108,6 +119,8 @@ export function digestsFromManifest(manifest: Manifest | undefined): NonNullable
 }
 
 export class DataMismatchError extends Error {
+  /** The same data gives the same verdict: the engine must not retry it (src/engine/runner.ts). */
+  readonly retryable = false;
   constructor(readonly report: VerifyReport) {
     super(`Source and target differ:\n${formatVerifyReport(report, { onlyDifferences: true })}`);
     this.name = 'DataMismatchError';
@@ -157,14 +170,18 @@ export async function verifyTables(options: VerifyOptions): Promise<VerifyReport
       const columns = sourceTable.copyColumns;
       const key = keys.get(sourceTable.id)!;
       const known = options.sourceDigests?.[sourceTable.id];
-      const fromExport = known !== undefined && known.columns.join('\u0000') === columns.join('\u0000');
+      // Hashed the same way on both sides: natively only where both have the same type. The export's
+      // digest was hashed by the source's types alone, so it stands only when the types agree.
+      const hashed = hashColumns(columns, sourceTable.columns, targetTable.columns);
+      const sameHashing = hashColumns(columns, sourceTable.columns).every((c, i) => c.native === hashed[i]!.native);
+      const fromExport = known !== undefined && sameHashing && known.columns.join('\u0000') === columns.join('\u0000');
       const [s, t] = await Promise.all([
-        fromExport ? { rows: known.rows, hash: known.hash } : tableDigest(source, sourceTable, columns),
-        tableDigest(target, targetTable, columns),
+        fromExport ? { rows: known.rows, hash: known.hash } : tableDigest(source, sourceTable, hashed),
+        tableDigest(target, targetTable, hashed),
       ]);
       const differences: Difference[] = [];
       if (s.rows !== t.rows || s.hash !== t.hash) {
-        differences.push(...(await narrowDown(source, target, sourceTable, targetTable, columns, key, sampleSize)));
+        differences.push(...(await narrowDown(source, target, sourceTable, targetTable, hashed, key, sampleSize)));
       }
       results.push({
         ...base,
@@ -233,25 +250,22 @@ async function countRows(client: pg.Client, table: TableInfo): Promise<number> {
   return Number(result.rows[0]!.n);
 }
 
-function rowText(columns: readonly string[], alias = 't'): string {
-  return `ROW(${columns.map((c) => `${alias}.${quoteIdent(c)}`).join(', ')})::text`;
-}
-
 export interface TableDigest {
   rows: number;
   hash: string;
 }
 
-/** Count and order-independent content hash of `columns`, computed by the database. */
+/**
+ * Count and order-independent content hash of `columns`, computed by the database. Column names are
+ * hashed as `table`'s own types say (the export's digest); verify passes both sides' decision.
+ */
 export async function tableDigest(
   client: pg.Client,
-  table: Pick<TableInfo, 'scan'>,
-  columns: readonly string[],
+  table: Pick<TableInfo, 'scan' | 'columns'>,
+  columns: readonly string[] | readonly HashColumn[],
 ): Promise<TableDigest> {
-  const result = await client.query<{ rows: string; hash: string }>(
-    `SELECT count(*)::text AS rows, coalesce(sum(hashtextextended(${rowText(columns)}, 0)), 0)::text AS hash
-       FROM ${table.scan} t`,
-  );
+  const hashed = columns.map((c) => (typeof c === 'string' ? hashColumns([c], table.columns)[0]! : c));
+  const result = await client.query<{ rows: string; hash: string }>(`SELECT ${digestSelect(hashed)} FROM ${table.scan} t`);
   return { rows: Number(result.rows[0]!.rows), hash: result.rows[0]!.hash };
 }
 
@@ -260,81 +274,40 @@ async function narrowDown(
   target: pg.Client,
   sourceTable: TableInfo,
   targetTable: TableInfo,
-  columns: readonly string[],
+  columns: readonly HashColumn[],
   key: readonly string[],
   sampleSize: number,
 ): Promise<Difference[]> {
-  const bucketOf = `(hashtextextended(${rowText(key)}, 1) & ${BUCKETS - 1})::int`;
-  const bucketSql = (table: TableInfo) =>
-    `SELECT ${bucketOf} AS bucket, count(*)::int AS n, sum(hashtextextended(${rowText(columns)}, 0))::text AS hash
-       FROM ${table.scan} t GROUP BY 1`;
-  const [sb, tb] = await Promise.all([source.query(bucketSql(sourceTable)), target.query(bucketSql(targetTable))]);
-  type Bucket = { n: number; hash: string };
-  const toMap = (rows: { bucket: number; n: number; hash: string }[]) => new Map<number, Bucket>(rows.map((r) => [r.bucket, r]));
-  const sourceBuckets = toMap(sb.rows);
-  const targetBuckets = toMap(tb.rows);
-  const mismatched: number[] = [];
-  for (let bucket = 0; bucket < BUCKETS; bucket++) {
-    const s = sourceBuckets.get(bucket);
-    const t = targetBuckets.get(bucket);
-    if (s?.n !== t?.n || s?.hash !== t?.hash) mismatched.push(bucket);
-  }
+  const [sb, tb] = await Promise.all([
+    source.query<BucketDigest>(bucketDigestQuery(sourceTable.scan, columns, key)),
+    target.query<BucketDigest>(bucketDigestQuery(targetTable.scan, columns, key)),
+  ]);
+  const size = new Map<number, number>();
+  for (const b of [...sb.rows, ...tb.rows]) size.set(b.bucket, Math.max(size.get(b.bucket) ?? 0, b.n));
+  const mismatched = differingBuckets(sb.rows, tb.rows);
   const examined: number[] = [];
   let rowsToFetch = 0;
   for (const bucket of mismatched) {
-    const size = Math.max(sourceBuckets.get(bucket)?.n ?? 0, targetBuckets.get(bucket)?.n ?? 0);
-    if (examined.length >= MAX_BUCKETS_EXAMINED || (examined.length > 0 && rowsToFetch + size > MAX_ROWS_EXAMINED)) break;
+    const rows = size.get(bucket) ?? 0;
+    if (examined.length >= MAX_BUCKETS_EXAMINED || (examined.length > 0 && rowsToFetch + rows > MAX_ROWS_EXAMINED)) break;
     examined.push(bucket);
-    rowsToFetch += size;
+    rowsToFetch += rows;
   }
   const partial = examined.length < mismatched.length;
-  const keysSql = (table: TableInfo) =>
-    `SELECT ${rowText(key)} AS key, hashtextextended(${rowText(columns)}, 0)::text AS hash
-       FROM ${table.scan} t WHERE ${bucketOf} = ANY($1::int[])`;
   const [sk, tk] = await Promise.all([
-    source.query<{ key: string; hash: string }>(keysSql(sourceTable), [examined]),
-    target.query<{ key: string; hash: string }>(keysSql(targetTable), [examined]),
+    source.query<KeyedRow>(keyedRowsQuery(sourceTable.scan, columns, key), [examined]),
+    target.query<KeyedRow>(keyedRowsQuery(targetTable.scan, columns, key), [examined]),
   ]);
-  const group = (rows: { key: string; hash: string }[]) => {
-    const map = new Map<string, string[]>();
-    for (const row of rows) {
-      const list = map.get(row.key);
-      if (list) list.push(row.hash);
-      else map.set(row.key, [row.hash]);
-    }
-    return map;
-  };
-  const sourceKeys = group(sk.rows);
-  const targetKeys = group(tk.rows);
-  const missing: string[] = [];
-  const extra: string[] = [];
-  const changed: string[] = [];
-  for (const rowKey of new Set([...sourceKeys.keys(), ...targetKeys.keys()])) {
-    const s = [...(sourceKeys.get(rowKey) ?? [])];
-    const t = [...(targetKeys.get(rowKey) ?? [])];
-    // Rows present identically on both sides cancel out; what is left is paired up as changed, and
-    // the surplus of either side is missing (source only) or extra (target only, e.g. a duplicate).
-    for (let i = s.length - 1; i >= 0; i--) {
-      const at = t.indexOf(s[i]!);
-      if (at >= 0) {
-        t.splice(at, 1);
-        s.splice(i, 1);
-      }
-    }
-    const pairs = Math.min(s.length, t.length);
-    for (let i = 0; i < pairs; i++) changed.push(rowKey);
-    for (let i = pairs; i < s.length; i++) missing.push(rowKey);
-    for (let i = pairs; i < t.length; i++) extra.push(rowKey);
-  }
+  const found = diffKeyedRows(sk.rows, tk.rows);
   const differences: Difference[] = [];
   const add = (kind: DifferenceKind, keysFound: string[]) => {
     if (keysFound.length === 0) return;
     keysFound.sort();
     differences.push({ kind, count: keysFound.length, sampleKeys: [...new Set(keysFound)].slice(0, sampleSize), ...(partial ? { partial } : {}) });
   };
-  add('missing rows', missing);
-  add('extra rows', extra);
-  add('changed values', changed);
+  add('missing rows', found.missing);
+  add('extra rows', found.extra);
+  add('changed values', found.changed);
   return differences;
 }
 
@@ -368,7 +341,7 @@ async function findOrphans(
     }
     if (onTarget <= onSource) continue;
     const sample = await target.query<{ key: string }>(
-      `SELECT ${rowText(key, 'c')} AS key FROM ${table.scan} c WHERE ${where} ORDER BY 1 LIMIT ${sampleSize}`,
+      `SELECT ${keyText(key, 'c')} AS key FROM ${table.scan} c WHERE ${where} ORDER BY 1 LIMIT ${sampleSize}`,
     );
     differences.push({
       kind: 'orphaned children',

@@ -1,7 +1,6 @@
-import pg from 'pg';
 import { performance } from 'node:perf_hooks';
 import { measureBaseline, probeHttp, type ProbeResult } from '../../adapters/probes.js';
-import { readSecret } from '../../adapters/providers.js';
+import { openClient, planTls, readDatabaseUrl } from '../../adapters/postgres.js';
 import { ExternalError } from '../../adapters/retry.js';
 import type { Plan, ProbePlan } from '../../config/schema.js';
 import type { StepAction, StepContext } from '../types.js';
@@ -106,9 +105,13 @@ async function arrivedByUrl(url: string, signal: AbortSignal): Promise<boolean> 
 }
 
 async function arrivedBySql(ctx: StepContext, sql: string): Promise<boolean> {
-  const connectionString = readSecret(ctx.env, ctx.plan.target.urlEnv, 'the target database URL');
-  const client = new pg.Client({ connectionString, connectionTimeoutMillis: 10_000 });
-  await client.connect();
+  const url = readDatabaseUrl(ctx.env, ctx.plan.target.urlEnv, 'target');
+  const client = await openClient(url, {
+    label: `target database (${ctx.plan.target.urlEnv})`,
+    tls: planTls(ctx.plan, 'target', ctx.planDir),
+    connectTimeoutMs: 10_000,
+    statementTimeoutMs: 10_000,
+  });
   try {
     const result = await client.query(sql);
     return (result.rowCount ?? result.rows.length) > 0;

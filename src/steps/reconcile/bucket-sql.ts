@@ -1,4 +1,5 @@
 import { quoteIdent } from '../../adapters/postgres.js';
+import { rowHash } from '../compare/compare.js';
 import type { TableShape } from './table-shape.js';
 
 /**
@@ -16,8 +17,9 @@ import type { TableShape } from './table-shape.js';
  * Cost model (why it looks like this): per row only cheap native work:
  * - `date_bin` on the absolute instant instead of `date_trunc`, which converts every value to the
  *   session time zone and back (same result here: sessions are pinned to UTC);
- * - `hash_record_extended(ROW(...), 0)`: each type's own 64-bit hash function, no text conversion
- *   (hashing `row::text` cost 2.5× more on 5M readings: timestamptz and numeric output is slow);
+ * - the shared row hash (src/steps/compare): types whose own hash is exact (integers, uuid, timestamps…)
+ *   are hashed natively, without text conversion (hashing `row::text` cost 2.5× more on 5M readings:
+ *   timestamptz output is slow); the others through their text, so verify and reconciliation agree;
  * - `bit_xor` of the row hashes: order-independent, and its state is a plain int8 (`sum` keeps a
  *   128-bit state per group, which makes a large aggregate spill to disk sooner). XOR cancels
  *   identical rows in pairs, but rows carry their key, so they are unique, and `count(*)` catches
@@ -25,8 +27,6 @@ import type { TableShape } from './table-shape.js';
  * Shipping every bucket to Node instead (418k for 5M readings) cost more in parsing and comparing
  * than the scan itself.
  *
- * Types with no hash function (json, arrays, …) or that differ between the sides are hashed through
- * their text form instead.
  *
  * A bucket is identified by the 64-bit hash of its grouping values (`hash_record_extended` of the
  * same ROW on both sides), its partition by the low bits of that id: statements 2 and 3 find a
@@ -70,10 +70,9 @@ export function bucketExpressions(shape: TableShape): { groups: string[]; bucket
   return { groups, ...(bucket ? { bucket } : {}), after };
 }
 
-/** `hash_record_extended(ROW(...), 0)` over every hashed column: one row's content hash. */
+/** One row's content hash: the row hash verify and the rollback delta use too (src/steps/compare). */
 export function rowHashExpression(shape: TableShape): string {
-  const inputs = shape.hashed.map((column) => (column.asText ? `${quoteIdent(column.name)}::text` : quoteIdent(column.name)));
-  return `hash_record_extended(row(${inputs.join(', ')}), 0)`;
+  return rowHash(shape.hashed, '');
 }
 
 /** The bucket id computed from a row, equal to the id the aggregate computes from the bucket's values. */

@@ -1,3 +1,4 @@
+import { diffKeyedRows, type KeyedRow } from '../compare/compare.js';
 import type { TableShape } from './table-shape.js';
 
 /**
@@ -218,29 +219,25 @@ export function diffNarrowedRows(
   );
   const cutoff = lasts.sort(compareOrder)[0];
   const seen = (row: NarrowedRow) => !cutoff || compareOrder(row, cutoff) <= 0;
-  const byBucket = new Map<string, { source: Map<string, NarrowedRow>; target: Map<string, NarrowedRow> }>();
-  for (const id of bucketIds) byBucket.set(id, { source: new Map(), target: new Map() });
+  const byBucket = new Map<string, { source: KeyedRow[]; target: KeyedRow[] }>();
+  for (const id of bucketIds) byBucket.set(id, { source: [], target: [] });
   for (const [side, rows] of [['source', source], ['target', target]] as const) {
     for (const row of rows) {
       if (!seen(row)) continue;
-      byBucket.get(row.id)?.[side].set(JSON.stringify(row.key), row);
+      byBucket.get(row.id)?.[side].push({ key: JSON.stringify(row.key), hash: row.rowHash });
     }
   }
   const result = new Map<string, RowDifferences>();
+  const keyValues = (keys: string[]) => keys.map((key) => JSON.parse(key) as (string | null)[]);
   for (const [id, sides] of byBucket) {
-    const differences: RowDifferences = {
-      missing: [],
-      changed: [],
-      extra: [],
+    // The row-level verdict verify and the rollback delta reach too (src/steps/compare).
+    const found = diffKeyedRows(sides.source, sides.target);
+    result.set(id, {
+      missing: keyValues(found.missing),
+      changed: keyValues(found.changed),
+      extra: keyValues(found.extra),
       complete: !cutoff || BigInt(id) < BigInt(cutoff.id),
-    };
-    for (const [key, row] of sides.source) {
-      const other = sides.target.get(key);
-      if (!other) differences.missing.push(row.key);
-      else if (other.rowHash !== row.rowHash) differences.changed.push(row.key);
-    }
-    for (const [key, row] of sides.target) if (!sides.source.has(key)) differences.extra.push(row.key);
-    result.set(id, differences);
+    });
   }
   return result;
 }

@@ -1,4 +1,4 @@
-import { planDatabase, withConnection } from '../../adapters/postgres.js';
+import { planDatabase, retryOnlyConnectionErrors, withConnection } from '../../adapters/postgres.js';
 import { ExitError } from '../../engine/errors.js';
 import type { StepContext, StepRegistry, StepResult } from '../types.js';
 import { defaultReconcileLimits, reconcile, type ReconcileLimits, type ReconcileResult } from './reconcile.js';
@@ -85,17 +85,21 @@ export function reconcileStepResult(result: ReconcileResult): StepResult {
 /** Run a reconciliation with the plan's databases and the run's cutover point. */
 export async function reconcileFromContext(ctx: StepContext, limits?: Partial<ReconcileLimits>): Promise<ReconcileResult> {
   const time = cutoverTimeOf(ctx.outputs);
-  return withConnection(planDatabase(ctx.plan, ctx.env, 'source'), (source) =>
-    withConnection(planDatabase(ctx.plan, ctx.env, 'target'), (target) =>
-      reconcile(ctx.plan, {
-        source,
-        target,
-        cutoverPoint: { time },
-        ...(ctx.switchedAt ? { switchedAt: ctx.switchedAt } : {}),
-        now: new Date(ctx.clock.now()),
-        ...(limits ? { limits } : {}),
-        onTable: (table, index, total) => ctx.progress({ label: `reconcile ${table}`, done: index, total, unit: 'tables' }),
-      }),
+  // Drift is an answer, not a failure; an SQL error gives the same answer again: only connection
+  // trouble is worth the engine's retry.
+  return retryOnlyConnectionErrors(() =>
+    withConnection(planDatabase(ctx.plan, ctx.env, 'source', ctx.planDir), (source) =>
+      withConnection(planDatabase(ctx.plan, ctx.env, 'target', ctx.planDir), (target) =>
+        reconcile(ctx.plan, {
+          source,
+          target,
+          cutoverPoint: { time },
+          ...(ctx.switchedAt ? { switchedAt: ctx.switchedAt } : {}),
+          now: new Date(ctx.clock.now()),
+          ...(limits ? { limits } : {}),
+          onTable: (table, index, total) => ctx.progress({ label: `reconcile ${table}`, done: index, total, unit: 'tables' }),
+        }),
+      ),
     ),
   );
 }

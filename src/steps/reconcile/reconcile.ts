@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { parseDuration } from '../../../machines/schedule.js';
+import { SESSION_SETTINGS } from '../../adapters/postgres.js';
 import type { Plan } from '../../config/schema.js';
 import { bucketQuery, narrowQuery, summaryQuery } from './bucket-sql.js';
 import {
@@ -256,11 +257,11 @@ interface TableContext extends ReconcileOptions {
  */
 async function begin(client: pg.Client, limits: ReconcileLimits): Promise<void> {
   await client.query('begin isolation level repeatable read read only');
+  const pinned = Object.entries(SESSION_SETTINGS).filter(([name]) => name !== 'client_encoding');
   await client.query(
-    `select set_config('TimeZone', 'UTC', true), set_config('DateStyle', 'ISO, YMD', true),
-            set_config('extra_float_digits', '3', true), set_config('IntervalStyle', 'postgres', true),
+    `select ${pinned.map((_, index) => `set_config($${2 * index + 3}, $${2 * index + 4}, true)`).join(', ')},
             set_config('work_mem', $1, true), set_config('statement_timeout', $2, true)`,
-    [limits.workMem.replace(/\s+/g, ''), String(limits.scanTimeoutMs)],
+    [limits.workMem.replace(/\s+/g, ''), String(limits.scanTimeoutMs), ...pinned.flat()],
   );
 }
 

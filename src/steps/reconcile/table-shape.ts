@@ -2,6 +2,7 @@ import type pg from 'pg';
 import type { TablePlan } from '../../config/schema.js';
 import { quoteQualified, splitTableName } from '../../adapters/postgres.js';
 import { tableId } from '../../config/identifiers.js';
+import { hashColumns, type HashColumn } from '../compare/compare.js';
 
 /**
  * What reconciliation needs to know about one plan table on both sides: its columns, which of them
@@ -16,15 +17,6 @@ export interface ColumnInfo {
   type: string;
   /** The type has a default hash operator class, so `hash_record_extended` can hash it directly. */
   hashable: boolean;
-}
-
-export interface HashedColumn {
-  name: string;
-  /**
-   * Hashed through its text form: the type has no hash function (json, arrays…) or differs between
-   * the sides. Text depends on the pinned session settings, which are the same on both sides.
-   */
-  asText: boolean;
 }
 
 export interface TableShape {
@@ -46,7 +38,7 @@ export interface TableShape {
   /** The plan's readings gap in seconds, for ingestion streams: a longer silence is a gap. */
   gapThresholdSeconds?: number;
   /** Every column the row hash covers, in source order. */
-  hashed: HashedColumn[];
+  hashed: HashColumn[];
   /** Column types by name (the source's), for the columns used in keys, groups and timestamps. */
   hashableByName: Record<string, boolean>;
   /** Differences between the sides that do not stop the comparison. */
@@ -127,7 +119,7 @@ export function describeTableShape(
   }
 
   const warnings: string[] = [];
-  const hashed: HashedColumn[] = [];
+  const hashed: HashColumn[] = [];
   for (const s of sourceColumns) {
     const t = target.get(s.name);
     if (!t) {
@@ -136,7 +128,7 @@ export function describeTableShape(
     }
     const sameType = s.type === t.type;
     if (!sameType) warnings.push(`column ${s.name} is ${s.type} in the source but ${t.type} in the target; compared as text`);
-    hashed.push({ name: s.name, asText: !(sameType && s.hashable && t.hashable) });
+    hashed.push(...hashColumns([s.name], sourceColumns, targetColumns));
   }
   for (const t of targetColumns) {
     if (!source.has(t.name)) warnings.push(`column ${t.name} exists only in the target; it is left out of the content hash`);

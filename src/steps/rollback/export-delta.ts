@@ -6,6 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import { quoteIdent, type Database } from '../../adapters/postgres.js';
+import { bucketDigestQuery, differingBuckets, hashColumns, keyBucket, rowHash as sharedRowHash, type BucketDigest } from '../compare/compare.js';
 import type { Progress } from '../types.js';
 import { columnList, readTables, type TableInfo } from '../data/catalog.js';
 import { CopyMeter } from '../data/export.js';
@@ -41,7 +42,7 @@ import { loadedTables } from './loaded-tables.js';
  * How, without pulling tables into Node. For a single integer key (identity / serial ids), target
  * rows above the source's largest key are new by construction; nothing needs comparing. The rest (the
  * whole table for other keys) is compared in SQL: both sides group rows into 1024 buckets by a hash
- * of the key, with a count and a content hash per bucket (the order-independent sum verify.ts uses).
+ * of the key, with a count and a content hash per bucket (the order-independent sum verify uses, from src/steps/compare).
  * Only for buckets that differ, the source's (key, row hash) pairs are streamed by COPY into a
  * temporary table on the target, and the target classifies new / changed / deleted in a join. For an
  * append-only table with identity ids, the differing buckets are the few that drift touched, so this
@@ -99,7 +100,6 @@ export interface ExportDeltaSummary {
   warnings: string[];
 }
 
-const BUCKETS = 1024;
 const INTEGER_TYPES = ['smallint', 'integer', 'bigint'];
 const ROW_HASH = 'cutover_row_hash';
 const SOURCE_KEYS = 'cutover_delta_source';
@@ -207,11 +207,6 @@ async function openDeltaManifest(options: ExportDeltaOptions): Promise<DeltaMani
   };
 }
 
-/** `ROW(a.x, a.y)::text`. */
-function rowText(columns: readonly string[], alias: string): string {
-  return `ROW(${columns.map((c) => `${alias}.${quoteIdent(c)}`).join(', ')})::text`;
-}
-
 function keyEquals(key: readonly string[], a: string, b: string): string {
   return key.map((k) => `${a}.${quoteIdent(k)} = ${b}.${quoteIdent(k)}`).join(' AND ');
 }
@@ -257,24 +252,16 @@ async function exportTableDelta(
     // Rows at or below the source's largest key are compared; rows above it are new (see the top).
     const body = !split ? 'true' : split.sourceMax === null ? 'false' : `${splitColumn} <= ${split.sourceMax}`;
     const tail = !split ? null : split.sourceMax === null ? 'true' : `${splitColumn} > ${split.sourceMax}`;
-    const bucket = (alias: string) => `(hashtextextended(${rowText(key, alias)}, 1) & ${BUCKETS - 1})::int`;
-    const rowHash = (alias: string) => `hashtextextended(${rowText(columns, alias)}, 0)`;
-
-    const digestSql = (table: TableInfo, where: string) =>
-      `SELECT ${bucket('t')} AS bucket, count(*)::int AS n, sum(${rowHash('t')})::text AS hash
-         FROM ${table.scan} t WHERE ${where} GROUP BY 1`;
+    // The comparison verify and reconciliation make (src/steps/compare): the same row hash, the same buckets.
+    const hashed = hashColumns(columns, sourceTable.columns, targetTable.columns);
+    const bucket = (alias: string) => keyBucket(key, alias);
+    const rowHash = (alias: string) => sharedRowHash(hashed, alias);
     const [sourceBuckets, targetBuckets, tailCount] = await Promise.all([
-      source.query<{ bucket: number; n: number; hash: string }>(digestSql(sourceTable, 'true')),
-      target.query<{ bucket: number; n: number; hash: string }>(digestSql(targetTable, body)),
+      source.query<BucketDigest>(bucketDigestQuery(sourceTable.scan, hashed, key)),
+      target.query<BucketDigest>(bucketDigestQuery(targetTable.scan, hashed, key, body)),
       tail ? target.query<{ n: string }>(`SELECT count(*) AS n FROM ${targetTable.scan} t WHERE ${tail}`) : null,
     ]);
-    const byBucket = (rows: { bucket: number; n: number; hash: string }[]) => new Map(rows.map((r) => [r.bucket, r]));
-    const s = byBucket(sourceBuckets.rows);
-    const t = byBucket(targetBuckets.rows);
-    const differing: number[] = [];
-    for (let b = 0; b < BUCKETS; b++) {
-      if (s.get(b)?.n !== t.get(b)?.n || s.get(b)?.hash !== t.get(b)?.hash) differing.push(b);
-    }
+    const differing = differingBuckets(sourceBuckets.rows, targetBuckets.rows);
     const sourceRows = sourceBuckets.rows.reduce((sum, r) => sum + r.n, 0);
     const targetRows = targetBuckets.rows.reduce((sum, r) => sum + r.n, 0) + Number(tailCount?.rows[0]!.n ?? 0);
     progress({ done: 0, unit: 'rows' });

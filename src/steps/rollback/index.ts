@@ -44,7 +44,7 @@ function deltaSpecs(ctx: StepContext): DeltaTableSpec[] {
 const freezeTargetStep = {
   async run(ctx: StepContext): Promise<StepResult> {
     const result = await freezeTarget({
-      target: planDatabase(ctx.plan, ctx.env, 'target'),
+      target: planDatabase(ctx.plan, ctx.env, 'target', ctx.planDir),
       runId: ctx.runId,
       tables: tableNames(ctx),
       appRoles: ctx.plan.appRoles,
@@ -86,8 +86,8 @@ const exportDeltaStep = {
   async run(ctx: StepContext): Promise<StepResult> {
     const dir = deltaDir(ctx);
     const summary = await exportDelta({
-      source: planDatabase(ctx.plan, ctx.env, 'source'),
-      target: planDatabase(ctx.plan, ctx.env, 'target'),
+      source: planDatabase(ctx.plan, ctx.env, 'source', ctx.planDir),
+      target: planDatabase(ctx.plan, ctx.env, 'target', ctx.planDir),
       tables: deltaSpecs(ctx),
       dir,
       runId: ctx.runId,
@@ -133,7 +133,7 @@ const exportDeltaStep = {
       `(cutover_meta.loaded), the difference by key between the frozen target and the still-frozen source, in SQL:`,
       `  single integer key: target rows with key > (SELECT max(key) FROM source table) are new;`,
       `  the rest, per side: SELECT hashtextextended(ROW(key)::text, 1) & 1023 AS bucket, count(*),`,
-      `                            sum(hashtextextended(ROW(columns)::text, 0)) FROM <table> GROUP BY 1;`,
+      `                            sum(<row hash, as migrate.verify>) FROM <table> GROUP BY 1;`,
       `  for differing buckets only, COPY the source's (key, row hash) into a temporary table on the target and join:`,
       `  → <table>.new.copy (key not in the source), <table>.changed.copy, <table>.deleted.copy (keys).`,
       `Append-only (re-imported by rollback.reimport): ${append.join(', ') || 'none'}; other tables go to the manual review.`,
@@ -149,7 +149,7 @@ const exportDeltaStep = {
 const reimportStep = {
   async run(ctx: StepContext): Promise<StepResult> {
     const summary = await reimportDelta({
-      source: planDatabase(ctx.plan, ctx.env, 'source'),
+      source: planDatabase(ctx.plan, ctx.env, 'source', ctx.planDir),
       dir: deltaDir(ctx),
       runId: ctx.runId,
       progress: (p) => ctx.progress(p),
