@@ -9,8 +9,8 @@ import { settingsFromPlan } from '../config/settings.js';
 import type { Adapters, Progress, StepContext, StepRegistry } from '../steps/types.js';
 import type { Clock } from './clock.js';
 import { ExitError, EXIT } from './errors.js';
-import { Journal, type JournalEntry } from './journal.js';
-import { acquireLock } from './lock.js';
+import type { Journal, JournalEntry } from './journal.js';
+import { openLockedJournal } from './locked-journal.js';
 import { collectSecrets, redact } from './redact.js';
 import { loadState, saveState } from './state-store.js';
 import { explainRefusal, locate, type Location } from './view.js';
@@ -86,15 +86,12 @@ export class Runner {
   private constructor(private readonly options: RunnerOptions) {
     const { stateDir, clock } = options;
     mkdirSync(stateDir, { recursive: true, mode: 0o700 });
-    const lock = acquireLock(stateDir, options.command);
-    this.release = lock.release;
+    const locked = openLockedJournal(stateDir, options.command, () => clock.now());
+    this.release = locked.release;
     try {
-      this.journal = Journal.open(stateDir);
+      this.journal = locked.journal;
       const stored = loadState(stateDir);
       this.secrets = collectSecrets(options.plan, options.env ?? process.env);
-      if (lock.tookOverFrom) {
-        this.note('lock.taken-over', { from: `${lock.tookOverFrom.user}@${lock.tookOverFrom.host} pid ${lock.tookOverFrom.pid}` });
-      }
       if (stored?.clockOffsetMs !== undefined) options.clockOffset?.set(stored.clockOffsetMs);
       this.runId = stored?.runId ?? newRunId(clock.now());
       this.appliedSeq = stored?.appliedSeq ?? this.journal.lastSeq;

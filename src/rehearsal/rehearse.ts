@@ -14,13 +14,13 @@ import { loadState } from '../engine/state-store.js';
 import { ExitError, EXIT } from '../engine/errors.js';
 import type { Blocked, Runner } from '../engine/runner.js';
 import { describeLocation } from '../engine/view.js';
-import { formatJournalLine, formatProgress } from '../cli/commands/run.js';
-import type { Io } from '../cli/io.js';
-import { openRunner, type Session } from '../cli/session.js';
+import type { Io } from '../services/io.js';
+import { formatJournalLine, formatProgress } from '../services/journal-lines.js';
+import { openRunner, type Session } from '../services/session.js';
 import { createStepRegistry } from '../steps/registry.js';
 import { startEmbeddedPostgres, type EmbeddedServer } from './embedded.js';
 import { prepareFreshTrackPair } from './freshtrack.js';
-import { writeRehearsalReport } from './report.js';
+import { writeRehearsalReport, type WorldEvents } from './report.js';
 import { startAuthAdmin, startNewApp, startOldApp, type StandIn } from './stand-ins.js';
 import { startTraffic, type Traffic } from './traffic.js';
 import { serveZoneFile } from './dns-server.js';
@@ -134,16 +134,6 @@ class RehearsalClock implements Clock {
     await this.inner.sleepUntil(deadline, signal);
     await this.afterWait(this.inner.now());
   }
-}
-
-/** What the rehearsal did to the world, for the report. */
-export interface WorldEvents {
-  /** Readings the new system wrote after the switch (stand-in traffic and the webhook test). */
-  ingested: () => number;
-  /** Rows deleted from the target by --inject-drift. */
-  drift: { id: string; sensorId: string; recordedAt: string }[];
-  /** Source readings at the end, for the rollback's "nothing lost" check. */
-  sourceReadingsAtEnd?: number;
 }
 
 export interface RehearsalOutcome {

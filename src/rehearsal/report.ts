@@ -1,13 +1,22 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readOutbox } from '../adapters/outbox-mail.js';
-import type { Session } from '../cli/session.js';
 import { peekRun } from '../engine/peek.js';
 import { renderReport } from '../engine/report.js';
 import type { Blocked } from '../engine/runner.js';
 import { buildView } from '../engine/view.js';
 import type { GeneratedCounts } from './freshtrack.js';
-import type { WorldEvents } from './rehearse.js';
+import type { Session } from '../services/session.js';
+
+/** What the rehearsal did to the world, for the report. */
+export interface WorldEvents {
+  /** Readings the new system wrote after the switch (stand-in traffic and the webhook test). */
+  ingested: () => number;
+  /** Rows deleted from the target by --inject-drift. */
+  drift: { id: string; sensorId: string; recordedAt: string }[];
+  /** Source readings at the end, for the rollback's "nothing lost" check. */
+  sourceReadingsAtEnd?: number;
+}
 
 export interface RehearsalFacts {
   session: Session;

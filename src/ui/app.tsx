@@ -2,7 +2,7 @@ import { useCallback, useEffect, useMemo, useState, type ReactNode } from 'react
 import { Box, Text, useApp, useInput, useWindowSize } from 'ink';
 import { expectedPhrase, ruleFor, type RunContext, type RunEvent } from '../../machines/machine.js';
 import { findStep } from '../../machines/runbook.js';
-import { exitCodeFor } from '../cli/commands/run.js';
+import { exitCodeFor } from '../services/run.js';
 import type { Plan } from '../config/schema.js';
 import type { Clock } from '../engine/clock.js';
 import { EXIT, ExitError } from '../engine/errors.js';

@@ -1,12 +1,12 @@
-import type { Plan } from '../../config/schema.js';
-import { settingsFromPlan } from '../../config/settings.js';
-import type { Clock } from '../../engine/clock.js';
-import { ExitError, EXIT } from '../../engine/errors.js';
-import { Journal, type JournalEntry } from '../../engine/journal.js';
-import { acquireLock } from '../../engine/lock.js';
-import { assertionsInForce, ASSERTED, HUMAN_INPUTS, WITHDRAWN, type HumanInputName } from './decision-inputs.js';
-import { decideOnEvidence, type DecisionOutput } from './review.js';
-import { readRunEvidence } from './run-evidence.js';
+import type { Plan } from '../config/schema.js';
+import { settingsFromPlan } from '../config/settings.js';
+import type { Clock } from '../engine/clock.js';
+import { ExitError, EXIT } from '../engine/errors.js';
+import type { JournalEntry } from '../engine/journal.js';
+import { appendUnderLock } from '../engine/locked-journal.js';
+import { assertionsInForce, ASSERTED, HUMAN_INPUTS, WITHDRAWN, type HumanInputName } from '../steps/checks/decision-inputs.js';
+import { decideOnEvidence, type DecisionOutput } from '../steps/checks/review.js';
+import { readRunEvidence } from '../steps/checks/run-evidence.js';
 
 /**
  * `cutover decide`: the decision tree on the run's current evidence, read without the lock; and the
@@ -61,13 +61,8 @@ export function recordAssertion(session: DecideSession, request: AssertionReques
   }
   // Refuse before taking the lock: a typo in the state folder must not create an empty run.
   readRunEvidence(session.plan, session.stateDir, `${request.name} cannot be recorded`);
-  const lock = acquireLock(session.stateDir, `cutover decide --${request.withdraw ? 'withdraw' : 'assert'} ${request.name}`);
-  try {
-    const journal = Journal.open(session.stateDir);
-    if (lock.tookOverFrom) {
-      const from = lock.tookOverFrom;
-      journal.append(session.clock.now(), 'lock.taken-over', { from: `${from.user}@${from.host} pid ${from.pid}` });
-    }
+  const command = `cutover decide --${request.withdraw ? 'withdraw' : 'assert'} ${request.name}`;
+  return appendUnderLock(session.stateDir, command, () => session.clock.now(), (journal) => {
     if (request.withdraw && !assertionsInForce(journal.entries)[input]) {
       throw new ExitError(`Nobody has asserted ${request.name}: there is nothing to withdraw.`, EXIT.usage);
     }
@@ -77,7 +72,28 @@ export function recordAssertion(session: DecideSession, request: AssertionReques
       by: request.by,
       note: request.note ?? '',
     });
-  } finally {
-    lock.release();
-  }
+  });
+}
+
+export interface DecideRequest {
+  /** security-breach | db-corruption | auth-broken: record this human-only input first. */
+  assert?: string;
+  withdraw?: string;
+  by?: string;
+  note?: string;
+}
+
+/**
+ * `cutover decide`: record an assertion or withdrawal when asked, then the verdict on the evidence.
+ * Flag mistakes are refused before anything is written.
+ */
+export function decide(session: DecideSession, request: DecideRequest): { decision: RunDecision; recorded?: JournalEntry } {
+  if (request.assert && request.withdraw) throw new ExitError('Give --assert or --withdraw, not both.', EXIT.usage);
+  const name = request.assert ?? request.withdraw;
+  if (name && !request.by) throw new ExitError(`--by NAME is required with --${request.assert ? 'assert' : 'withdraw'}: an assertion names who makes it.`, EXIT.usage);
+  if (!name && (request.by || request.note)) throw new ExitError('--by and --note go with --assert or --withdraw.', EXIT.usage);
+  const recorded = name
+    ? recordAssertion(session, { name, by: request.by!, ...(request.note ? { note: request.note } : {}), ...(request.withdraw ? { withdraw: true } : {}) })
+    : undefined;
+  return { decision: decideRun(session), ...(recorded ? { recorded } : {}) };
 }
