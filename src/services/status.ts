@@ -20,5 +20,3 @@ export function runStatus(session: Pick<Session, 'stateDir' | 'plan' | 'clock'>)
   const { snapshot } = peekRun(session.stateDir, session.plan);
   return buildView(snapshot, session.clock.now());
 }
-import { MARKS } from '../cli/commands/status.js';
-export const SCRATCH = MARKS;
