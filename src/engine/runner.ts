@@ -6,6 +6,7 @@ import { buildMachine, OUTCOME_UNKNOWN, type RunContext, type RunEvent, type Run
 import { findStep } from '../../machines/runbook.js';
 import type { Plan } from '../config/schema.js';
 import { settingsFromPlan } from '../config/settings.js';
+import { outputsOf } from '../steps/outputs.js';
 import type { Adapters, Progress, StepContext, StepRegistry } from '../steps/types.js';
 import type { Clock } from './clock.js';
 import { ExitError, EXIT } from './errors.js';
@@ -335,8 +336,7 @@ export class Runner {
 
   private stepContext(input: RunStepInput, signal: AbortSignal): StepContext {
     const context = this.context();
-    const outputs: Record<string, unknown> = {};
-    for (const [id, record] of Object.entries(context.steps)) if (record.output !== undefined) outputs[id] = record.output;
+    const outputs = outputsOf(context.steps);
     return {
       plan: this.options.plan,
       planDir: this.options.planDir,

@@ -1,6 +1,6 @@
 import type { AnyMachineSnapshot } from 'xstate';
 import { approvals, currentRound, dueRecurring, expectedPhrase, ruleFor, stateKey, timingOf, type RunContext, type RunEvent, type StepRecord } from '../../machines/machine.js';
-import { findStep, runbook, type StepKind } from '../../machines/runbook.js';
+import { findPhase, findStep, runbook, stepMarked, type StepKind } from '../../machines/runbook.js';
 import { occurrences, phaseOpensAt, plannedAt } from '../../machines/schedule.js';
 
 /** Where a run stands, read from the machine's state value. */
@@ -87,7 +87,7 @@ export interface RunView {
   headline: string;
   rollbackPossible: boolean;
   abortPossible: boolean;
-  /** freeze.enable: past it, the cutover can only finish or roll back. */
+  /** The step that marks the freeze: past it, the cutover can only finish or roll back. */
   pointOfNoReturn: { stepId: string; passed: boolean };
   rollback?: RunContext['rollback'];
   abort?: RunContext['abort'];
@@ -168,6 +168,7 @@ export function buildView(snapshot: AnyMachineSnapshot, now: number): RunView {
     }),
   }));
   const ended = snapshot.status === 'done';
+  const branch = location.phaseId ? findPhase(location.phaseId)?.branch : undefined;
   return {
     runId: context.runId,
     now,
@@ -175,9 +176,9 @@ export function buildView(snapshot: AnyMachineSnapshot, now: number): RunView {
     switchedAt: context.switchedAt,
     location,
     headline: describeLocation(snapshot, now),
-    rollbackPossible: !ended && context.frozen && !context.closing && location.phaseId !== 'rollback',
-    abortPossible: !ended && !context.frozen && location.phaseId !== 'abort',
-    pointOfNoReturn: { stepId: 'freeze.enable', passed: context.frozen },
+    rollbackPossible: !ended && context.frozen && !context.closing && branch !== 'rollback',
+    abortPossible: !ended && !context.frozen && branch !== 'abort',
+    pointOfNoReturn: { stepId: stepMarked('marksFreeze').id, passed: context.frozen },
     rollback: context.rollback,
     abort: context.abort,
     phases,

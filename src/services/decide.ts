@@ -1,3 +1,4 @@
+import { allSteps } from '../../machines/runbook.js';
 import type { Plan } from '../config/schema.js';
 import { settingsFromPlan } from '../config/settings.js';
 import type { Clock } from '../engine/clock.js';
@@ -31,10 +32,13 @@ export function decideRun(session: DecideSession): RunDecision {
   return { runId: evidence.runId, ...decision };
 }
 
+/** The decision steps of the runbook (the first-day review, the rollback's decision). */
+const decisionSteps = () => allSteps().filter((step) => step.kind === 'decision').map((step) => step.id);
+
 /** Who may assert a human-only input: the approvers of the decisions it feeds. */
 export function assertionApprovers(plan: Plan): string[] {
   const { signoff } = settingsFromPlan(plan);
-  return [...new Set([...(signoff['review.decision']?.approvers ?? []), ...(signoff['rollback.decide']?.approvers ?? [])])];
+  return [...new Set(decisionSteps().flatMap((id) => signoff[id]?.approvers ?? []))];
 }
 
 export interface AssertionRequest {
@@ -55,7 +59,7 @@ export function recordAssertion(session: DecideSession, request: AssertionReques
   const approvers = assertionApprovers(session.plan);
   if (!approvers.includes(request.by)) {
     throw new ExitError(
-      `${request.by} is not an approver of review.decision or rollback.decide, so cannot ${request.withdraw ? 'withdraw' : 'assert'} ${request.name}. Approvers: ${approvers.join(', ')}.`,
+      `${request.by} is not an approver of ${decisionSteps().join(' or ')}, so cannot ${request.withdraw ? 'withdraw' : 'assert'} ${request.name}. Approvers: ${approvers.join(', ')}.`,
       EXIT.usage,
     );
   }

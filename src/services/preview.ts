@@ -5,6 +5,7 @@ import type { RunContext } from '../../machines/machine.js';
 import { settingsFromPlan } from '../config/settings.js';
 import { peekRun } from '../engine/peek.js';
 import { describeLocation, locate } from '../engine/view.js';
+import { outputsOf } from '../steps/outputs.js';
 import type { StepContext } from '../steps/types.js';
 import type { Session } from './session.js';
 
@@ -12,13 +13,6 @@ import type { Session } from './session.js';
  * What a step would do, without doing it: the one preview behind `cutover plan`, `cutover run
  * --dry-run` and the UI's "Does:" line, so the three never differ.
  */
-
-/** Outputs of the steps that finished so far, by step id (what a step's dry run may build on). */
-export function outputsOf(context: Pick<RunContext, 'steps'>): Record<string, unknown> {
-  const outputs: Record<string, unknown> = {};
-  for (const [id, record] of Object.entries(context.steps)) if (record.output !== undefined) outputs[id] = record.output;
-  return outputs;
-}
 
 export function previewContext(session: Session, stepId: string, signal: AbortSignal, outputs: Record<string, unknown> = {}): StepContext {
   return {
@@ -75,7 +69,7 @@ export async function previewPlan(session: Session): Promise<{ t0: number; phase
   const { snapshot } = peekRun(session.stateDir, session.plan);
   const context = snapshot.context as RunContext;
   const timing: Timing = { t0: settings.t0, switchedAt: context.switchedAt, plannedSwitch: settings.t0 + plannedSwitchOffset(), cadences: settings.cadences };
-  const outputs = outputsOf(context);
+  const outputs = outputsOf(context.steps);
   const controller = new AbortController();
   const phases: PlannedPhase[] = [];
   for (const phase of runbook) {
@@ -105,7 +99,7 @@ async function previewFrom(session: Session, snapshot: AnyMachineSnapshot): Prom
   // From the current step, or from the first step of a phase whose gate has not opened yet.
   const firstOfPhase = runbook.find((phase) => phase.id === location.phaseId)?.steps[0]?.id;
   const start = Math.max(0, ordered.findIndex((step) => step.id === (location.stepId ?? firstOfPhase)));
-  const outputs = outputsOf(snapshot.context as RunContext);
+  const outputs = outputsOf((snapshot.context as RunContext).steps);
   const controller = new AbortController();
   const steps: { id: string; dryRun: string }[] = [];
   for (const step of ordered.slice(start)) {

@@ -216,7 +216,7 @@ export function App(props: AppProps) {
           key={`${step.id}:${step.signoffs.length}`}
           step={step}
           {...(context.steps[step.id]?.attention ? { attention: context.steps[step.id]!.attention!.reason } : {})}
-          {...(step.id === 'window.go' ? { rejectWarning: 'Rejecting window.go is a NO-GO: the cutover is aborted (TTL restored, users told).' } : {})}
+          {...(findStep(step.id)?.step.rejectionAborts ? { rejectWarning: `Rejecting ${step.id} is a NO-GO: the cutover is aborted (TTL restored, users told).` } : {})}
           width={columns}
           height={signoffRows}
           onSignoff={({ by, note, reject }) => send({ type: 'SIGNOFF', stepId: step.id, by, at: clock.now(), ...(note ? { note } : {}), ...(reject ? { reject: true } : {}) })}

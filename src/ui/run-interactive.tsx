@@ -3,7 +3,8 @@ import { EXIT } from '../engine/errors.js';
 import type { Runner } from '../engine/runner.js';
 import { describeLocation } from '../engine/view.js';
 import type { Io } from '../services/io.js';
-import { outputsOf, previewStep } from '../services/preview.js';
+import { previewStep } from '../services/preview.js';
+import { outputsOf } from '../steps/outputs.js';
 import type { RunOptions } from '../services/run.js';
 import { openRunner, type Session } from '../services/session.js';
 import { App } from './app.js';
@@ -12,7 +13,7 @@ import { noColorRequested } from './theme.js';
 
 /** A step's dry-run text, with the outputs recorded so far: the same preview `plan` and `--dry-run` show. */
 export function dryRunFor(session: Session, runner: Runner, signal: AbortSignal): (stepId: string) => Promise<string | undefined> {
-  return (stepId) => previewStep(session, stepId, outputsOf(runner.context()), signal);
+  return (stepId) => previewStep(session, stepId, outputsOf(runner.context().steps), signal);
 }
 
 /**
