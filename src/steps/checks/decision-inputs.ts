@@ -86,7 +86,7 @@ export function listReconciliations(
   const push = (item: ReconciliationEvidence | undefined) => {
     if (item) found.push(item);
   };
-  push(readReconciliation(outputs['watch.reconcile'], 'watch.reconcile'));
+  push(readReconciliation(output(outputs, 'watch.reconcile'), 'watch.reconcile'));
   push(readReconciliation(output(outputs, 'review.summary')?.reconciliation, 'review.summary'));
   for (const entry of journal) if (entry.type === RECONCILE_SUMMARY) push(readReconciliation(entry, 'cutover reconcile'));
   for (const stored of options.reconciliations ?? []) push(readReconciliation(stored, 'cutover reconcile (stored run)'));
