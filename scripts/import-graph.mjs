@@ -17,6 +17,9 @@ const roots = ['src', 'machines', 'templates'];
 const out = 'dist/import-graph';
 
 // `import … from 'x'`, `export … from 'x'` (multi-line, `type` or not), `import 'x'`, `import('x')`.
+// Read by pattern, not parsed: a line inside a template string that reads like an import counts too
+// (src/config/example.ts writes `import { defineConfig } from 'cutover'` into plan files), which
+// is harmless for a package name and would show as an unresolvable relative import otherwise.
 const staticImport = /^\s*(?:import|export)\s+(?:type\s+)?(?:[^'";]*?\s+from\s+)?['"]([^'"]+)['"]/gms;
 const dynamicImport = /\bimport\(\s*['"]([^'"]+)['"]\s*\)/g;
 
