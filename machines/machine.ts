@@ -1,5 +1,5 @@
-import { assign, fromPromise, setup, type AnyStateMachine } from 'xstate';
-import { mainPhases, runbook, type Cadence, type PhaseDef, type StepDef } from './runbook.js';
+import { and, assign, fromPromise, setup } from 'xstate';
+import { branchPhase, findPhase, findStep, mainPhases, type Branch, type Cadence, type PhaseDef, type StepDef, type StepKind } from './runbook.js';
 import { dueCount, nextOccurrence, phaseOpensAt, plannedSwitchOffset, type Timing } from './schedule.js';
 
 /**
@@ -9,6 +9,11 @@ import { dueCount, nextOccurrence, phaseOpensAt, plannedSwitchOffset, type Timin
  *
  * Waits are absolute: a gate's timer actor gets a deadline computed from the context, so a restored
  * actor that re-runs it sleeps only for what is left.
+ *
+ * Guards and actions are named in `setup()`; the predicates behind the guards are exported so that
+ * `explainRefusal` (src/engine/view.ts) says why an event was refused with the same rules. What is
+ * special about a step (the freeze, the switch, a no-go…) is read from its declaration in the
+ * runbook, never from its id.
  */
 
 export interface Signoff {
@@ -55,9 +60,9 @@ export interface RunInput extends RunSettings {
 
 export interface RunContext extends RunInput {
   switchedAt?: number;
-  /** freeze.enable was entered: rollback is possible from here on, abort no longer. */
+  /** The step that marks the freeze was entered: rollback is possible from here on, abort no longer. */
   frozen: boolean;
-  /** The close phase was entered: rollback is no longer possible. */
+  /** A phase that closes the rollback window was entered: rollback is no longer possible. */
   closing: boolean;
   steps: Record<string, StepRecord>;
   /** Recurring steps: occurrences accounted for (run, skipped or missed). */
@@ -117,7 +122,7 @@ function record(context: RunContext, stepId: string): StepRecord {
   return context.steps[stepId] ?? { attempts: 0, signoffs: [] };
 }
 
-function withStep(context: RunContext, stepId: string, change: (step: StepRecord) => Partial<StepRecord>) {
+function withStep(context: RunContext, stepId: string, change: (step: StepRecord) => Partial<StepRecord>): Record<string, StepRecord> {
   const current = record(context, stepId);
   return { ...context.steps, [stepId]: { ...current, ...change(current) } };
 }
@@ -147,39 +152,82 @@ export function dueRecurring(context: RunContext, phaseId: string) {
   return nextOccurrence(timingOf(context), phaseId, context.recurring);
 }
 
-export function buildMachine(): AnyStateMachine {
-  const base = setup({
-    types: {
-      context: {} as RunContext,
-      events: {} as RunEvent,
-      input: {} as RunInput,
+// The rules behind the guards. The machine's guards call these; so does explainRefusal.
+
+/** From the freeze until a phase closes the rollback window. */
+export const mayRollback = (context: RunContext): boolean => context.frozen && !context.closing;
+/** Only before the freeze: after it, the source holds no writes the target lacks only by a rollback. */
+export const mayAbort = (context: RunContext): boolean => !context.frozen;
+export const isApprover = (context: RunContext, stepId: string, by: string): boolean => ruleFor(context, stepId).approvers.includes(by);
+export const hasSigned = (context: RunContext, stepId: string, by: string): boolean => currentRound(context.steps[stepId]).some((s) => s.by === by);
+/** This approval (with the round's others) makes the quorum. */
+export const reachesQuorum = (context: RunContext, stepId: string, by: string): boolean =>
+  new Set([...approvals(context.steps[stepId]), by]).size >= ruleFor(context, stepId).quorum;
+export const phraseMatches = (context: RunContext, stepId: string, phrase: string): boolean => {
+  const step = findStep(stepId)?.step;
+  return step !== undefined && phrase === expectedPhrase(context, step);
+};
+/** The decision step's recorded verdict is rollback. */
+export const verdictIsRollback = (context: RunContext, stepId: string): boolean => {
+  const output = context.steps[stepId]?.output;
+  return typeof output === 'object' && output !== null && 'verdict' in output && output.verdict === 'rollback';
+};
+const isOutcomeUnknown = (error: unknown): boolean => error instanceof Error && error.name === OUTCOME_UNKNOWN;
+const errorMessage = (error: unknown): string => (error instanceof Error ? error.message : String(error));
+
+/** Which step an event names, if it names one. */
+const eventStep = (event: RunEvent): string | undefined => ('stepId' in event ? event.stepId : undefined);
+
+/** The step of a recurring phase that runs now (or ran last): the one whose occurrence is due. */
+function recurringStepOf(context: RunContext, phase: PhaseDef): string {
+  return dueRecurring(context, phase.id)?.stepId ?? phase.steps[0]!.id;
+}
+
+const cutover = setup({
+  types: {
+    context: {} as RunContext,
+    events: {} as RunEvent,
+    input: {} as RunInput,
+    tags: {} as 'running' | 'failed' | 'unknown' | 'rejected' | 'waiting:signoff' | 'waiting:confirm' | 'waiting:time' | 'ended',
+  },
+  actors: {
+    runStep: fromPromise<StepOutcome, RunStepInput>(async () => {
+      throw new Error('the runner did not provide the runStep actor');
+    }),
+    timer: fromPromise<{ now: number }, TimerInput>(async () => {
+      throw new Error('the runner did not provide the timer actor');
+    }),
+  },
+  guards: {
+    /** The event names this step (retry, skip). */
+    namesStep: ({ event }, params: { stepId: string }) => eventStep(event) === params.stepId,
+    /** A sign-off of this step by an approver who has not signed in this round. */
+    signoffCounts: ({ context, event }, params: { stepId: string }) =>
+      event.type === 'SIGNOFF' && event.stepId === params.stepId && isApprover(context, params.stepId, event.by) && !hasSigned(context, params.stepId, event.by),
+    rejects: ({ event }) => event.type === 'SIGNOFF' && event.reject === true,
+    completesQuorum: ({ context, event }, params: { stepId: string }) => event.type === 'SIGNOFF' && reachesQuorum(context, params.stepId, event.by),
+    phraseConfirmed: ({ context, event }, params: { stepId: string }) =>
+      event.type === 'CONFIRM' && event.stepId === params.stepId && phraseMatches(context, params.stepId, event.phrase),
+    verdictIsRollback: ({ context }, params: { stepId: string }) => verdictIsRollback(context, params.stepId),
+    mayRollback: ({ context }) => mayRollback(context),
+    mayAbort: ({ context }) => mayAbort(context),
+    needsAttention: (_, params: { outcome: StepOutcome }) => Boolean(params.outcome.attention),
+    outcomeUnknown: (_, params: { error: unknown }) => isOutcomeUnknown(params.error),
+    recurringDone: ({ context }, params: { phaseId: string }) => !dueRecurring(context, params.phaseId),
+    /** In a recurring phase: this is the step whose run is due (or ran last). */
+    isDueStep: ({ context }, params: { phaseId: string; stepId: string }) => {
+      const phase = findPhase(params.phaseId);
+      return phase !== undefined && recurringStepOf(context, phase) === params.stepId;
     },
-    actors: {
-      runStep: fromPromise<StepOutcome, RunStepInput>(async () => {
-        throw new Error('the runner did not provide the runStep actor');
-      }),
-      timer: fromPromise<{ now: number }, TimerInput>(async () => {
-        throw new Error('the runner did not provide the timer actor');
-      }),
-    },
-  });
-
-  type Ctx = RunContext;
-  type AnyEvent = { type: string; [key: string]: unknown };
-  const ev = (event: unknown) => event as AnyEvent & Record<string, any>;
-
-  const forStep = (stepId: string) => ({ event }: { event: unknown }) => ev(event).stepId === stepId;
-
-  const beginAttempt = (stepId: string) =>
-    assign(({ context }: { context: Ctx }) => ({
-      steps: withStep(context, stepId, (step) => ({ attempts: step.attempts + 1, status: undefined, error: undefined })),
-    }));
-
-  const recordOutcome = (stepId: string) =>
-    assign(({ context, event }: { context: Ctx; event: unknown }) => {
-      const outcome = ev(event).output as StepOutcome;
+  },
+  actions: {
+    beginAttempt: assign(({ context }, params: { stepId: string }) => ({
+      steps: withStep(context, params.stepId, (step) => ({ attempts: step.attempts + 1, status: undefined, error: undefined })),
+    })),
+    recordOutcome: assign(({ context }, params: { stepId: string; outcome: StepOutcome }) => {
+      const { outcome } = params;
       return {
-        steps: withStep(context, stepId, () => ({
+        steps: withStep(context, params.stepId, () => ({
           status: outcome.attention ? ('attention' as const) : ('done' as const),
           summary: outcome.summary,
           output: outcome.output,
@@ -187,441 +235,371 @@ export function buildMachine(): AnyStateMachine {
           startedAt: outcome.startedAt,
           finishedAt: outcome.finishedAt,
         })),
-        ...(stepId === 'dns.switch' ? { switchedAt: outcome.finishedAt } : {}),
       };
-    });
-
-  const recordError = (stepId: string) =>
-    assign(({ context, event }: { context: Ctx; event: unknown }) => {
-      const error = ev(event).error as { name?: string; message?: string } | undefined;
-      const unknown = error?.name === OUTCOME_UNKNOWN;
-      return {
-        steps: withStep(context, stepId, () => ({
-          status: unknown ? ('unknown' as const) : ('failed' as const),
-          error: error?.message ?? String(error),
-        })),
-      };
-    });
-
-  const recordSkip = (stepId: string) =>
-    assign(({ context, event }: { context: Ctx; event: unknown }) => {
-      const { by, reason, at } = ev(event);
-      return {
-        steps: withStep(context, stepId, () => ({ status: 'skipped' as const, skipped: { by, reason, at } })),
-        ...(stepId === 'dns.switch' ? { switchedAt: at as number } : {}),
-      };
-    });
-
-  const recordSignoff = (stepId: string) =>
-    assign(({ context, event }: { context: Ctx; event: unknown }) => {
-      const { by, at, note, reject } = ev(event);
-      const signoff: Signoff = { by, at, ...(note ? { note } : {}), ...(reject ? { reject: true } : {}) };
-      return {
-        steps: withStep(context, stepId, (step) => ({
-          signoffs: [...step.signoffs, signoff],
-          ...(reject ? { status: 'rejected' as const } : {}),
-        })),
-      };
-    });
-
-  /** A re-opened sign-off starts a new round: approvals before the rejection no longer count. */
-  const reopen = (stepId: string) =>
-    assign(({ context }: { context: Ctx }) => ({
-      steps: withStep(context, stepId, () => ({ status: undefined })),
-    }));
-
-  const markDone = (stepId: string) =>
-    assign(({ context }: { context: Ctx }) => ({
-      steps: withStep(context, stepId, (step) => ({
-        status: step.status === 'attention' || step.status === undefined ? ('done' as const) : step.status,
+    }),
+    recordError: assign(({ context }, params: { stepId: string; error: unknown }) => ({
+      steps: withStep(context, params.stepId, () => ({
+        status: isOutcomeUnknown(params.error) ? ('unknown' as const) : ('failed' as const),
+        error: errorMessage(params.error),
       })),
-    }));
-
-  const isApprover = (stepId: string) => ({ context, event }: { context: Ctx; event: unknown }) => {
-    const { by } = ev(event);
-    return ev(event).stepId === stepId && ruleFor(context, stepId).approvers.includes(by);
-  };
-  const notYetSigned = (stepId: string) => ({ context, event }: { context: Ctx; event: unknown }) =>
-    !currentRound(record(context, stepId)).some((s) => s.by === ev(event).by);
-  const reachesQuorum = (stepId: string) => ({ context, event }: { context: Ctx; event: unknown }) =>
-    new Set([...approvals(record(context, stepId)), ev(event).by]).size >= ruleFor(context, stepId).quorum;
-
-  const acceptSignoff = (stepId: string) => (args: { context: Ctx; event: unknown }) =>
-    isApprover(stepId)(args) && notYetSigned(stepId)(args);
-  const rejects = (args: { event: unknown }) => ev(args.event).reject === true;
-
-  /** Sign-off transitions shared by sign-off, decision and attention states. */
-  const signoffTransitions = (stepId: string, onQuorum: unknown, onReject: unknown) => [
-    { guard: (a: any) => acceptSignoff(stepId)(a) && rejects(a), target: onReject, actions: recordSignoff(stepId) },
-    { guard: (a: any) => acceptSignoff(stepId)(a) && reachesQuorum(stepId)(a), target: onQuorum, actions: [recordSignoff(stepId), markDone(stepId)] },
-    { guard: (a: any) => acceptSignoff(stepId)(a), actions: recordSignoff(stepId) },
-  ];
-
-  const applyReplan = assign(({ event }: any) => ({
-    t0: event.t0,
-    cadences: event.cadences,
-    signoff: event.signoff,
-    phrases: event.phrases,
-  }));
-  const replanHere = (target: string) => ({
-    REPLAN: { target, reenter: true, actions: applyReplan },
-  });
-
-  function runningState(stepId: string, onDone: unknown, onAttention: string = 'attention') {
-    return {
-      tags: ['running'],
-      entry: beginAttempt(stepId),
-      invoke: {
-        src: 'runStep',
-        input: ({ context }: { context: Ctx }): RunStepInput => ({ stepId, attempt: record(context, stepId).attempts }),
-        onDone: [
-          { guard: ({ event }: any) => Boolean(event.output?.attention), target: onAttention, actions: recordOutcome(stepId) },
-          { target: onDone, actions: recordOutcome(stepId) },
-        ],
-        onError: [
-          { guard: ({ event }: any) => event.error?.name === OUTCOME_UNKNOWN, target: 'unknown', actions: recordError(stepId) },
-          { target: 'failed', actions: recordError(stepId) },
-        ],
-      },
-    };
-  }
-
-  const failedStates = (stepId: string, retryTarget = 'running') => ({
-    failed: { tags: ['failed'], on: { RETRY: { guard: forStep(stepId), target: retryTarget } } },
-    unknown: { tags: ['unknown'], on: { RETRY: { guard: forStep(stepId), target: retryTarget } } },
-  });
-
-  /** Skip is offered whenever the step is not in the middle of running. */
-  const withSkip = (stepId: string, next: unknown, states: Record<string, any>) => {
-    for (const [key, state] of Object.entries(states)) {
-      if (key === 'running' || key === 'evaluating' || key === 'decided' || state.always) continue;
-      state.on = { ...state.on, SKIP: { guard: forStep(stepId), target: next, actions: recordSkip(stepId) } };
-    }
-    return states;
-  };
-
-  function stepState(phase: PhaseDef, step: StepDef, next: string): Record<string, unknown> {
-    const id = step.id;
-    const common = { id: `step-${stateKey(id)}` };
-    switch (step.kind) {
-      case 'action':
-      case 'email':
-        return {
-          ...common,
-          initial: 'running',
-          ...(id === 'freeze.enable' ? { entry: assign({ frozen: true }) } : {}),
-          states: withSkip(id, next, {
-            running: runningState(id, next),
-            ...failedStates(id),
-            attention: { tags: ['waiting:signoff'], on: { SIGNOFF: signoffTransitions(id, next, undefined) } },
-          }),
-        };
-      case 'confirm':
-        return {
-          ...common,
-          initial: 'confirming',
-          states: withSkip(id, next, {
-            confirming: {
-              tags: ['waiting:confirm'],
-              on: {
-                CONFIRM: {
-                  guard: ({ context, event }: any) => event.stepId === id && event.phrase === expectedPhrase(context, step),
-                  target: 'running',
-                  actions: assign(({ context, event }: any) => ({
-                    steps: withStep(context, id, () => ({ confirmedBy: { by: event.by, at: event.at } })),
-                  })),
-                },
-              },
-            },
-            running: runningState(id, next),
-            ...failedStates(id),
-            attention: { tags: ['waiting:signoff'], on: { SIGNOFF: signoffTransitions(id, next, undefined) } },
-          }),
-        };
-      case 'signoff': {
-        const onReject = id === 'window.go' ? '#cutover.abort' : 'rejected';
-        return {
-          ...common,
-          initial: 'waiting',
-          states: withSkip(id, next, {
-            waiting: { tags: ['waiting:signoff'], on: { SIGNOFF: signoffTransitions(id, next, onReject) } },
-            rejected: { tags: ['rejected'], on: { RETRY: { guard: forStep(id), target: 'waiting', actions: reopen(id) } } },
-          }),
-          ...(id === 'window.go'
-            ? {
-                exit: assign(({ context, event }: any) =>
-                  event.type === 'SIGNOFF' && event.reject
-                    ? { abort: { by: event.by, reason: event.note ?? 'no-go at window.go', at: event.at } }
-                    : {},
-                ),
-              }
-            : {}),
-        };
-      }
-      case 'decision': {
-        const afterEvaluation = step.phrase ? 'confirming' : 'waiting';
-        // The review's verdict decides where an approved decision leads; rollback.decide always goes on.
-        const onQuorum =
-          id === 'review.decision'
-            ? [
-                {
-                  guard: ({ context }: any) => (record(context, id).output as { verdict?: string } | undefined)?.verdict === 'rollback',
-                  target: '#cutover.rollback',
-                  actions: assign(({ context, event }: any) => ({
-                    rollback: { by: event.by, reason: record(context, id).summary ?? 'decision tree verdict: rollback', at: event.at },
-                  })),
-                },
-                { target: next },
-              ]
-            : next;
-        const quorumState = 'decided';
-        return {
-          ...common,
-          initial: 'evaluating',
-          states: withSkip(id, next, {
-            evaluating: {
-              ...runningState(id, afterEvaluation, afterEvaluation),
-              on: {},
-            },
-            ...failedStates(id, 'evaluating'),
-            confirming: {
-              tags: ['waiting:confirm'],
-              on: {
-                CONFIRM: {
-                  guard: ({ context, event }: any) => event.stepId === id && event.phrase === expectedPhrase(context, step),
-                  target: 'waiting',
-                  actions: assign(({ context, event }: any) => ({
-                    steps: withStep(context, id, () => ({ confirmedBy: { by: event.by, at: event.at } })),
-                  })),
-                },
-              },
-            },
-            waiting: { tags: ['waiting:signoff'], on: { SIGNOFF: signoffTransitions(id, quorumState, 'rejected') } },
-            decided: { always: onQuorum },
-            rejected: {
-              tags: ['rejected'],
-              // A rejected rollback goes back to where the run was; a rejected review is re-evaluated.
-              ...(phase.id === 'rollback'
-                ? { always: { target: '#cutover.main.hist', actions: assign({ rollback: undefined }) } }
-                : { on: { RETRY: { guard: forStep(id), target: 'evaluating', actions: reopen(id) } } }),
-            },
-          }),
-        };
-      }
-      case 'recurring':
-        throw new Error(`recurring step ${id} belongs in a recurring phase`);
-    }
-  }
-
-  function recurringPhase(phase: PhaseDef, next: string): Record<string, unknown> {
-    const stepIds = phase.steps.map((step) => step.id);
-    const current = (context: Ctx) => dueRecurring(context, phase.id);
-    const currentId = (context: Ctx) => current(context)?.stepId ?? stepIds[0]!;
-    const countRun = assign(({ context }: { context: Ctx }) => {
-      const stepId = currentId(context);
+    })),
+    recordSkip: assign(({ context, event }, params: { stepId: string }) =>
+      event.type === 'SKIP' ? { steps: withStep(context, params.stepId, () => ({ status: 'skipped' as const, skipped: { by: event.by, reason: event.reason, at: event.at } })) } : {},
+    ),
+    recordSignoff: assign(({ context, event }, params: { stepId: string }) => {
+      if (event.type !== 'SIGNOFF') return {};
+      const signoff: Signoff = { by: event.by, at: event.at, ...(event.note ? { note: event.note } : {}), ...(event.reject ? { reject: true } : {}) };
       return {
-        recurring: { ...context.recurring, [stepId]: (context.recurring[stepId] ?? 0) + 1 },
-        steps: withStep(context, stepId, (step) => ({ runs: (step.runs ?? 0) + 1 })),
+        steps: withStep(context, params.stepId, (step) => ({ signoffs: [...step.signoffs, signoff], ...(event.reject ? { status: 'rejected' as const } : {}) })),
       };
-    });
-    return {
-      id: `phase-${phase.id}`,
-      initial: 'next',
-      states: {
-        next: { always: [{ guard: ({ context }: any) => !current(context), target: next }, { target: 'waiting' }] },
-        waiting: {
-          tags: ['waiting:time'],
-          on: replanHere('waiting'),
-          invoke: {
-            src: 'timer',
-            input: ({ context }: { context: Ctx }): TimerInput => {
-              const due = current(context)!;
-              return { deadline: due.at, reason: `${due.stepId} run ${due.index + 1}` };
-            },
-            // After an outage only the latest overdue run is made; the others are counted as missed.
-            onDone: {
-              target: 'running',
-              actions: assign(({ context, event }: any) => {
-                const now: number = event.output.now;
-                const recurring = { ...context.recurring };
-                const steps = { ...context.steps };
-                for (const step of phase.steps) {
-                  const due = dueCount(timingOf(context), phase.id, step, now);
-                  const accounted = recurring[step.id] ?? 0;
-                  if (due - 1 <= accounted) continue;
-                  const current = record(context, step.id);
-                  steps[step.id] = { ...current, missed: (current.missed ?? 0) + (due - 1 - accounted) };
-                  recurring[step.id] = due - 1;
-                }
-                return { recurring, steps };
-              }),
-            },
-          },
-        },
-        running: {
-          tags: ['running'],
-          entry: assign(({ context }: { context: Ctx }) => ({
-            steps: withStep(context, currentId(context), (step) => ({ attempts: step.attempts + 1, status: undefined, error: undefined })),
-          })),
-          invoke: {
-            src: 'runStep',
-            input: ({ context }: { context: Ctx }): RunStepInput => {
-              const due = current(context)!;
-              return { stepId: due.stepId, attempt: record(context, due.stepId).attempts, occurrence: due.index + 1, plannedAt: due.at };
-            },
-            onDone: [
-              {
-                guard: ({ event }: any) => Boolean(event.output?.attention),
-                target: 'attention',
-                actions: assign(({ context, event }: any) => ({
-                  steps: withStep(context, currentId(context), () => ({
-                    status: 'attention' as const,
-                    summary: event.output.summary,
-                    output: event.output.output,
-                    attention: event.output.attention,
-                    startedAt: event.output.startedAt,
-                    finishedAt: event.output.finishedAt,
-                  })),
-                })),
-              },
-              {
-                target: 'next',
-                actions: [
-                  assign(({ context, event }: any) => ({
-                    steps: withStep(context, currentId(context), () => ({
-                      status: 'done' as const,
-                      summary: event.output.summary,
-                      output: event.output.output,
-                      startedAt: event.output.startedAt,
-                      finishedAt: event.output.finishedAt,
-                    })),
-                  })),
-                  countRun,
-                ],
-              },
-            ],
-            onError: {
-              target: 'failed',
-              actions: assign(({ context, event }: any) => ({
-                steps: withStep(context, currentId(context), () => ({ status: 'failed' as const, error: event.error?.message ?? String(event.error) })),
-              })),
-            },
-          },
-        },
-        failed: {
-          tags: ['failed'],
-          on: {
-            RETRY: { guard: ({ context, event }: any) => event.stepId === currentId(context), target: 'running' },
-            SKIP: {
-              guard: ({ context, event }: any) => event.stepId === currentId(context),
-              target: 'next',
-              actions: [
-                assign(({ context, event }: any) => ({
-                  steps: withStep(context, currentId(context), () => ({ status: 'skipped' as const, skipped: { by: event.by, reason: event.reason, at: event.at } })),
-                })),
-                countRun,
-              ],
-            },
-          },
-        },
-        attention: {
-          tags: ['waiting:signoff'],
-          // A breached threshold stops here: a person signs off to go on, or starts the rollback.
-          on: {
-            SIGNOFF: stepIds.flatMap((stepId) =>
-              signoffTransitions(stepId, 'acknowledged', undefined).map((transition) => ({
-                ...transition,
-                guard: (a: any) => currentId(a.context) === stepId && (transition.guard as any)(a),
-              })),
-            ),
-          },
-        },
-        acknowledged: {
-          always: {
-            target: 'next',
-            actions: [
-              assign(({ context }: { context: Ctx }) => ({
-                steps: withStep(context, currentId(context), () => ({ status: 'done' as const, signoffs: [] })),
-              })),
-              countRun,
-            ],
-          },
-        },
-      },
-    };
-  }
+    }),
+    recordConfirmation: assign(({ context, event }, params: { stepId: string }) =>
+      event.type === 'CONFIRM' ? { steps: withStep(context, params.stepId, () => ({ confirmedBy: { by: event.by, at: event.at } })) } : {},
+    ),
+    /** A re-opened sign-off starts a new round: approvals before the rejection no longer count. */
+    reopen: assign(({ context }, params: { stepId: string }) => ({ steps: withStep(context, params.stepId, () => ({ status: undefined })) })),
+    /** Approved: a step that needed attention (or only waited) is done; a skip or failure stays on the record. */
+    markDone: assign(({ context }, params: { stepId: string }) => ({
+      steps: withStep(context, params.stepId, (step) => ({ status: step.status === 'attention' || step.status === undefined ? ('done' as const) : step.status })),
+    })),
+    /** The switch happened when the step that marks it finished, or was skipped (done by hand). */
+    recordSwitchFinished: assign((_, params: { outcome: StepOutcome }) => ({ switchedAt: params.outcome.finishedAt })),
+    recordSwitchSkipped: assign(({ event }) => (event.type === 'SKIP' ? { switchedAt: event.at } : {})),
+    markFrozen: assign({ frozen: true }),
+    markClosing: assign({ closing: true }),
+    recordNoGo: assign(({ event }, params: { stepId: string }) =>
+      event.type === 'SIGNOFF' ? { abort: { by: event.by, reason: event.note ?? `no-go at ${params.stepId}`, at: event.at } } : {},
+    ),
+    recordVerdictRollback: assign(({ context, event }, params: { stepId: string }) =>
+      event.type === 'SIGNOFF' ? { rollback: { by: event.by, reason: context.steps[params.stepId]?.summary ?? 'decision tree verdict: rollback', at: event.at } } : {},
+    ),
+    clearRollback: assign({ rollback: undefined }),
+    recordRollbackRequest: assign(({ event }) => (event.type === 'ROLLBACK' ? { rollback: { by: event.by, reason: event.reason, at: event.at } } : {})),
+    recordAbortRequest: assign(({ event }) => (event.type === 'ABORT' ? { abort: { by: event.by, reason: event.reason, at: event.at } } : {})),
+    applyReplan: assign(({ event }) => (event.type === 'REPLAN' ? { t0: event.t0, cadences: event.cadences, signoff: event.signoff, phrases: event.phrases } : {})),
+    /** One occurrence of a recurring step accounted for (run, skipped or acknowledged). */
+    countRun: assign(({ context }, params: { stepId: string }) => ({
+      recurring: { ...context.recurring, [params.stepId]: (context.recurring[params.stepId] ?? 0) + 1 },
+      steps: withStep(context, params.stepId, (step) => ({ runs: (step.runs ?? 0) + 1 })),
+    })),
+    /** After an outage only the latest overdue run is made; the others are counted as missed. */
+    countMissed: assign(({ context }, params: { phase: PhaseDef; now: number }) => {
+      const recurring = { ...context.recurring };
+      const steps = { ...context.steps };
+      for (const step of params.phase.steps) {
+        const due = dueCount(timingOf(context), params.phase.id, step, params.now);
+        const accounted = recurring[step.id] ?? 0;
+        if (due - 1 <= accounted) continue;
+        const current = record(context, step.id);
+        steps[step.id] = { ...current, missed: (current.missed ?? 0) + (due - 1 - accounted) };
+        recurring[step.id] = due - 1;
+      }
+      return { recurring, steps };
+    }),
+    /** A breach acknowledged by a sign-off: the run counts as done and the next one starts a fresh round. */
+    acknowledge: assign(({ context }, params: { stepId: string }) => ({ steps: withStep(context, params.stepId, () => ({ status: 'done' as const, signoffs: [] })) })),
+  },
+});
 
-  function phaseState(phase: PhaseDef, next: string): Record<string, unknown> {
-    if (phase.steps.every((step) => step.kind === 'recurring')) return recurringPhase(phase, next);
-    const keys = phase.steps.map((step) => stateKey(step.id));
-    const states: Record<string, unknown> = {};
-    phase.steps.forEach((step, index) => {
-      states[keys[index]!] = stepState(phase, step, index + 1 < keys.length ? `#step-${keys[index + 1]!}` : next);
-    });
-    if (phase.branch) return { id: `phase-${phase.id}`, initial: keys[0], states };
-    return {
-      id: `phase-${phase.id}`,
-      initial: 'gate',
-      ...(phase.id === 'close' ? { entry: assign({ closing: true }) } : {}),
-      states: {
-        gate: {
-          tags: ['waiting:time'],
-          on: replanHere('gate'),
-          invoke: {
-            src: 'timer',
-            input: ({ context }: { context: Ctx }): TimerInput => ({
-              deadline: phaseOpensAt(timingOf(context), phase.id)!,
-              reason: `${phase.id} opens`,
-            }),
-            onDone: keys[0],
-          },
-        },
-        ...states,
-      },
-    };
-  }
+type MachineConfig = Parameters<typeof cutover.createMachine>[0];
+type StateConfig = NonNullable<MachineConfig['states']>[string];
+type Transitions = NonNullable<StateConfig['on']>;
 
-  const mainStates: Record<string, unknown> = { hist: { type: 'history', history: 'deep' } };
-  mainPhases.forEach((phase, index) => {
-    const next = index + 1 < mainPhases.length ? `#phase-${mainPhases[index + 1]!.id}` : '#cutover.completed';
-    mainStates[phase.id] = phaseState(phase, next);
-  });
-  const rollbackPhase = runbook.find((phase) => phase.id === 'rollback')!;
-  const abortPhase = runbook.find((phase) => phase.id === 'abort')!;
+/** Which step a state is about: fixed for a step's own states, the due one in a recurring phase. */
+type WhichStep = (context: RunContext) => string;
 
-  return base.createMachine({
-      id: 'cutover',
-      context: ({ input }: { input: RunInput }) => ({
-        ...input,
-        frozen: false,
-        closing: false,
-        steps: {},
-        recurring: {},
-      }),
-      initial: 'main',
-      on: { REPLAN: { actions: applyReplan } },
-      states: {
-        main: {
-          initial: runbook[0]!.id,
-          states: mainStates,
-          on: {
-            ROLLBACK: {
-              guard: ({ context }: any) => context.frozen && !context.closing,
-              target: 'rollback',
-              actions: assign(({ event }: any) => ({ rollback: { by: event.by, reason: event.reason, at: event.at } })),
-            },
-            ABORT: {
-              guard: ({ context }: any) => !context.frozen,
-              target: 'abort',
-              actions: assign(({ event }: any) => ({ abort: { by: event.by, reason: event.reason, at: event.at } })),
-            },
-          },
-        },
-        rollback: { ...phaseState(rollbackPhase, '#cutover.rolledBack'), id: 'phase-rollback' },
-        abort: { ...phaseState(abortPhase, '#cutover.aborted'), id: 'phase-abort' },
-        completed: { type: 'final', tags: ['ended'] },
-        rolledBack: { type: 'final', tags: ['ended'] },
-        aborted: { type: 'final', tags: ['ended'] },
-      },
-    } as any);
+/**
+ * Sign-off transitions shared by sign-off, decision and attention states: a rejection, the approval
+ * that makes the quorum, or one more approval. `onlyIf` narrows them further (the due step of a
+ * recurring phase).
+ */
+function signoffTransitions(
+  stepId: string,
+  onQuorum: string | undefined,
+  onReject: { target?: string; noGo?: true },
+  onlyIf?: { type: 'isDueStep'; params: { phaseId: string; stepId: string } },
+): Transitions['SIGNOFF'] {
+  const counts = { type: 'signoffCounts', params: { stepId } } as const;
+  const first = onlyIf ? [onlyIf] : [];
+  return [
+    {
+      guard: and([...first, counts, 'rejects']),
+      ...(onReject.target ? { target: onReject.target } : {}),
+      actions: [{ type: 'recordSignoff', params: { stepId } }, ...(onReject.noGo ? [{ type: 'recordNoGo', params: { stepId } } as const] : [])],
+    },
+    {
+      guard: and([...first, counts, { type: 'completesQuorum', params: { stepId } }]),
+      ...(onQuorum ? { target: onQuorum } : {}),
+      actions: [
+        { type: 'recordSignoff', params: { stepId } },
+        { type: 'markDone', params: { stepId } },
+      ],
+    },
+    { guard: and([...first, counts]), actions: { type: 'recordSignoff', params: { stepId } } },
+  ];
 }
+
+/** A step's action runs (at least once; the runner makes a resumed run idempotent or asks). */
+function runningState(step: StepDef | undefined, which: WhichStep, targets: { done: string; attention: string; unknown: string; failed: string }, extra: { occurrence?: (context: RunContext) => { index: number; at: number } | undefined } = {}): StateConfig {
+  return {
+    tags: ['running'],
+    entry: { type: 'beginAttempt', params: ({ context }) => ({ stepId: which(context) }) },
+    invoke: {
+      src: 'runStep',
+      input: ({ context }): RunStepInput => {
+        const stepId = which(context);
+        const due = extra.occurrence?.(context);
+        return { stepId, attempt: record(context, stepId).attempts, ...(due ? { occurrence: due.index + 1, plannedAt: due.at } : {}) };
+      },
+      onDone: [
+        {
+          guard: { type: 'needsAttention', params: ({ event }) => ({ outcome: event.output }) },
+          target: targets.attention,
+          actions: { type: 'recordOutcome', params: ({ context, event }) => ({ stepId: which(context), outcome: event.output }) },
+        },
+        {
+          target: targets.done,
+          actions: [
+            { type: 'recordOutcome', params: ({ context, event }) => ({ stepId: which(context), outcome: event.output }) },
+            ...(step?.marksSwitch ? [{ type: 'recordSwitchFinished', params: ({ event }: { event: { output: StepOutcome } }) => ({ outcome: event.output }) } as const] : []),
+          ],
+        },
+      ],
+      onError: [
+        {
+          guard: { type: 'outcomeUnknown', params: ({ event }) => ({ error: event.error }) },
+          target: targets.unknown,
+          actions: { type: 'recordError', params: ({ context, event }) => ({ stepId: which(context), error: event.error }) },
+        },
+        { target: targets.failed, actions: { type: 'recordError', params: ({ context, event }) => ({ stepId: which(context), error: event.error }) } },
+      ],
+    },
+  };
+}
+
+const retryTo = (stepId: string, target: string, reopen = false): Transitions['RETRY'] => ({
+  guard: { type: 'namesStep', params: { stepId } },
+  target,
+  ...(reopen ? { actions: { type: 'reopen', params: { stepId } } } : {}),
+});
+
+const failedStates = (stepId: string, retryTarget: string): Record<string, StateConfig> => ({
+  failed: { tags: ['failed'], on: { RETRY: retryTo(stepId, retryTarget) } },
+  unknown: { tags: ['unknown'], on: { RETRY: retryTo(stepId, retryTarget) } },
+});
+
+/** The typed confirmation before a dangerous step (the zone name, the rollback phrase). */
+const confirmingState = (stepId: string, target: string): StateConfig => ({
+  tags: ['waiting:confirm'],
+  on: {
+    CONFIRM: { guard: { type: 'phraseConfirmed', params: { stepId } }, target, actions: { type: 'recordConfirmation', params: { stepId } } },
+  },
+});
+
+/** A breached threshold stops here: a person signs off to go on (or starts the rollback). */
+const attentionState = (stepId: string, next: string): StateConfig => ({ tags: ['waiting:signoff'], on: { SIGNOFF: signoffTransitions(stepId, next, {}) } });
+
+/** Skip is offered in every state where the step is not in the middle of running. */
+function withSkip(step: StepDef, next: string, states: Record<string, StateConfig>, running: readonly string[]): Record<string, StateConfig> {
+  const skip: Transitions['SKIP'] = {
+    guard: { type: 'namesStep', params: { stepId: step.id } },
+    target: next,
+    actions: [{ type: 'recordSkip', params: { stepId: step.id } }, ...(step.marksSwitch ? (['recordSwitchSkipped'] as const) : [])],
+  };
+  return Object.fromEntries(
+    Object.entries(states).map(([key, state]) => [key, running.includes(key) || state.always ? state : { ...state, on: { ...state.on, SKIP: skip } }]),
+  );
+}
+
+type StepBuilder = (phase: PhaseDef, step: StepDef, next: string) => StateConfig;
+
+const fixed = (stepId: string): WhichStep => () => stepId;
+const stepTargets = (next: string, attention = 'attention') => ({ done: next, attention, unknown: 'unknown', failed: 'failed' });
+
+/** One builder per step kind. */
+const builders: Record<Exclude<StepKind, 'recurring'>, StepBuilder> = {
+  action: (_phase, step, next) => ({
+    initial: 'running',
+    ...(step.marksFreeze ? { entry: 'markFrozen' } : {}),
+    states: withSkip(step, next, { running: runningState(step, fixed(step.id), stepTargets(next)), ...failedStates(step.id, 'running'), attention: attentionState(step.id, next) }, ['running']),
+  }),
+  email: (phase, step, next) => builders.action(phase, step, next),
+  confirm: (_phase, step, next) => ({
+    initial: 'confirming',
+    states: withSkip(
+      step,
+      next,
+      {
+        confirming: confirmingState(step.id, 'running'),
+        running: runningState(step, fixed(step.id), stepTargets(next)),
+        ...failedStates(step.id, 'running'),
+        attention: attentionState(step.id, next),
+      },
+      ['running'],
+    ),
+  }),
+  signoff: (_phase, step, next) => {
+    const noGo = step.rejectionAborts ? { target: `#phase-${branchPhase('abort').id}`, noGo: true as const } : { target: 'rejected' };
+    return {
+      initial: 'waiting',
+      states: withSkip(
+        step,
+        next,
+        {
+          waiting: { tags: ['waiting:signoff'], on: { SIGNOFF: signoffTransitions(step.id, next, noGo) } },
+          rejected: { tags: ['rejected'], on: { RETRY: retryTo(step.id, 'waiting', true) } },
+        },
+        [],
+      ),
+    };
+  },
+  decision: (_phase, step, next) => {
+    // Evaluate (the decision tree's verdict), confirm when a phrase is asked, then the approvers sign.
+    const afterEvaluation = step.phrase ? 'confirming' : 'waiting';
+    const decided: StateConfig['always'] = step.routesOnVerdict
+      ? [
+          { guard: { type: 'verdictIsRollback', params: { stepId: step.id } }, target: `#phase-${branchPhase('rollback').id}`, actions: { type: 'recordVerdictRollback', params: { stepId: step.id } } },
+          { target: next },
+        ]
+      : { target: next };
+    const rejected: StateConfig = step.rejectionResumes
+      ? // The branch is called off: back to where the run was.
+        { always: { target: '#cutover.main.hist', actions: 'clearRollback' } }
+      : { tags: ['rejected'], on: { RETRY: retryTo(step.id, 'evaluating', true) } };
+    return {
+      initial: 'evaluating',
+      states: withSkip(
+        step,
+        next,
+        {
+          evaluating: runningState(step, fixed(step.id), { done: afterEvaluation, attention: afterEvaluation, unknown: 'unknown', failed: 'failed' }),
+          ...failedStates(step.id, 'evaluating'),
+          ...(step.phrase ? { confirming: confirmingState(step.id, 'waiting') } : {}),
+          waiting: { tags: ['waiting:signoff'], on: { SIGNOFF: signoffTransitions(step.id, 'decided', { target: 'rejected' }) } },
+          decided: { always: decided },
+          rejected,
+        },
+        ['evaluating', 'decided'],
+      ),
+    };
+  },
+};
+
+/** A phase of recurring checks: wait for the next due run, run it, until the phase ends. */
+function recurringPhase(phase: PhaseDef, next: string): StateConfig {
+  const which: WhichStep = (context) => recurringStepOf(context, phase);
+  const current = { type: 'countRun', params: ({ context }: { context: RunContext }) => ({ stepId: which(context) }) } as const;
+  return {
+    id: `phase-${phase.id}`,
+    initial: 'next',
+    states: {
+      next: { always: [{ guard: { type: 'recurringDone', params: { phaseId: phase.id } }, target: next }, { target: 'waiting' }] },
+      waiting: {
+        tags: ['waiting:time'],
+        on: { REPLAN: { target: 'waiting', reenter: true, actions: 'applyReplan' } },
+        invoke: {
+          src: 'timer',
+          input: ({ context }): TimerInput => {
+            const due = dueRecurring(context, phase.id)!;
+            return { deadline: due.at, reason: `${due.stepId} run ${due.index + 1}` };
+          },
+          onDone: { target: 'running', actions: { type: 'countMissed', params: ({ event }) => ({ phase, now: event.output.now }) } },
+        },
+      },
+      // A recurring check's effects are reads and notes: an interrupted run is simply run again.
+      running: runningState(undefined, which, { done: 'counted', attention: 'attention', unknown: 'failed', failed: 'failed' }, { occurrence: (context) => dueRecurring(context, phase.id) }),
+      counted: { always: { target: 'next', actions: current } },
+      failed: {
+        tags: ['failed'],
+        on: {
+          RETRY: phase.steps.map((step) => ({ guard: and([{ type: 'namesStep', params: { stepId: step.id } }, { type: 'isDueStep', params: { phaseId: phase.id, stepId: step.id } }]), target: 'running' })),
+          SKIP: phase.steps.map((step) => ({
+            guard: and([{ type: 'namesStep', params: { stepId: step.id } }, { type: 'isDueStep', params: { phaseId: phase.id, stepId: step.id } }]),
+            target: 'next',
+            actions: [{ type: 'recordSkip', params: { stepId: step.id } }, current],
+          })),
+        },
+      },
+      attention: {
+        tags: ['waiting:signoff'],
+        on: {
+          SIGNOFF: phase.steps.flatMap((step) => signoffTransitions(step.id, 'acknowledged', {}, { type: 'isDueStep', params: { phaseId: phase.id, stepId: step.id } }) ?? []),
+        },
+      },
+      acknowledged: { always: { target: 'next', actions: [{ type: 'acknowledge', params: ({ context }) => ({ stepId: which(context) }) }, current] } },
+    },
+  };
+}
+
+function stepsOf(phase: PhaseDef, next: string): Record<string, StateConfig> {
+  const keys = phase.steps.map((step) => stateKey(step.id));
+  return Object.fromEntries(
+    phase.steps.map((step, index) => {
+      const after = index + 1 < keys.length ? `#step-${keys[index + 1]!}` : next;
+      if (step.kind === 'recurring') throw new Error(`recurring step ${step.id} belongs in a phase of recurring steps only`);
+      return [keys[index]!, { id: `step-${keys[index]!}`, ...builders[step.kind](phase, step, after) }];
+    }),
+  );
+}
+
+/** A phase in the main line: a gate until it opens, then its steps in order. */
+function mainPhase(phase: PhaseDef, next: string): StateConfig {
+  if (phase.steps.every((step) => step.kind === 'recurring')) return recurringPhase(phase, next);
+  return {
+    id: `phase-${phase.id}`,
+    initial: 'gate',
+    ...(phase.closesRollbackWindow ? { entry: 'markClosing' } : {}),
+    states: {
+      gate: {
+        tags: ['waiting:time'],
+        on: { REPLAN: { target: 'gate', reenter: true, actions: 'applyReplan' } },
+        invoke: {
+          src: 'timer',
+          input: ({ context }): TimerInput => ({ deadline: phaseOpensAt(timingOf(context), phase.id)!, reason: `${phase.id} opens` }),
+          onDone: stateKey(phase.steps[0]!.id),
+        },
+      },
+      ...stepsOf(phase, next),
+    },
+  };
+}
+
+/** Where each branch ends. */
+const branchEnd: Record<Branch, string> = { rollback: 'rolledBack', abort: 'aborted' };
+
+function branchState(branch: Branch): StateConfig {
+  const phase = branchPhase(branch);
+  return { id: `phase-${phase.id}`, initial: stateKey(phase.steps[0]!.id), states: stepsOf(phase, `#cutover.${branchEnd[branch]}`) };
+}
+
+export function buildMachine() {
+  const mainStates: Record<string, StateConfig> = { hist: { type: 'history', history: 'deep' } };
+  mainPhases.forEach((phase, index) => {
+    mainStates[phase.id] = mainPhase(phase, index + 1 < mainPhases.length ? `#phase-${mainPhases[index + 1]!.id}` : '#cutover.completed');
+  });
+  const rollback = branchPhase('rollback');
+  const abort = branchPhase('abort');
+  return cutover.createMachine({
+    id: 'cutover',
+    context: ({ input }) => ({ ...input, frozen: false, closing: false, steps: {}, recurring: {} }),
+    initial: 'main',
+    on: { REPLAN: { actions: 'applyReplan' } },
+    states: {
+      main: {
+        initial: mainPhases[0]!.id,
+        states: mainStates,
+        on: {
+          ROLLBACK: { guard: 'mayRollback', target: `#phase-${rollback.id}`, actions: 'recordRollbackRequest' },
+          ABORT: { guard: 'mayAbort', target: `#phase-${abort.id}`, actions: 'recordAbortRequest' },
+        },
+      },
+      [rollback.id]: branchState('rollback'),
+      [abort.id]: branchState('abort'),
+      completed: { type: 'final', tags: ['ended'] },
+      rolledBack: { type: 'final', tags: ['ended'] },
+      aborted: { type: 'final', tags: ['ended'] },
+    },
+  });
+}
+
+export type CutoverMachine = ReturnType<typeof buildMachine>;

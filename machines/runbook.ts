@@ -22,7 +22,7 @@ export type Anchor = 't0' | 'switch';
 export type Cadence = 'hypercare' | 'stabilize' | 'reconcile' | 'daily';
 
 export interface StepDef {
-  id: string;
+  readonly id: string;
   title: string;
   kind: StepKind;
   /** What the step is for, in one or two sentences (UI, plan, checklist). */
@@ -40,28 +40,49 @@ export interface StepDef {
   notIdempotent?: boolean;
   /** Template id of the notice an email step sends. */
   template?: string;
+
+  // What is special about a step is declared here, once; the machine, the view and the UI read these
+  // properties and never compare step ids.
+
+  /** Entering this step is the point of no return: from here a rollback is possible, an abort no longer. */
+  marksFreeze?: true;
+  /** This step is the switch: when it finishes (or is skipped) the times after the switch count from then. */
+  marksSwitch?: true;
+  /** A rejection of this sign-off is a no-go: the run goes to the abort branch. */
+  rejectionAborts?: true;
+  /** An approved decision follows the decision tree's verdict: `rollback` enters the rollback branch. */
+  routesOnVerdict?: true;
+  /** A rejected decision calls the branch off: the run goes back to where it was before the branch. */
+  rejectionResumes?: true;
+  /** The steps that undo this step's effect, in the branches that need it (checklist, review of the branches). */
+  undoneBy?: readonly string[];
 }
 
+/** A branch phase and the event that enters it (ROLLBACK from the freeze until close, ABORT before the freeze). */
+export type Branch = 'rollback' | 'abort';
+
 export interface PhaseDef {
-  id: string;
+  readonly id: string;
   title: string;
   /** When the phase opens. Branch phases open when they are entered. */
   opens?: { anchor: Anchor; offset: string };
   /** Recurring phases run their steps until this time. */
   until?: { anchor: Anchor; offset: string };
-  /** `rollback` and `abort` are entered by an event, not reached in order. */
-  branch?: boolean;
-  steps: StepDef[];
+  /** A branch is entered by an event (`cutover rollback`, a no-go), not reached in order. */
+  branch?: Branch;
+  /** Entering this phase closes the rollback window. */
+  closesRollbackWindow?: true;
+  readonly steps: readonly StepDef[];
 }
 
-export const runbook: PhaseDef[] = [
+const definition = [
   {
     id: 'prep',
     title: 'Preparation',
     opens: { anchor: 't0', offset: '-48h' },
     steps: [
       { id: 'prep.preflight', kind: 'action', title: 'Preflight', description: 'Validate the plan and reach every system it names: both databases, DNS provider, mail provider, probes.' },
-      { id: 'prep.lower-ttl', kind: 'action', title: 'Lower DNS TTL', description: 'Lower the TTL of the records that will switch to the cutover TTL, so the switch propagates within minutes.' },
+      { id: 'prep.lower-ttl', kind: 'action', undoneBy: ['close.restore-ttl', 'rollback.restore-ttl', 'abort.restore-ttl'], title: 'Lower DNS TTL', description: 'Lower the TTL of the records that will switch to the cutover TTL, so the switch propagates within minutes.' },
       { id: 'prep.advance-notice', kind: 'email', template: 'advance-notice', title: 'Send advance notice', description: 'Tell every user about the maintenance window 48 hours ahead, including the password reset that follows.' },
       { id: 'prep.staging-rehearsal', kind: 'signoff', title: 'Staging rehearsal passed', description: 'A full migration was rehearsed on staging and its verification passed.' },
       { id: 'prep.critical-workflows', kind: 'signoff', title: 'Critical workflows listed', description: 'The critical workflows to test after deploy are written down and owned.' },
@@ -86,9 +107,9 @@ export const runbook: PhaseDef[] = [
     title: 'Cutover window',
     opens: { anchor: 't0', offset: '0m' },
     steps: [
-      { id: 'window.go', kind: 'signoff', planned: '+0m', title: 'Go / no-go', description: 'The approvers decide to start. A rejection is a no-go and aborts the cutover.' },
+      { id: 'window.go', kind: 'signoff', rejectionAborts: true, planned: '+0m', title: 'Go / no-go', description: 'The approvers decide to start. A rejection is a no-go and aborts the cutover.' },
       { id: 'window.maintenance-notice', kind: 'email', template: 'maintenance-starting', planned: '+0m', title: 'Send maintenance notice', description: 'Tell users the maintenance has started and when it should end.' },
-      { id: 'freeze.enable', kind: 'action', planned: '+0m', title: 'Freeze the source', description: 'Revoke writes on the plan\'s tables from the app roles (recording exactly what was revoked) and end their open sessions.' },
+      { id: 'freeze.enable', kind: 'action', marksFreeze: true, undoneBy: ['rollback.unfreeze-source'], planned: '+0m', title: 'Freeze the source', description: 'Revoke writes on the plan\'s tables from the app roles (recording exactly what was revoked) and end their open sessions.' },
       { id: 'freeze.verify-no-writes', kind: 'action', planned: '+5m', title: 'Verify no writes', description: 'Write counters stay unchanged over a quiet window and a write as an app role is refused.' },
       { id: 'freeze.snapshot', kind: 'action', planned: '+10m', title: 'Record the cutover point', description: 'Time, WAL position and per-table row counts of the frozen source.' },
       { id: 'export.tables', kind: 'action', planned: '+15m', title: 'Export tables', description: 'Stream every table from one consistent snapshot into the export folder, with a checksummed manifest.' },
@@ -98,7 +119,7 @@ export const runbook: PhaseDef[] = [
       { id: 'deploy.smoke', kind: 'action', planned: '+90m', title: 'Smoke tests', description: 'Health, database and auth endpoints of the new system answer as expected.' },
       { id: 'deploy.auth-flows', kind: 'signoff', planned: '+100m', title: 'Auth flows tested', description: 'Login, signup and password reset work on the new system.' },
       { id: 'deploy.critical-workflows', kind: 'signoff', planned: '+110m', title: 'Critical workflows tested', description: 'View readings, acknowledge an alert, create an area.' },
-      { id: 'dns.switch', kind: 'confirm', phrase: 'zone', planned: '+120m', title: 'Switch DNS', description: 'Point the records at the new system, after the operator types the zone name. The previous values are recorded for an exact revert.' },
+      { id: 'dns.switch', kind: 'confirm', phrase: 'zone', marksSwitch: true, undoneBy: ['rollback.dns-revert'], planned: '+120m', title: 'Switch DNS', description: 'Point the records at the new system, after the operator types the zone name. The previous values are recorded for an exact revert.' },
       { id: 'dns.propagation', kind: 'action', planned: '+125m', title: 'Wait for propagation', description: 'Every configured resolver answers with the new values.' },
       { id: 'dns.external-check', kind: 'action', planned: '+130m', title: 'External check', description: 'The public names reach the new system.' },
       { id: 'validate.multi-device', kind: 'signoff', planned: '+135m', title: 'Multi-device check', description: 'Desktop, mobile and another network reach the new system.' },
@@ -131,7 +152,7 @@ export const runbook: PhaseDef[] = [
     opens: { anchor: 'switch', offset: '24h' },
     steps: [
       { id: 'review.summary', kind: 'action', title: 'First-day summary', description: 'Error rates, latency, ingestion and reconciliation of the first day.' },
-      { id: 'review.decision', kind: 'decision', title: 'Proceed or roll back', description: 'The decision tree\'s verdict on the evidence, signed off by the approvers.' },
+      { id: 'review.decision', kind: 'decision', routesOnVerdict: true, title: 'Proceed or roll back', description: 'The decision tree\'s verdict on the evidence, signed off by the approvers.' },
       { id: 'review.survey', kind: 'email', template: 'survey', title: 'Send survey', description: 'Ask users how the cutover went (optional: skip it if not wanted).' },
     ],
   },
@@ -148,6 +169,7 @@ export const runbook: PhaseDef[] = [
   {
     id: 'close',
     title: 'Close',
+    closesRollbackWindow: true,
     opens: { anchor: 'switch', offset: '7d' },
     steps: [
       { id: 'close.restore-ttl', kind: 'action', title: 'Restore DNS TTL', description: 'Put the records\' TTL back to normal.' },
@@ -158,38 +180,75 @@ export const runbook: PhaseDef[] = [
   {
     id: 'rollback',
     title: 'Rollback',
-    branch: true,
+    branch: 'rollback',
     steps: [
-      { id: 'rollback.decide', kind: 'decision', phrase: 'rollback', title: 'Decide to roll back', description: 'The evidence, a typed confirmation and the approvers\' sign-off.' },
+      { id: 'rollback.decide', kind: 'decision', phrase: 'rollback', rejectionResumes: true, title: 'Decide to roll back', description: 'The evidence, a typed confirmation and the approvers\' sign-off.' },
       { id: 'rollback.freeze-target', kind: 'action', title: 'Freeze the target', description: 'Stop writes on the new system so the delta is complete.' },
       { id: 'rollback.export-delta', kind: 'action', title: 'Export the delta', description: 'Rows written to the target after the cutover point, exported before anything else changes.' },
       { id: 'rollback.dns-revert', kind: 'action', title: 'Revert DNS', description: 'Restore exactly the records recorded before the switch.' },
       { id: 'rollback.unfreeze-source', kind: 'action', title: 'Unfreeze the source', description: 'Restore exactly the grants that were revoked.' },
       { id: 'rollback.reimport', kind: 'action', title: 'Re-import the delta', description: 'Append-only rows (readings) back into the source; other changes into a manual-review report.' },
+      // The revert restores the records as they were at the switch, which is the lowered cutover TTL.
+      { id: 'rollback.restore-ttl', kind: 'action', title: 'Restore DNS TTL', description: 'Put the reverted records\' TTL back to normal, as at the close and after an abort.' },
       { id: 'rollback.notice', kind: 'email', template: 'rollback-notice', title: 'Send rollback notice', description: 'Tell users the old system is back.' },
     ],
   },
   {
     id: 'abort',
     title: 'Abort',
-    branch: true,
+    branch: 'abort',
     steps: [
       { id: 'abort.restore-ttl', kind: 'action', title: 'Restore DNS TTL', description: 'Put the records\' TTL back to normal; nothing else changed.' },
       { id: 'abort.notice', kind: 'email', template: 'rollback-notice', title: 'Send cancellation notice', description: 'Tell users the maintenance is called off.' },
     ],
   },
-];
+] as const satisfies readonly PhaseDef[];
 
-export const mainPhases = runbook.filter((phase) => !phase.branch);
+/** Every step id of the runbook: the CLI contract, checked by the compiler wherever an id is written. */
+export type StepId = (typeof definition)[number]['steps'][number]['id'];
+export type PhaseId = (typeof definition)[number]['id'];
+type RunbookStep = (typeof definition)[number]['steps'][number];
+/** Steps a person does entirely (no scripted action behind them). */
+export type SignoffStepId = Extract<RunbookStep, { kind: 'signoff' }>['id'];
+/** Steps that need a scripted action: the step registry must have one for each of these. */
+export type ActionStepId = Exclude<StepId, SignoffStepId>;
 
-const stepsById = new Map(runbook.flatMap((phase) => phase.steps.map((step) => [step.id, { step, phase }] as const)));
+/** The runbook as every reader sees it: phases and steps by their declared shape. */
+export const runbook: readonly PhaseDef[] = definition;
+const phases = runbook;
+
+export const mainPhases = phases.filter((phase) => !phase.branch);
+
+const stepsById = new Map(phases.flatMap((phase) => phase.steps.map((step) => [step.id, { step, phase }] as const)));
+
+export function isStepId(id: string): id is StepId {
+  return stepsById.has(id);
+}
 
 export function findStep(id: string): { step: StepDef; phase: PhaseDef } | undefined {
   return stepsById.get(id);
 }
 
+export function findPhase(id: string): PhaseDef | undefined {
+  return phases.find((phase) => phase.id === id);
+}
+
+/** The branch phase entered by `cutover rollback` (after the freeze) or a no-go (before it). */
+export function branchPhase(branch: Branch): PhaseDef {
+  const phase = phases.find((candidate) => candidate.branch === branch);
+  if (!phase) throw new RangeError(`the runbook has no ${branch} branch`);
+  return phase;
+}
+
 export function allSteps(): StepDef[] {
-  return runbook.flatMap((phase) => phase.steps);
+  return phases.flatMap((phase) => phase.steps);
+}
+
+/** The one step that has a declared property (the freeze, the switch): a runbook without it is a bug. */
+export function stepMarked(property: 'marksFreeze' | 'marksSwitch'): StepDef {
+  const step = allSteps().find((candidate) => candidate[property]);
+  if (!step) throw new RangeError(`no step of the runbook has ${property}`);
+  return step;
 }
 
 /** Steps that wait for named approvers (sign-off and decision steps). */

@@ -1,4 +1,4 @@
-import { findStep, runbook, type Anchor, type Cadence, type PhaseDef, type StepDef } from './runbook.js';
+import { runbook, stepMarked, type Anchor, type Cadence, type PhaseDef, type StepDef } from './runbook.js';
 
 /**
  * Schedule math: absolute times from T0, the actual switch time and the plan's cadences. Offsets are
@@ -21,13 +21,13 @@ export interface Timing {
   t0: number;
   /** Actual switch time, once dns.switch has finished. */
   switchedAt?: number;
-  /** Switch time to plan with before it happened: T0 + the planned offset of dns.switch. */
+  /** Switch time to plan with before it happened: T0 + the planned offset of the step that marks the switch. */
   plannedSwitch: number;
   cadences: Record<Cadence, number>;
 }
 
 export function plannedSwitchOffset(): number {
-  return parseDuration(findStep('dns.switch')?.step.planned ?? '+0m');
+  return parseDuration(stepMarked('marksSwitch').planned ?? '+0m');
 }
 
 function anchorTime(timing: Timing, anchor: Anchor): number {

@@ -1,11 +1,6 @@
-/** Where a command writes. Commands never touch process.stdout directly, so they can be tested. */
-export interface Io {
-  out(text: string): void;
-  err(text: string): void;
-  /** True when stdout is a terminal a person is looking at. */
-  interactive: boolean;
-  env: Record<string, string | undefined>;
-}
+import type { Io } from '../services/io.js';
+
+export type { GlobalOptions, Io } from '../services/io.js';
 
 export const processIo: Io = {
   out: (text) => process.stdout.write(`${text}\n`),
@@ -13,9 +8,3 @@ export const processIo: Io = {
   interactive: Boolean(process.stdout.isTTY && process.stdin.isTTY),
   env: process.env,
 };
-
-/** Global flags every command takes. */
-export interface GlobalOptions {
-  config: string;
-  state?: string;
-}

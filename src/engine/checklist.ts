@@ -1,5 +1,5 @@
 import { DateTime } from 'luxon';
-import { runbook } from '../../machines/runbook.js';
+import { allSteps, runbook, stepMarked } from '../../machines/runbook.js';
 import { occurrences, plannedAt, plannedSwitchOffset, phaseOpensAt, formatDuration, type Timing } from '../../machines/schedule.js';
 import type { Plan } from '../config/schema.js';
 import { rollbackPhrase, settingsFromPlan } from '../config/settings.js';
@@ -23,6 +23,8 @@ export function renderChecklist(plan: Plan): string {
     const text = size % 86_400_000 === 0 && size >= 3 * 86_400_000 ? `${size / 86_400_000}d` : size % 3_600_000 === 0 ? `${size / 3_600_000}h` : formatDuration(size).replaceAll(' ', '');
     return `T${t0Offset < 0 ? '-' : '+'}${text}`;
   };
+  const freeze = stepMarked('marksFreeze').id;
+  const noGo = allSteps().find((step) => step.rejectionAborts)?.id;
   const lines: string[] = [
     `# Cutover checklist: ${plan.name}`,
     '',
@@ -32,14 +34,14 @@ export function renderChecklist(plan: Plan): string {
     `- T0: **${when(settings.t0)}** (${zone})`,
     `- Window: ${plan.windowDuration}; times after the switch are counted from the actual switch (planned: ${when(timing.plannedSwitch)})`,
     `- Approvers: ${plan.approvers.default.join(', ')}`,
-    `- Point of no return: \`freeze.enable\`. Before it the cutover can be aborted; from it until close, rolled back.`,
+    `- Point of no return: \`${freeze}\`. Before it the cutover can be aborted; from it until close, rolled back.`,
     '',
   ];
   for (const phase of runbook) {
     const opens = phaseOpensAt(timing, phase.id);
     lines.push(`## ${phase.title} (\`${phase.id}\`)${opens !== undefined ? ` — ${relative(opens)}, ${when(opens)}` : ''}`, '');
-    if (phase.id === 'rollback') lines.push(`Entered with \`cutover rollback --by NAME --reason TEXT\` or by the review's verdict, from \`freeze.enable\` until close. Confirmation phrase: \`${rollbackPhrase(plan)}\`.`, '');
-    if (phase.id === 'abort') lines.push('Entered by a no-go at `window.go` (or `cutover rollback` before the freeze).', '');
+    if (phase.branch === 'rollback') lines.push(`Entered with \`cutover rollback --by NAME --reason TEXT\` or by the review's verdict, from \`${freeze}\` until close. Confirmation phrase: \`${rollbackPhrase(plan)}\`.`, '');
+    if (phase.branch === 'abort') lines.push(`Entered by a no-go at \`${noGo}\` (or \`cutover rollback\` before the freeze).`, '');
     for (const step of phase.steps) {
       const at = plannedAt(timing, phase.id, step);
       const rule = settings.signoff[step.id]!;
@@ -56,6 +58,7 @@ export function renderChecklist(plan: Plan): string {
         lines.push(`  Every ${plan.cadences[step.every]} (${runs} runs).`);
       }
       if (step.template) lines.push(`  Notice: \`${step.template}\`.`);
+      if (step.undoneBy) lines.push(`  Undone by ${step.undoneBy.map((id) => `\`${id}\``).join(', ')}.`);
     }
     lines.push('');
   }

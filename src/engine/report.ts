@@ -1,4 +1,5 @@
 import { DateTime } from 'luxon';
+import { findStep } from '../../machines/runbook.js';
 import type { Plan } from '../config/schema.js';
 import type { JournalEntry } from './journal.js';
 import type { RunView } from './view.js';
@@ -55,12 +56,13 @@ export function renderReport(plan: Plan, view: RunView, journal: readonly Journa
       lines.push(`| \`${step.id}\` | ${step.status} | ${at(step.plannedAt)} | ${at(actual)} | ${slipText} | ${took === undefined ? '' : `${(took / 1000).toFixed(1)} s`} | ${result} |`);
     }
   }
-  const decisions = journal.filter((entry) => entry.type === 'step.finished' && (entry.stepId === 'review.decision' || entry.stepId === 'rollback.decide'));
+  const stepOf = (entry: JournalEntry) => findStep(String(entry.stepId))?.step;
+  const decisions = journal.filter((entry) => entry.type === 'step.finished' && stepOf(entry)?.kind === 'decision');
   if (decisions.length) {
     lines.push('', '## Decisions', '');
     for (const entry of decisions) lines.push(`- ${at(Date.parse(entry.at))} \`${String(entry.stepId)}\`: ${String(entry.summary)}`);
   }
-  const reconciliations = journal.filter((entry) => entry.type === 'step.finished' && entry.stepId === 'watch.reconcile');
+  const reconciliations = journal.filter((entry) => entry.type === 'step.finished' && stepOf(entry)?.every === 'reconcile');
   if (reconciliations.length) {
     lines.push('', '## Reconciliations', '');
     for (const entry of reconciliations) lines.push(`- ${at(Date.parse(entry.at))} run ${String(entry.occurrence ?? '')}: ${String(entry.summary)}${entry.attention ? ` — ATTENTION: ${String(entry.attention)}` : ''}`);

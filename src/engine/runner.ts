@@ -6,11 +6,12 @@ import { buildMachine, OUTCOME_UNKNOWN, type RunContext, type RunEvent, type Run
 import { findStep } from '../../machines/runbook.js';
 import type { Plan } from '../config/schema.js';
 import { settingsFromPlan } from '../config/settings.js';
+import { outputsOf } from '../steps/outputs.js';
 import type { Adapters, Progress, StepContext, StepRegistry } from '../steps/types.js';
 import type { Clock } from './clock.js';
 import { ExitError, EXIT } from './errors.js';
-import { Journal, type JournalEntry } from './journal.js';
-import { acquireLock } from './lock.js';
+import type { Journal, JournalEntry } from './journal.js';
+import { openLockedJournal } from './locked-journal.js';
 import { collectSecrets, redact } from './redact.js';
 import { loadState, saveState } from './state-store.js';
 import { explainRefusal, locate, type Location } from './view.js';
@@ -86,15 +87,12 @@ export class Runner {
   private constructor(private readonly options: RunnerOptions) {
     const { stateDir, clock } = options;
     mkdirSync(stateDir, { recursive: true, mode: 0o700 });
-    const lock = acquireLock(stateDir, options.command);
-    this.release = lock.release;
+    const locked = openLockedJournal(stateDir, options.command, () => clock.now());
+    this.release = locked.release;
     try {
-      this.journal = Journal.open(stateDir);
+      this.journal = locked.journal;
       const stored = loadState(stateDir);
       this.secrets = collectSecrets(options.plan, options.env ?? process.env);
-      if (lock.tookOverFrom) {
-        this.note('lock.taken-over', { from: `${lock.tookOverFrom.user}@${lock.tookOverFrom.host} pid ${lock.tookOverFrom.pid}` });
-      }
       if (stored?.clockOffsetMs !== undefined) options.clockOffset?.set(stored.clockOffsetMs);
       this.runId = stored?.runId ?? newRunId(clock.now());
       this.appliedSeq = stored?.appliedSeq ?? this.journal.lastSeq;
@@ -338,8 +336,7 @@ export class Runner {
 
   private stepContext(input: RunStepInput, signal: AbortSignal): StepContext {
     const context = this.context();
-    const outputs: Record<string, unknown> = {};
-    for (const [id, record] of Object.entries(context.steps)) if (record.output !== undefined) outputs[id] = record.output;
+    const outputs = outputsOf(context.steps);
     return {
       plan: this.options.plan,
       planDir: this.options.planDir,

@@ -1,6 +1,21 @@
 import type { AnyMachineSnapshot } from 'xstate';
-import { approvals, currentRound, dueRecurring, expectedPhrase, ruleFor, stateKey, timingOf, type RunContext, type RunEvent, type StepRecord } from '../../machines/machine.js';
-import { findStep, runbook, type StepKind } from '../../machines/runbook.js';
+import {
+  approvals,
+  dueRecurring,
+  expectedPhrase,
+  hasSigned,
+  isApprover,
+  mayAbort,
+  mayRollback,
+  phraseMatches,
+  ruleFor,
+  stateKey,
+  timingOf,
+  type RunContext,
+  type RunEvent,
+  type StepRecord,
+} from '../../machines/machine.js';
+import { findPhase, findStep, runbook, stepMarked, type StepKind } from '../../machines/runbook.js';
 import { occurrences, phaseOpensAt, plannedAt } from '../../machines/schedule.js';
 
 /** Where a run stands, read from the machine's state value. */
@@ -87,7 +102,7 @@ export interface RunView {
   headline: string;
   rollbackPossible: boolean;
   abortPossible: boolean;
-  /** freeze.enable: past it, the cutover can only finish or roll back. */
+  /** The step that marks the freeze: past it, the cutover can only finish or roll back. */
   pointOfNoReturn: { stepId: string; passed: boolean };
   rollback?: RunContext['rollback'];
   abort?: RunContext['abort'];
@@ -168,6 +183,7 @@ export function buildView(snapshot: AnyMachineSnapshot, now: number): RunView {
     }),
   }));
   const ended = snapshot.status === 'done';
+  const branch = location.phaseId ? findPhase(location.phaseId)?.branch : undefined;
   return {
     runId: context.runId,
     now,
@@ -175,9 +191,9 @@ export function buildView(snapshot: AnyMachineSnapshot, now: number): RunView {
     switchedAt: context.switchedAt,
     location,
     headline: describeLocation(snapshot, now),
-    rollbackPossible: !ended && context.frozen && !context.closing && location.phaseId !== 'rollback',
-    abortPossible: !ended && !context.frozen && location.phaseId !== 'abort',
-    pointOfNoReturn: { stepId: 'freeze.enable', passed: context.frozen },
+    rollbackPossible: !ended && mayRollback(context) && branch !== 'rollback',
+    abortPossible: !ended && mayAbort(context) && branch !== 'abort',
+    pointOfNoReturn: { stepId: stepMarked('marksFreeze').id, passed: context.frozen },
     rollback: context.rollback,
     abort: context.abort,
     phases,
@@ -239,18 +255,26 @@ export function formatLeft(ms: number): string {
   return hours % 24 ? `${Math.floor(hours / 24)}d ${hours % 24}h` : `${Math.floor(hours / 24)}d`;
 }
 
-/** Why the machine would not take an event, in words that say what to do instead. */
+/**
+ * Why the machine would not take an event, in words that say what to do instead. It asks the
+ * machine's own guard predicates (mayRollback, isApprover, phraseMatches…), so the explanation and
+ * the refusal cannot disagree.
+ */
 export function explainRefusal(snapshot: AnyMachineSnapshot, event: RunEvent, now: number): string {
   const context = snapshot.context as RunContext;
   const location = locate(snapshot);
   const where = describeLocation(snapshot, now);
   if (location.ended) return `The run has ended. ${where}`;
+  const freeze = stepMarked('marksFreeze').id;
   if (event.type === 'ROLLBACK') {
-    if (!context.frozen) return 'Nothing to roll back: the source was never frozen. Before freeze.enable the cutover can only be aborted.';
-    if (context.closing) return 'The rollback window has closed (the close phase started).';
+    if (mayAbort(context)) return `Nothing to roll back: the source was never frozen. Before ${freeze} the cutover can only be aborted.`;
+    if (!mayRollback(context)) return 'The rollback window has closed (the close phase started).';
     return `A rollback is already under way. ${where}`;
   }
-  if (event.type === 'ABORT') return 'The source is frozen: the cutover can no longer be aborted, only rolled back (cutover rollback --by NAME --reason TEXT).';
+  if (event.type === 'ABORT') {
+    if (mayAbort(context)) return `The cutover is already being aborted. ${where}`;
+    return 'The source is frozen: the cutover can no longer be aborted, only rolled back (cutover rollback --by NAME --reason TEXT).';
+  }
   if (event.type === 'REPLAN') return 'The plan cannot be re-applied now.';
   const step = findStep(event.stepId);
   if (!step) return `There is no step "${event.stepId}". See the step ids with: cutover plan`;
@@ -258,12 +282,13 @@ export function explainRefusal(snapshot: AnyMachineSnapshot, event: RunEvent, no
   switch (event.type) {
     case 'SIGNOFF': {
       const rule = ruleFor(context, event.stepId);
-      if (!rule.approvers.includes(event.by)) return `${event.by} is not an approver of ${event.stepId}. Approvers: ${rule.approvers.join(', ')}.`;
-      if (currentRound(context.steps[event.stepId]).some((s) => s.by === event.by)) return `${event.by} has already signed off ${event.stepId}.`;
+      if (!isApprover(context, event.stepId, event.by)) return `${event.by} is not an approver of ${event.stepId}. Approvers: ${rule.approvers.join(', ')}.`;
+      if (hasSigned(context, event.stepId, event.by)) return `${event.by} has already signed off ${event.stepId}.`;
       return `${event.stepId} is not waiting for a sign-off. ${where}`;
     }
     case 'CONFIRM':
       if (location.sub !== 'confirming') return `${event.stepId} is not waiting for a confirmation. ${where}`;
+      if (phraseMatches(context, event.stepId, event.phrase)) return `${event.stepId} cannot take the confirmation now. ${where}`;
       return `The phrase does not match. Type exactly: ${expectedPhrase(context, step.step)}`;
     case 'RETRY':
       return `${event.stepId} has not failed or been rejected, so there is nothing to retry. ${where}`;

@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import { DateTime } from 'luxon';
 import type pg from 'pg';
 import { openClient } from '../adapters/postgres.js';
+import { expectedPhrase } from '../../machines/machine.js';
 import { findStep } from '../../machines/runbook.js';
 import { createAdapters } from '../adapters/providers.js';
 import { examplePlan, renderPlanFile } from '../config/example.js';
@@ -15,13 +16,14 @@ import { loadState } from '../engine/state-store.js';
 import { ExitError, EXIT } from '../engine/errors.js';
 import type { Blocked, Runner } from '../engine/runner.js';
 import { describeLocation } from '../engine/view.js';
-import { formatJournalLine, formatProgress } from '../cli/commands/run.js';
-import type { Io } from '../cli/io.js';
-import { openRunner, type Session } from '../cli/session.js';
+import type { Io } from '../services/io.js';
+import { formatJournalLine, formatProgress } from '../services/journal-lines.js';
+import { openRunner, type Session } from '../services/session.js';
+import { output, outputsOf } from '../steps/outputs.js';
 import { createStepRegistry } from '../steps/registry.js';
 import { startEmbeddedPostgres, type EmbeddedServer } from './embedded.js';
 import { prepareFreshTrackPair } from './freshtrack.js';
-import { writeRehearsalReport } from './report.js';
+import { writeRehearsalReport, type WorldEvents } from './report.js';
 import { startAuthAdmin, startNewApp, startOldApp, type StandIn } from './stand-ins.js';
 import { startTraffic, type Traffic } from './traffic.js';
 import { serveZoneFile } from './dns-server.js';
@@ -136,16 +138,6 @@ class RehearsalClock implements Clock {
   }
 }
 
-/** What the rehearsal did to the world, for the report. */
-export interface WorldEvents {
-  /** Readings the new system wrote after the switch (stand-in traffic and the webhook test). */
-  ingested: () => number;
-  /** Rows deleted from the target by --inject-drift. */
-  drift: { id: string; sensorId: string; recordedAt: string }[];
-  /** Source readings at the end, for the rollback's "nothing lost" check. */
-  sourceReadingsAtEnd?: number;
-}
-
 export interface RehearsalOutcome {
   code: number;
   reportPath: string;
@@ -219,7 +211,7 @@ export async function rehearse(options: RehearseOptions, io: Io): Promise<Rehear
     const stateDir = join(workspace, '.cutover');
     let driftInjected = false;
     const clock = new RehearsalClock(compressed, async (now) => {
-      const machine = loadState(stateDir)?.machine as { value?: unknown; context?: { switchedAt?: number; steps?: Record<string, { output?: { at?: string } }> } } | undefined;
+      const machine = loadState(stateDir)?.machine as { value?: unknown; context?: { switchedAt?: number; steps?: Record<string, { output?: unknown }> } } | undefined;
       const switchedAt = machine?.context?.switchedAt;
       // The new system takes traffic from the switch until a rollback freezes it.
       if (switchedAt === undefined || JSON.stringify(machine?.value).includes('rollback')) return;
@@ -227,7 +219,7 @@ export async function rehearse(options: RehearseOptions, io: Io): Promise<Rehear
       if (written) io.out(`           (new system ingested ${written.toLocaleString('en-US')} readings up to ${new Date(now).toISOString()})`);
       if (options.injectDrift && !driftInjected) {
         driftInjected = true;
-        const cutoverPoint = Date.parse(machine?.context?.steps?.['freeze.snapshot']?.output?.at ?? '');
+        const cutoverPoint = Date.parse(output(outputsOf(machine?.context?.steps ?? {}), 'freeze.snapshot')?.at ?? '');
         world.drift = await traffic.injectDrift(options.injectDrift, Number.isNaN(cutoverPoint) ? switchedAt : cutoverPoint);
         io.out(`           (drift injected: deleted ${world.drift.length} migrated readings from the target, ids ${world.drift.map((row) => row.id).join(', ')})`);
       }
@@ -310,14 +302,14 @@ async function driveAutomatically(session: Session, io: Io, choices: { withRollb
       const blocked = await runner.drive({ waitGates: true });
       const stepId = blocked.location.stepId;
       const at = session.clock.now();
-      if (choices.withRollback && stepId === 'review.decision' && blocked.kind !== 'ended') {
+      // --with-rollback: at the decision that follows the verdict (the first-day review).
+      if (choices.withRollback && stepId && findStep(stepId)?.step.routesOnVerdict && blocked.kind !== 'ended') {
         io.out('           (--with-rollback: the rehearsal takes the rollback branch at the first-day review)');
         runner.send({ type: 'ROLLBACK', by: REHEARSAL_APPROVER, reason: 'rehearsal --with-rollback: roll back at the first-day review', at });
       } else if (blocked.kind === 'signoff') {
         runner.send({ type: 'SIGNOFF', stepId: stepId!, by: REHEARSAL_APPROVER, at, note: 'automatic sign-off (rehearsal)' });
       } else if (blocked.kind === 'confirm') {
-        const phrases = runner.context().phrases;
-        runner.send({ type: 'CONFIRM', stepId: stepId!, by: REHEARSAL_APPROVER, at, phrase: findStep(stepId!)!.step.phrase === 'zone' ? phrases.zone : phrases.rollback });
+        runner.send({ type: 'CONFIRM', stepId: stepId!, by: REHEARSAL_APPROVER, at, phrase: expectedPhrase(runner.context(), findStep(stepId!)!.step) });
       } else if (blocked.kind === 'failed' || blocked.kind === 'unknown') {
         const error = runner.context().steps[stepId!]?.error ?? 'unknown error';
         if (/is not implemented yet/.test(error)) notAvailable.add(stepId!);

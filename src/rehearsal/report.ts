@@ -1,13 +1,24 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readOutbox } from '../adapters/outbox-mail.js';
-import type { Session } from '../cli/session.js';
 import { peekRun } from '../engine/peek.js';
 import { renderReport } from '../engine/report.js';
 import type { Blocked } from '../engine/runner.js';
 import { buildView } from '../engine/view.js';
 import type { GeneratedCounts } from './freshtrack.js';
-import type { WorldEvents } from './rehearse.js';
+import { branchPhase, type StepId } from '../../machines/runbook.js';
+import type { Session } from '../services/session.js';
+import { output, outputsOf } from '../steps/outputs.js';
+
+/** What the rehearsal did to the world, for the report. */
+export interface WorldEvents {
+  /** Readings the new system wrote after the switch (stand-in traffic and the webhook test). */
+  ingested: () => number;
+  /** Rows deleted from the target by --inject-drift. */
+  drift: { id: string; sensorId: string; recordedAt: string }[];
+  /** Source readings at the end, for the rollback's "nothing lost" check. */
+  sourceReadingsAtEnd?: number;
+}
 
 export interface RehearsalFacts {
   session: Session;
@@ -19,6 +30,17 @@ export interface RehearsalFacts {
   ended: Blocked;
   world: WorldEvents;
 }
+
+/** The data path's steps in the report's table; export and load move every row (a rate means something). */
+const DATA_PATH: { id: StepId; movesRows?: true }[] = [
+  { id: 'freeze.enable' },
+  { id: 'freeze.verify-no-writes' },
+  { id: 'freeze.snapshot' },
+  { id: 'export.tables', movesRows: true },
+  { id: 'export.verify' },
+  { id: 'migrate.load', movesRows: true },
+  { id: 'migrate.verify' },
+];
 
 /** Mask an address the way every report and log does: j***@example.com. */
 export function maskAddress(address: string): string {
@@ -44,7 +66,9 @@ export async function writeRehearsalReport(path: string, facts: RehearsalFacts):
     if (entry.type === 'step.finished' && typeof entry.durationMs === 'number') durations.set(String(entry.stepId), entry.durationMs);
   }
   const context = snapshot.context as { steps: Record<string, { output?: Record<string, unknown> }> };
-  const output = (id: string) => context.steps[id]?.output ?? {};
+  const outputs = outputsOf(context.steps);
+  // The data path table reads the row counts each step reports, whatever its output's shape.
+  const rowsOf = (id: string) => context.steps[id]?.output ?? {};
 
   const lines: string[] = [
     '# Rehearsal report',
@@ -60,14 +84,14 @@ export async function writeRehearsalReport(path: string, facts: RehearsalFacts):
     '| Step | Status | Took | Rows | Rows/s | Result |',
     '|---|---|---|---|---|---|',
   ];
-  const frozenCounts = output('freeze.snapshot').counts as Record<string, number> | undefined;
+  const frozenCounts = output(outputs, 'freeze.snapshot')?.counts;
   const totalRows = frozenCounts ? Object.values(frozenCounts).reduce((sum, value) => sum + value, 0) : undefined;
-  for (const id of ['freeze.enable', 'freeze.verify-no-writes', 'freeze.snapshot', 'export.tables', 'export.verify', 'migrate.load', 'migrate.verify']) {
+  for (const { id, movesRows } of DATA_PATH) {
     const step = steps.get(id);
     const took = durations.get(id);
-    const rows = number(output(id).rows) ?? number(output(id).totalRows) ?? (id === 'export.tables' || id === 'migrate.load' ? totalRows : undefined);
+    const rows = number(rowsOf(id).rows) ?? number(rowsOf(id).totalRows) ?? (movesRows ? totalRows : undefined);
     // A rate only says something where rows are moved: export and load.
-    const rate = rows !== undefined && took && (id === 'export.tables' || id === 'migrate.load') ? Math.round(rows / (took / 1000)) : undefined;
+    const rate = rows !== undefined && took && movesRows ? Math.round(rows / (took / 1000)) : undefined;
     lines.push(
       `| \`${id}\` | ${step?.status ?? '—'} | ${took === undefined ? '' : `${(took / 1000).toFixed(1)} s`} | ${rows?.toLocaleString('en-US') ?? ''} | ${rate?.toLocaleString('en-US') ?? ''} | ${(step?.summary ?? step?.error ?? '').replaceAll('|', '\\|')} |`,
     );
@@ -109,14 +133,12 @@ export async function writeRehearsalReport(path: string, facts: RehearsalFacts):
     lines.push('', first ? `First caught by \`${String(first.stepId)}\`${first.occurrence ? ` run ${String(first.occurrence)}` : ''} at ${String(first.at)}: ${caught(first).trim()}` : 'No reconciliation caught it.');
   }
 
-  const rollback = view.phases.find((phase) => phase.id === 'rollback');
+  const rollback = view.phases.find((phase) => phase.id === branchPhase('rollback').id);
   if (rollback && rollback.steps.some((step) => step.status !== 'pending')) {
     lines.push('', '## Rollback', '');
     if (view.rollback) lines.push(`Requested by ${view.rollback.by}: ${view.rollback.reason}`, '');
     // The verdict with the path through the decision tree and the evidence at each question.
-    const decision = (context.steps['rollback.decide']?.output ?? context.steps['review.decision']?.output) as
-      | { verdict?: string; path?: { node: string; question: string; answer: string; evidence: string }[] }
-      | undefined;
+    const decision = output(outputs, 'rollback.decide') ?? output(outputs, 'review.decision');
     if (decision?.verdict && Array.isArray(decision.path)) {
       lines.push(`Decision tree verdict: **${decision.verdict.toUpperCase()}**`, '');
       for (const step of decision.path) lines.push(`- ${step.question} **${step.answer}** — ${step.evidence}`);

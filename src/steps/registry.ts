@@ -1,3 +1,4 @@
+import type { ActionStepId } from '../../machines/runbook.js';
 import { archiveExports } from './core/archive.js';
 import { checkSteps } from './checks/index.js';
 import { preflight } from './core/preflight.js';
@@ -5,10 +6,15 @@ import { dataSteps } from './data/index.js';
 import { externalSteps } from './external/index.js';
 import { reconcileSteps } from './reconcile/index.js';
 import { rollbackSteps } from './rollback/index.js';
-import type { StepRegistry } from './types.js';
+import type { StepAction } from './types.js';
 
-/** Every step action by id. A step without one fails loudly as "not implemented" (never passes). */
-export function createStepRegistry(): StepRegistry {
+/**
+ * Every scripted step of the runbook with its action. The type lists every runbook step that is not
+ * a plain sign-off, so a step added to the runbook without an action does not compile.
+ */
+export type CompleteStepRegistry = Record<ActionStepId, StepAction>;
+
+export function createStepRegistry(): CompleteStepRegistry {
   return {
     ...externalSteps,
     ...dataSteps,
@@ -16,7 +22,7 @@ export function createStepRegistry(): StepRegistry {
     ...checkSteps,
     ...rollbackSteps,
     // The rollback's decision step shows the same evidence and verdict the review would give now.
-    'rollback.decide': checkSteps['review.decision']!,
+    'rollback.decide': checkSteps['review.decision'],
     'prep.preflight': preflight,
     'close.archive': archiveExports,
   };

@@ -1,3 +1,4 @@
+import type { StepId } from '../../machines/runbook.js';
 import type { Plan } from '../config/schema.js';
 import type { Clock } from '../engine/clock.js';
 import type { DnsProvider, MailProvider } from '../adapters/types.js';
@@ -56,4 +57,17 @@ export interface StepAction {
   dryRun(ctx: StepContext): Promise<string> | string;
 }
 
+/** Actions by step id, as the runner looks them up (tests give it a few of their own). */
 export type StepRegistry = Record<string, StepAction>;
+
+/** Step actions keyed by runbook step ids. */
+export type StepActions = Partial<Record<StepId, StepAction>>;
+
+/**
+ * A module's group of step actions: a key that is not a runbook step id does not compile, and the
+ * group keeps its exact keys (so the registry can prove every step has an action) while it can still
+ * be indexed by any string, as the runner and tests do.
+ */
+export function stepGroup<const T extends StepActions>(actions: T & Record<Exclude<keyof T, StepId>, never>): T & StepRegistry {
+  return actions as T & StepRegistry;
+}

@@ -1,8 +1,8 @@
 import { useCallback, useEffect, useMemo, useState, type ReactNode } from 'react';
 import { Box, Text, useApp, useInput, useWindowSize } from 'ink';
 import { expectedPhrase, ruleFor, type RunContext, type RunEvent } from '../../machines/machine.js';
-import { findStep } from '../../machines/runbook.js';
-import { exitCodeFor } from '../cli/commands/run.js';
+import { branchPhase, findStep } from '../../machines/runbook.js';
+import { exitCodeFor } from '../services/run.js';
 import type { Plan } from '../config/schema.js';
 import type { Clock } from '../engine/clock.js';
 import { EXIT, ExitError } from '../engine/errors.js';
@@ -42,6 +42,9 @@ export interface AppProps {
 }
 
 type Overlay = { kind: 'decision' } | { kind: 'skip'; stepId: string } | { kind: 'rollback' | 'abort' };
+
+/** The decision that opens the rollback branch: its approvers are the people offered to start it. */
+const rollbackDecision = branchPhase('rollback').steps.find((step) => step.kind === 'decision') ?? branchPhase('rollback').steps[0]!;
 
 const HEADER_ROWS = 3;
 const HELP_ROWS = 1;
@@ -176,7 +179,7 @@ export function App(props: AppProps) {
             ? 'Enters the rollback branch: rollback.decide then shows the evidence and asks for the typed phrase and sign-offs.'
             : 'Enters the abort branch (before the freeze nothing was migrated): restore the TTL, tell users.'
         }
-        people={rollback ? ruleFor(context, 'rollback.decide').approvers : plan.approvers.default}
+        people={rollback ? ruleFor(context, rollbackDecision.id).approvers : plan.approvers.default}
         width={columns}
         height={panelRows}
         onSubmit={({ by, reason }) => {
@@ -216,7 +219,7 @@ export function App(props: AppProps) {
           key={`${step.id}:${step.signoffs.length}`}
           step={step}
           {...(context.steps[step.id]?.attention ? { attention: context.steps[step.id]!.attention!.reason } : {})}
-          {...(step.id === 'window.go' ? { rejectWarning: 'Rejecting window.go is a NO-GO: the cutover is aborted (TTL restored, users told).' } : {})}
+          {...(findStep(step.id)?.step.rejectionAborts ? { rejectWarning: `Rejecting ${step.id} is a NO-GO: the cutover is aborted (TTL restored, users told).` } : {})}
           width={columns}
           height={signoffRows}
           onSignoff={({ by, note, reject }) => send({ type: 'SIGNOFF', stepId: step.id, by, at: clock.now(), ...(note ? { note } : {}), ...(reject ? { reject: true } : {}) })}

@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'react';
 import { Box, Text } from 'ink';
-import { MARKS } from '../cli/commands/status.js';
+import { MARKS } from '../services/status.js';
 import type { RunView, StepView } from '../engine/view.js';
 import { formatAt, formatSpan, rule, truncate, wrapLines } from './format.js';
 import type { LiveFeed } from './live-feed.js';

@@ -1,5 +1,5 @@
 import { Box, Text } from 'ink';
-import { formatJournalLine } from '../cli/commands/run.js';
+import { formatJournalLine } from '../services/journal-lines.js';
 import { truncate } from './format.js';
 import { useThrottledTick } from './hooks.js';
 import type { LiveFeed } from './live-feed.js';

@@ -1,26 +1,19 @@
 import { render } from 'ink';
-import { findStep } from '../../machines/runbook.js';
-import { dryRunContext, type RunOptions } from '../cli/commands/run.js';
-import type { Io } from '../cli/io.js';
-import { openRunner, type Session } from '../cli/session.js';
 import { EXIT } from '../engine/errors.js';
 import type { Runner } from '../engine/runner.js';
 import { describeLocation } from '../engine/view.js';
+import type { Io } from '../services/io.js';
+import { previewStep } from '../services/preview.js';
+import { outputsOf } from '../steps/outputs.js';
+import type { RunOptions } from '../services/run.js';
+import { openRunner, type Session } from '../services/session.js';
 import { App } from './app.js';
 import { LiveFeed } from './live-feed.js';
 import { noColorRequested } from './theme.js';
 
-/** A step's dry-run text from the registry, with the outputs recorded so far (as `--dry-run` shows it). */
+/** A step's dry-run text, with the outputs recorded so far: the same preview `plan` and `--dry-run` show. */
 export function dryRunFor(session: Session, runner: Runner, signal: AbortSignal): (stepId: string) => Promise<string | undefined> {
-  return async (stepId) => {
-    const action = session.registry[stepId];
-    if (!action) {
-      return findStep(stepId)?.step.kind === 'signoff' ? undefined : 'nothing: no action is registered for this step, so it fails as not implemented';
-    }
-    const outputs: Record<string, unknown> = {};
-    for (const [id, record] of Object.entries(runner.context().steps)) if (record.output !== undefined) outputs[id] = record.output;
-    return action.dryRun(dryRunContext(session, stepId, signal, outputs));
-  };
+  return (stepId) => previewStep(session, stepId, outputsOf(runner.context().steps), signal);
 }
 
 /**

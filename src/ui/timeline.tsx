@@ -1,6 +1,6 @@
 import { memo } from 'react';
 import { Box, Text } from 'ink';
-import { MARKS } from '../cli/commands/status.js';
+import { MARKS } from '../services/status.js';
 import type { PhaseView, StepStatus, StepView } from '../engine/view.js';
 import { fit, formatActual, formatAt, truncate } from './format.js';
 import { statusColor, useTheme } from './theme.js';

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { allSteps } from '../../machines/runbook.js';
 import type { PlanInput } from '../../src/config/schema.js';
 import { t0Of } from '../../src/config/settings.js';
-import { openRunner, type Session } from '../../src/cli/session.js';
+import { openRunner, type Session } from '../../src/services/session.js';
 import { ManualClock } from '../../src/engine/clock.js';
 import type { Runner } from '../../src/engine/runner.js';
 import type { StepAction, StepRegistry } from '../../src/steps/types.js';

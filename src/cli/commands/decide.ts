@@ -1,16 +1,10 @@
-import { loadPlan } from '../../config/load.js';
-import { EXIT, ExitError } from '../../engine/errors.js';
-import { decideRun, recordAssertion } from '../../steps/checks/decide-run.js';
+import { EXIT } from '../../engine/errors.js';
+import { decide as decideService, type DecideRequest } from '../../services/decide.js';
+import { openSession } from '../../services/session.js';
 import type { GlobalOptions, Io } from '../io.js';
-import { clockFromEnv, stateDirOf } from '../session.js';
 
-export interface DecideFlags {
+export interface DecideFlags extends DecideRequest {
   json?: boolean;
-  /** security-breach | db-corruption | auth-broken */
-  assert?: string;
-  withdraw?: string;
-  by?: string;
-  note?: string;
 }
 
 /**
@@ -18,24 +12,15 @@ export interface DecideFlags {
  * record a human-only input first. Exit 1 when the verdict is rollback, 0 otherwise.
  */
 export async function decide(globals: GlobalOptions, flags: DecideFlags, io: Io): Promise<number> {
-  if (flags.assert && flags.withdraw) throw new ExitError('Give --assert or --withdraw, not both.', EXIT.usage);
-  const name = flags.assert ?? flags.withdraw;
-  if (name && !flags.by) throw new ExitError(`--by NAME is required with --${flags.assert ? 'assert' : 'withdraw'}: an assertion names who makes it.`, EXIT.usage);
-  if (!name && (flags.by || flags.note)) throw new ExitError('--by and --note go with --assert or --withdraw.', EXIT.usage);
-  const { plan, file } = await loadPlan(globals.config);
-  const { clock } = clockFromEnv(io.env);
-  const session = { plan, stateDir: stateDirOf(globals, file), clock };
-  const recorded = name
-    ? recordAssertion(session, { name, by: flags.by!, ...(flags.note ? { note: flags.note } : {}), ...(flags.withdraw ? { withdraw: true } : {}) })
-    : undefined;
-  const decision = decideRun(session);
-  if (flags.json) {
+  const { json, ...request } = flags;
+  const { decision, recorded } = decideService(await openSession(globals, io), request);
+  if (json) {
     const { text: _text, ...rest } = decision;
     io.out(JSON.stringify({ ...rest, ...(recorded ? { recorded } : {}) }, null, 2));
   } else {
     if (recorded) {
       const note = flags.note ? ` ("${flags.note}")` : '';
-      io.out(`Recorded: ${name} ${flags.withdraw ? 'withdrawn' : 'asserted'} by ${flags.by}${note} (journal line ${recorded.seq}).`);
+      io.out(`Recorded: ${flags.assert ?? flags.withdraw} ${flags.withdraw ? 'withdrawn' : 'asserted'} by ${flags.by}${note} (journal line ${recorded.seq}).`);
     }
     io.out(`Run ${decision.runId}, evidence as of ${decision.evaluatedAt}:`);
     io.out(decision.text.trimEnd());

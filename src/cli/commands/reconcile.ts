@@ -1,18 +1,11 @@
-import { dirname } from 'node:path';
-import { loadPlan } from '../../config/load.js';
+import { reconcileNow } from '../../services/reconcile.js';
+import { openSession } from '../../services/session.js';
 import { renderReconcile } from '../../steps/reconcile/index.js';
-import { runReconcile } from '../../steps/checks/reconcile-run.js';
 import type { GlobalOptions, Io } from '../io.js';
-import { clockFromEnv, stateDirOf } from '../session.js';
 
 /** `cutover reconcile [--json] [--prometheus-textfile FILE]`: for cron and systemd timers. */
 export async function reconcileCommand(globals: GlobalOptions, options: { json?: boolean; prometheusTextfile?: string }, io: Io): Promise<number> {
-  const { plan, file } = await loadPlan(globals.config);
-  const { clock } = clockFromEnv(io.env);
-  const run = await runReconcile(
-    { plan, stateDir: stateDirOf(globals, file), env: io.env, clock, planDir: dirname(file) },
-    options.prometheusTextfile ? { prometheusTextfile: options.prometheusTextfile } : {},
-  );
+  const run = await reconcileNow(await openSession(globals, io), options.prometheusTextfile ? { prometheusTextfile: options.prometheusTextfile } : {});
   if (options.json) {
     const { result, ...rest } = run;
     io.out(JSON.stringify({ ...rest, ...result }, null, 2));

@@ -1,22 +1,9 @@
 import { DateTime } from 'luxon';
 import { EXIT } from '../../engine/errors.js';
-import { peekRun } from '../../engine/peek.js';
-import { buildView, type RunView, type StepView } from '../../engine/view.js';
-import { loadPlan } from '../../config/load.js';
-import { clockFromEnv, stateDirOf } from '../session.js';
+import type { RunView } from '../../engine/view.js';
+import { openSession } from '../../services/session.js';
+import { MARKS, runStatus } from '../../services/status.js';
 import type { GlobalOptions, Io } from '../io.js';
-
-export const MARKS: Record<StepView['status'], string> = {
-  pending: '·',
-  running: '▶',
-  waiting: '…',
-  done: '✓',
-  failed: '✗',
-  skipped: '↷',
-  unknown: '?',
-  rejected: '⊘',
-  attention: '!',
-};
 
 export function renderStatus(view: RunView, zone: string): string {
   const at = (ms: number | undefined) => (ms === undefined ? '' : DateTime.fromMillis(ms, { zone }).toFormat('LLL dd HH:mm ZZZZ'));
@@ -37,10 +24,8 @@ export function renderStatus(view: RunView, zone: string): string {
 }
 
 export async function status(globals: GlobalOptions, options: { json?: boolean }, io: Io): Promise<number> {
-  const { plan, file } = await loadPlan(globals.config);
-  const { clock } = clockFromEnv(io.env);
-  const { snapshot } = peekRun(stateDirOf(globals, file), plan);
-  const view = buildView(snapshot, clock.now());
-  io.out(options.json ? JSON.stringify(view, null, 2) : renderStatus(view, plan.t0.zone));
+  const session = await openSession(globals, io);
+  const view = runStatus(session);
+  io.out(options.json ? JSON.stringify(view, null, 2) : renderStatus(view, session.plan.t0.zone));
   return EXIT.ok;
 }

@@ -1,6 +1,7 @@
 import type { Assertion, DecisionInputs, HumanInput } from '../../../machines/decision-tree.js';
 import type { Plan } from '../../config/schema.js';
 import type { JournalEntry } from '../../engine/journal.js';
+import { output } from '../outputs.js';
 
 /**
  * The decision tree's inputs from what a run has recorded, and nothing else (pure: the caller reads
@@ -85,8 +86,8 @@ export function listReconciliations(
   const push = (item: ReconciliationEvidence | undefined) => {
     if (item) found.push(item);
   };
-  push(readReconciliation(outputs['watch.reconcile'], 'watch.reconcile'));
-  push(readReconciliation((outputs['review.summary'] as { reconciliation?: unknown } | undefined)?.reconciliation, 'review.summary'));
+  push(readReconciliation(output(outputs, 'watch.reconcile'), 'watch.reconcile'));
+  push(readReconciliation(output(outputs, 'review.summary')?.reconciliation, 'review.summary'));
   for (const entry of journal) if (entry.type === RECONCILE_SUMMARY) push(readReconciliation(entry, 'cutover reconcile'));
   for (const stored of options.reconciliations ?? []) push(readReconciliation(stored, 'cutover reconcile (stored run)'));
   // The same run can be both in the journal and stored: keep one of each.
@@ -157,7 +158,7 @@ export function buildDecisionInputs(
     ? { rate: check.errorRate, requests: check.requests, window: `${check.stepId} at ${check.checkedAt} (requests to ${check.url ?? plan.probes.newHealth.url})` }
     : { unknown: 'no check after the switch has measured the new system yet' };
 
-  const baseline = (outputs['final.baseline'] as { p95Ms?: unknown } | undefined)?.p95Ms;
+  const baseline = output(outputs, 'final.baseline')?.p95Ms;
   const missing: string[] = [];
   if (!check) missing.push('no p95 measured after the switch');
   else if (check.p95Ms === null) missing.push(`no request of ${check.stepId} at ${check.checkedAt} succeeded, so it has no p95`);

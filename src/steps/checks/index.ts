@@ -1,4 +1,4 @@
-import type { StepRegistry } from '../types.js';
+import { stepGroup } from '../types.js';
 import { dailyCheck, hypercareCheck, stabilizeCheck } from './post-switch-check.js';
 import { reviewDecision, reviewSummary } from './review.js';
 
@@ -20,10 +20,10 @@ export type { CheckOutput, CheckNote } from './post-switch-check.js';
 export { loadStoredReconciliations, storeReconciliation, reconcileDir } from './stored-reconciliations.js';
 
 /** The checks after the switch and the first-day review. */
-export const checkSteps: StepRegistry = {
+export const checkSteps = stepGroup({
   'hypercare.check': hypercareCheck,
   'stabilize.check': stabilizeCheck,
   'watch.daily': dailyCheck,
   'review.summary': reviewSummary,
   'review.decision': reviewDecision,
-};
+});

@@ -8,6 +8,15 @@ import { buildDecisionInputs } from './decision-inputs.js';
 import { describeServiceProbes, measureService, runSmokeProbes, type ServiceReading, type SmokeReading } from './service-health.js';
 import { ingestionTables, inspectTarget, type DatabaseFacts, type TargetReading } from './target-health.js';
 import { loadStoredReconciliations } from './stored-reconciliations.js';
+import { output as stepOutput } from '../outputs.js';
+
+declare module '../outputs.js' {
+  interface StepOutputs {
+    'hypercare.check': CheckOutput;
+    'stabilize.check': CheckOutput;
+    'watch.daily': CheckOutput;
+  }
+}
 
 /**
  * The recurring checks after the switch (`hypercare.check`, `stabilize.check`, `watch.daily`), with
@@ -71,8 +80,7 @@ export const percent = (share: number) => `${Number((share * 100).toFixed(2))} %
 
 /** The freeze time recorded by `freeze.snapshot` (`at`, or `time` as first specified), if any. */
 export function freezeTimeOf(outputs: StepContext['outputs']): number | undefined {
-  const snapshot = outputs['freeze.snapshot'] as { at?: unknown; time?: unknown } | undefined;
-  const time = snapshot?.at ?? snapshot?.time;
+  const time = stepOutput(outputs, 'freeze.snapshot')?.at;
   const ms = typeof time === 'string' ? Date.parse(time) : Number.NaN;
   return Number.isNaN(ms) ? undefined : ms;
 }
@@ -179,7 +187,7 @@ async function runCheck(ctx: StepContext, options: CheckOptions): Promise<StepRe
     { cutoverMs, ...(switchedMs !== undefined ? { switchedMs } : {}), nowMs, gapMs: parseDuration(plan.thresholds.readingsGap) },
     { facts: options.facts, planDir: ctx.planDir },
   );
-  const baseline = (ctx.outputs['final.baseline'] as { p95Ms?: unknown } | undefined)?.p95Ms;
+  const baseline = stepOutput(ctx.outputs, 'final.baseline')?.p95Ms;
   // Compared against no less than the plan's latency floor (thresholds.latencyFloorMs).
   const baselineP95Ms = typeof baseline === 'number' && Number.isFinite(baseline) && baseline > 0 ? Math.max(baseline, plan.thresholds.latencyFloorMs) : null;
   const measured: Omit<CheckOutput, 'breaches'> = {

@@ -4,8 +4,7 @@ import { planDatabase } from '../../adapters/postgres.js';
 import type { Plan } from '../../config/schema.js';
 import type { Clock } from '../../engine/clock.js';
 import { EXIT, ExitError } from '../../engine/errors.js';
-import { Journal } from '../../engine/journal.js';
-import { acquireLock } from '../../engine/lock.js';
+import { appendUnderLock } from '../../engine/locked-journal.js';
 import {
   cutoverTimeOf,
   reconcile,
@@ -149,26 +148,11 @@ type Appended = { appended: true; seq: number } | { appended: false; locked: boo
 
 /** One journal line under the lock; a runner holding it means "skip", not "fail". */
 function appendSummary(stateDir: string, at: number, fields: Record<string, unknown>): Appended {
-  let lock: ReturnType<typeof acquireLock>;
   try {
-    lock = acquireLock(stateDir, 'cutover reconcile');
-  } catch (error) {
-    if (error instanceof ExitError && error.exitCode === EXIT.locked) {
-      return { appended: false, locked: true, reason: `the journal line was skipped: ${error.message}` };
-    }
-    throw error;
-  }
-  try {
-    const journal = Journal.open(stateDir);
-    if (lock.tookOverFrom) {
-      const from = lock.tookOverFrom;
-      journal.append(at, 'lock.taken-over', { from: `${from.user}@${from.host} pid ${from.pid}` });
-    }
-    return { appended: true, seq: journal.append(at, RECONCILE_SUMMARY, fields).seq };
+    return { appended: true, seq: appendUnderLock(stateDir, 'cutover reconcile', () => at, (journal) => journal.append(at, RECONCILE_SUMMARY, fields).seq) };
   } catch (error) {
     if (!(error instanceof ExitError)) throw error;
+    if (error.exitCode === EXIT.locked) return { appended: false, locked: true, reason: `the journal line was skipped: ${error.message}` };
     return { appended: false, locked: false, reason: `the journal line was not written: ${error.message}` };
-  } finally {
-    lock.release();
   }
 }

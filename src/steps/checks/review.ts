@@ -6,6 +6,16 @@ import type { StepAction, StepContext } from '../types.js';
 import { buildDecisionInputs, CHECK_STEPS, latestCheck, listReconciliations, type ReconciliationEvidence } from './decision-inputs.js';
 import { percent, readJournalEntries, type CheckNote } from './post-switch-check.js';
 import { loadStoredReconciliations } from './stored-reconciliations.js';
+import { output } from '../outputs.js';
+
+declare module '../outputs.js' {
+  interface StepOutputs {
+    'review.summary': FirstDaySummary;
+    /** The verdict and its evidence; an approved `rollback` verdict enters the rollback branch. */
+    'review.decision': DecisionOutput;
+    'rollback.decide': DecisionOutput;
+  }
+}
 
 /**
  * The first-day review: `review.summary` gathers what the checks and reconciliations recorded since
@@ -154,7 +164,7 @@ export async function summarizeFirstDay(ctx: StepContext): Promise<FirstDaySumma
   const requests = notes.reduce((total, note) => total + note.requests, 0);
   const failures = notes.reduce((total, note) => total + note.failures, 0);
   const check = latestCheck(ctx.outputs);
-  const baseline = (ctx.outputs['final.baseline'] as { p95Ms?: unknown } | undefined)?.p95Ms;
+  const baseline = output(ctx.outputs, 'final.baseline')?.p95Ms;
   const worstRate = extreme(notes, (note) => note.errorRate);
   const worstP95 = extreme(notes, (note) => note.p95Ms);
   const base = {

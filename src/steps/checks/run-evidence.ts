@@ -4,6 +4,7 @@ import { ExitError } from '../../engine/errors.js';
 import type { JournalEntry } from '../../engine/journal.js';
 import { peekRun } from '../../engine/peek.js';
 import { loadStoredReconciliations, type StoredReconciliation } from './stored-reconciliations.js';
+import { outputsOf } from '../outputs.js';
 
 /** What a command outside the runner reads of a run: without the lock, never driving it. */
 export interface RunEvidence {
@@ -24,7 +25,6 @@ export function readRunEvidence(plan: Plan, stateDir: string, needed: string): R
     );
   }
   const context = snapshot.context as RunContext;
-  const outputs: Record<string, unknown> = {};
-  for (const [id, record] of Object.entries(context.steps)) if (record.output !== undefined) outputs[id] = record.output;
+  const outputs = outputsOf(context.steps);
   return { runId: context.runId, context, outputs, journal: journal.entries, reconciliations: loadStoredReconciliations(stateDir, context.runId) };
 }

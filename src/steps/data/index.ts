@@ -2,7 +2,8 @@ import { join, resolve } from 'node:path';
 import { parseDuration } from '../../../machines/schedule.js';
 import { planDatabase, retryOnlyConnectionErrors } from '../../adapters/postgres.js';
 import { readSecret } from '../../adapters/secrets.js';
-import type { StepContext, StepRegistry, StepResult } from '../types.js';
+import { output } from '../outputs.js';
+import { stepGroup, type StepContext, type StepResult } from '../types.js';
 import { exportAuthUsers } from './auth-users.js';
 import { EXCLUDED_SCHEMAS, normalizeTableName } from './catalog.js';
 import { exportTables } from './export.js';
@@ -23,6 +24,15 @@ import { loadTables, META_SCHEMA, REBUILD_INDEXES_ABOVE_ROWS } from './load.js';
 import { digestFile, readManifest, writeManifest, type CutoverPoint } from './manifest.js';
 import { checkTargetReady, formatBytes } from './target-ready.js';
 import { DataMismatchError, digestsFromManifest, verifyTables } from './verify.js';
+
+declare module '../outputs.js' {
+  interface StepOutputs {
+    /** The grants the freeze revoked (exactly what unfreeze restores) and the sessions it ended. */
+    'freeze.enable': { revoked: RecordedGrant[]; terminatedSessions: number; terminatedRoles: string[] };
+    /** The cutover point, and the engine clock's time when it was taken. */
+    'freeze.snapshot': CutoverPoint & { clockAt: string };
+  }
+}
 
 /**
  * The data path's step actions (DESIGN §3). Each is idempotent: a re-run after a crash picks up
@@ -45,7 +55,7 @@ export function grantRecordFile(ctx: Pick<StepContext, 'stateDir' | 'runId'>): s
 const tableNames = (ctx: StepContext) => ctx.plan.tables.map((t) => normalizeTableName(t.name));
 const source = (ctx: StepContext) => planDatabase(ctx.plan, ctx.env, 'source', ctx.planDir);
 const target = (ctx: StepContext) => planDatabase(ctx.plan, ctx.env, 'target', ctx.planDir);
-const cutoverPoint = (ctx: StepContext) => (ctx.outputs['freeze.snapshot'] as CutoverPoint | undefined) ?? null;
+const cutoverPoint = (ctx: StepContext): CutoverPoint | null => output(ctx.outputs, 'freeze.snapshot') ?? null;
 const roleList = (ctx: StepContext) => ctx.plan.appRoles.join(', ');
 
 function tableLines(ctx: StepContext): string {
@@ -435,12 +445,12 @@ const rollbackUnfreezeSource = {
 
 /** The grants freeze.enable revoked: its output, or its record file if the output was never saved. */
 async function recordedGrants(ctx: StepContext): Promise<RecordedGrant[]> {
-  const output = ctx.outputs['freeze.enable'] as Pick<FreezeResult, 'revoked'> | undefined;
-  if (output?.revoked) return output.revoked;
+  const revoked = output(ctx.outputs, 'freeze.enable')?.revoked;
+  if (revoked) return revoked;
   return readGrantRecord(grantRecordFile(ctx));
 }
 
-export const dataSteps: StepRegistry = {
+export const dataSteps = stepGroup({
   'freeze.enable': freezeEnable,
   'freeze.verify-no-writes': freezeVerifyNoWrites,
   'freeze.snapshot': freezeSnapshot,
@@ -451,4 +461,4 @@ export const dataSteps: StepRegistry = {
   'final.target-ready': finalTargetReady,
   'final.export-dry-run': finalExportDryRun,
   'rollback.unfreeze-source': rollbackUnfreezeSource,
-};
+});

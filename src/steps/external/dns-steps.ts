@@ -5,7 +5,15 @@ import { sameContent, sameName } from '../../adapters/local-dns.js';
 import { ExternalError } from '../../adapters/retry.js';
 import type { DnsRecord, DnsRecordRef } from '../../adapters/types.js';
 import type { DnsRecordPlan, Plan } from '../../config/schema.js';
+import { output } from '../outputs.js';
 import type { StepAction, StepContext, StepResult } from '../types.js';
+
+declare module '../outputs.js' {
+  interface StepOutputs {
+    /** Every record the switch touched, with its value before (so the revert is exact) and after. */
+    'dns.switch': DnsStepOutput;
+  }
+}
 
 /**
  * The DNS steps: lower TTL, switch, revert, restore TTL. Each one reads the live records, computes the
@@ -203,10 +211,10 @@ export const restoreTtl = dnsChangeStep(
  * it started but never finished (a crash mid-switch); nothing when it never ran.
  */
 async function valuesBeforeSwitch(ctx: StepContext): Promise<{ records: DnsRecord[]; source: string } | undefined> {
-  const output = ctx.outputs['dns.switch'] as DnsStepOutput | undefined;
-  if (output?.changes?.length) {
+  const switched = output(ctx.outputs, 'dns.switch');
+  if (switched?.changes?.length) {
     return {
-      records: output.changes.map((change) => ({ name: change.name, type: change.type, ...change.before })),
+      records: switched.changes.map((change) => ({ name: change.name, type: change.type, ...change.before })),
       source: 'dns.switch output',
     };
   }

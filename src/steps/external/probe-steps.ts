@@ -5,6 +5,13 @@ import { ExternalError } from '../../adapters/retry.js';
 import type { Plan, ProbePlan } from '../../config/schema.js';
 import type { StepAction, StepContext } from '../types.js';
 
+declare module '../outputs.js' {
+  interface StepOutputs {
+    /** The old system's latency and error rate: the yardstick of the checks after the switch. */
+    'final.baseline': BaselineOutput;
+  }
+}
+
 /**
  * The HTTP checks: health of both systems, the old system's baseline, smoke tests of the new one,
  * the public names through real DNS, monitoring endpoints, and a test webhook end to end. A failed

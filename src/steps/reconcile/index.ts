@@ -1,6 +1,7 @@
 import { planDatabase, retryOnlyConnectionErrors, withConnection } from '../../adapters/postgres.js';
 import { ExitError } from '../../engine/errors.js';
-import type { StepContext, StepRegistry, StepResult } from '../types.js';
+import { output } from '../outputs.js';
+import { stepGroup, type StepContext, type StepResult } from '../types.js';
 import { defaultReconcileLimits, reconcile, type ReconcileLimits, type ReconcileResult } from './reconcile.js';
 
 export { reconcile, defaultReconcileLimits } from './reconcile.js';
@@ -17,21 +18,15 @@ export type {
 export { renderReconcile } from './render-reconcile.js';
 export { toPrometheusTextfile, writePrometheusTextfile } from './prometheus-textfile.js';
 
-/**
- * The cutover point as `freeze.snapshot` records it. The data path writes `at`; `time` is accepted
- * too, as the step contract first described it.
- */
-interface FreezeSnapshot {
-  at?: string;
-  time?: string;
-  lsn?: string;
-  counts?: Record<string, number>;
+declare module '../outputs.js' {
+  interface StepOutputs {
+    'watch.reconcile': ReconcileResult;
+  }
 }
 
 /** The freeze time, or a user error saying reconciliation needs the freeze to have happened. */
 export function cutoverTimeOf(outputs: StepContext['outputs']): string {
-  const snapshot = outputs['freeze.snapshot'] as FreezeSnapshot | undefined;
-  const time = snapshot?.at ?? snapshot?.time;
+  const time = output(outputs, 'freeze.snapshot')?.at;
   if (!time) {
     throw new ExitError(
       'Reconciliation needs the cutover point, and freeze.snapshot has not recorded one: run the window up to freeze.snapshot first.',
@@ -125,6 +120,6 @@ const watchReconcile = {
   },
 };
 
-export const reconcileSteps: StepRegistry = {
+export const reconcileSteps = stepGroup({
   'watch.reconcile': watchReconcile,
-};
+});

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { planDatabase } from '../../adapters/postgres.js';
-import type { StepContext, StepRegistry, StepResult } from '../types.js';
+import { output } from '../outputs.js';
+import { stepGroup, type StepContext, type StepResult } from '../types.js';
 import { normalizeTableName } from '../data/catalog.js';
 import { describeGrant, readGrantRecord, WRITE_PRIVILEGES } from '../data/freeze.js';
 import { exportDir } from '../data/index.js';
@@ -29,7 +30,7 @@ export function targetGrantRecordFile(ctx: Pick<StepContext, 'stateDir' | 'runId
 
 const tableNames = (ctx: StepContext) => ctx.plan.tables.map((t) => normalizeTableName(t.name));
 const roleList = (ctx: StepContext) => ctx.plan.appRoles.join(', ');
-const cutoverPoint = (ctx: StepContext) => (ctx.outputs['freeze.snapshot'] as CutoverPoint | undefined) ?? null;
+const cutoverPoint = (ctx: StepContext): CutoverPoint | null => output(ctx.outputs, 'freeze.snapshot') ?? null;
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
 function deltaSpecs(ctx: StepContext): DeltaTableSpec[] {
@@ -225,8 +226,8 @@ const reimportStep = {
   },
 };
 
-export const rollbackSteps: StepRegistry = {
+export const rollbackSteps = stepGroup({
   'rollback.freeze-target': freezeTargetStep,
   'rollback.export-delta': exportDeltaStep,
   'rollback.reimport': reimportStep,
-};
+});

@@ -1,0 +1,68 @@
+import { findStep } from '../../machines/runbook.js';
+import { EXIT, ExitError } from '../engine/errors.js';
+import type { Blocked } from '../engine/runner.js';
+import { describeLocation } from '../engine/view.js';
+import type { Io } from './io.js';
+import { formatJournalLine, formatProgress } from './journal-lines.js';
+import { openRunner, type Session } from './session.js';
+
+export interface RunOptions {
+  nonInteractive?: boolean;
+  until?: string;
+  dryRun?: boolean;
+}
+
+/** Exit code for where a run stopped (DESIGN §6). */
+export function exitCodeFor(blocked: Blocked): number {
+  switch (blocked.kind) {
+    case 'ended':
+      return blocked.location.ended === 'completed' ? EXIT.ok : EXIT.attention;
+    case 'signoff':
+    case 'confirm':
+    case 'time':
+    case 'until':
+      return EXIT.gate;
+    default:
+      return EXIT.attention;
+  }
+}
+
+/** `--until STEP` must name a step of the runbook. */
+export function checkUntil(until: string | undefined): void {
+  if (until && !findStep(until)) throw new ExitError(`--until ${until}: there is no such step. See the step ids with: cutover plan`, EXIT.usage);
+}
+
+/** Line-oriented run: journal lines as they happen, throttled progress, and where it stopped. */
+export async function runLines(session: Session, options: RunOptions, io: Io, drive: { waitGates: boolean }): Promise<number> {
+  const zone = session.plan.t0.zone;
+  let lastProgress = 0;
+  const runner = openRunner(session, 'drive', 'cutover run', {
+    onJournal: (entry) => {
+      const line = formatJournalLine(entry, zone);
+      if (line) io.out(line);
+    },
+    onProgress: (stepId, progress) => {
+      const now = Date.now();
+      if (now - lastProgress < 2_000 && progress.done !== progress.total) return;
+      lastProgress = now;
+      io.out(formatProgress(stepId, progress));
+    },
+  });
+  // Ctrl-C: everything is already on disk; stop the actor, free the lock, say how to resume.
+  const stop = () => {
+    runner.close();
+    io.err('Stopped. The state is saved; resume with: cutover run');
+    process.exit(130);
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  try {
+    const blocked = await runner.drive({ waitGates: drive.waitGates, ...(options.until ? { until: options.until } : {}) });
+    io.out(blocked.kind === 'until' ? `Stopped before ${options.until} as asked (--until).` : describeLocation(runner.snapshot(), session.clock.now()));
+    return exitCodeFor(blocked);
+  } finally {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+    runner.close();
+  }
+}
