@@ -113,8 +113,12 @@ describe('data steps through the step context', () => {
     expect((await readdir(join(planDir, 'exports'))).filter((f) => f.includes('dry-run'))).toEqual([]);
 
     const freeze = await runStep('freeze.enable');
-    expect(freeze.summary).toMatch(/^Revoked \d+ write grants on 10 tables from anon, authenticated, service_role; ended 0 sessions$/);
-    expect((outputs['freeze.enable'] as { revoked: unknown[] }).revoked.length).toBe(10 * 3 * 4);
+    expect(freeze.summary).toMatch(
+      /^Revoked \d+ write grants on 10 tables from anon, authenticated, service_role; every write refused on 11 tables; ended 0 sessions$/,
+    );
+    // 4 write privileges on 10 tables, USAGE and UPDATE on temperature_readings' identity sequence, for 3 roles.
+    expect((outputs['freeze.enable'] as { revoked: unknown[] }).revoked.length).toBe(3 * (10 * 4 + 2));
+    expect((outputs['freeze.enable'] as { guarded: string[] }).guarded).toContain('auth.users');
     expect(notes).toContain(
       'freeze: revoked on public.organizations: DELETE, INSERT, TRUNCATE, UPDATE from anon (granted by postgres); ' +
         'DELETE, INSERT, TRUNCATE, UPDATE from authenticated (granted by postgres); DELETE, INSERT, TRUNCATE, UPDATE from service_role (granted by postgres)',
@@ -154,7 +158,7 @@ describe('data steps through the step context', () => {
     expect(verifiedTables.map((t) => t.sourceDigestFrom)).toEqual(Array(10).fill('export'));
 
     const unfreeze = await runStep('rollback.unfreeze-source');
-    expect(unfreeze.summary).toBe(`Restored ${10 * 3 * 4} write grants revoked at freeze.enable; the source accepts writes again`);
+    expect(unfreeze.summary).toBe(`Removed the write barrier from 11 tables and restored ${3 * (10 * 4 + 2)} write grants revoked at freeze.enable; the source accepts writes again`);
 
     for (const [step, output] of Object.entries(outputs)) {
       const text = JSON.stringify(output);
@@ -174,7 +178,7 @@ describe('data steps through the step context', () => {
     const result = await runStep('rollback.unfreeze-source', {
       outputs: { 'freeze.enable': { revoked: [] } },
     });
-    expect(result.summary).toBe('Nothing was revoked at freeze.enable, so nothing to restore');
+    expect(result.summary).toMatch(/^Removed the write barrier from \d+ tables and restored 0 write grants revoked at freeze.enable/);
   });
 
   it('says which environment variable is missing, without printing any connection string', async () => {

@@ -46,6 +46,9 @@ const source = (ctx: StepContext) => planDatabase(ctx.plan, ctx.env, 'source');
 const target = (ctx: StepContext) => planDatabase(ctx.plan, ctx.env, 'target');
 const cutoverPoint = (ctx: StepContext) => (ctx.outputs['freeze.snapshot'] as CutoverPoint | undefined) ?? null;
 const roleList = (ctx: StepContext) => ctx.plan.appRoles.join(', ');
+/** How a refused write names the window, e.g. `the maintenance window of "FreshTrack" (2026-12-05T22:00 America/New_York, 150m)`. */
+const windowName = (ctx: StepContext) =>
+  `the maintenance window of "${ctx.plan.name}" (${ctx.plan.t0.at} ${ctx.plan.t0.zone}, ${ctx.plan.windowDuration})`;
 
 function tableLines(ctx: StepContext): string {
   const counts = cutoverPoint(ctx)?.counts;
@@ -65,6 +68,7 @@ const freezeEnable = {
       tables: tableNames(ctx),
       appRoles: ctx.plan.appRoles,
       recordFile: grantRecordFile(ctx),
+      window: windowName(ctx),
     });
     const roles = [...new Set(result.terminated.map((s) => s.role))];
     // One journal line per table: who lost which write privilege (the full record is in the output).
@@ -78,13 +82,15 @@ const freezeEnable = {
     for (const [table, holders] of byTable) {
       ctx.note(`freeze: revoked on ${table}: ${[...holders].map(([who, privileges]) => `${privileges.join(', ')} from ${who}`).join('; ')}`);
     }
+    ctx.note(`freeze: guard trigger on ${result.guarded.length} tables: ${result.guarded.join(', ')}`);
     return {
       summary:
         `Revoked ${result.revoked.length} write grant${result.revoked.length === 1 ? '' : 's'} on ` +
-        `${tableNames(ctx).length} tables from ${roleList(ctx)}; ended ${result.terminated.length} session` +
+        `${tableNames(ctx).length} tables from ${roleList(ctx)}; every write refused on ${result.guarded.length} tables; ended ${result.terminated.length} session` +
         `${result.terminated.length === 1 ? '' : 's'}${roles.length ? ` (${roles.join(', ')})` : ''}`,
       output: {
         revoked: result.revoked,
+        guarded: result.guarded,
         terminatedSessions: result.terminated.length,
         terminatedRoles: roles,
       },
@@ -96,6 +102,12 @@ const freezeEnable = {
       `to ${roleList(ctx)} or PUBLIC on the ${tableNames(ctx).length} plan tables (from pg_class.relacl and`,
       `pg_attribute.attacl) into ${grantRecordFile(ctx)}, then revoke each one as its grantor:`,
       `  SET LOCAL ROLE <grantor>; REVOKE <privilege> ON TABLE <table> FROM <role>;`,
+      `and the same for USAGE/UPDATE on the sequences those tables use (nextval, setval);`,
+      `then, for every write path the revoke cannot see (SECURITY DEFINER functions, views, rules, triggers,`,
+      `cascades, the auth service), on every table of the plan's schemas, partitions included, and auth.users/auth.identities:`,
+      `  CREATE OR REPLACE TRIGGER cutover_freeze_guard BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON <table>`,
+      `    FOR EACH STATEMENT EXECUTE FUNCTION _cutover_freeze.refuse_write();   -- raises SQLSTATE 25006`,
+      `  ALTER TABLE <table> ENABLE ALWAYS TRIGGER cutover_freeze_guard;`,
       `and check that has_table_privilege() is false for every app role. Tables:`,
       tableLines(ctx),
       `Then end the app roles' sessions (and those of login roles that can SET ROLE to them, e.g. authenticator):`,
@@ -398,20 +410,22 @@ const finalExportDryRun = {
 const rollbackUnfreezeSource = {
   async run(ctx: StepContext): Promise<StepResult> {
     const grants = await recordedGrants(ctx);
-    if (grants.length === 0) {
-      return { summary: 'Nothing was revoked at freeze.enable, so nothing to restore', output: { restored: 0 } };
-    }
     const result = await unfreezeSource({ source: source(ctx), grants });
     return {
-      summary: `Restored ${result.restored} write grant${result.restored === 1 ? '' : 's'} revoked at freeze.enable; the source accepts writes again`,
-      output: { restored: result.restored },
+      summary:
+        `Removed the write barrier from ${result.unguarded.length} tables and restored ${result.restored} write ` +
+        `grant${result.restored === 1 ? '' : 's'} revoked at freeze.enable; the source accepts writes again`,
+      output: { restored: result.restored, unguarded: result.unguarded },
     };
   },
   async dryRun(ctx: StepContext): Promise<string> {
     const grants = await recordedGrants(ctx).catch(() => []);
-    if (grants.length === 0) return 'Re-grant the write privileges recorded by freeze.enable (none recorded yet).';
+    if (grants.length === 0) {
+      return 'Drop every cutover_freeze_guard trigger, then _cutover_freeze; re-grant the write privileges recorded by freeze.enable (none recorded yet).';
+    }
     return [
-      `On the source, in one transaction, as each grant's original grantor:`,
+      `On the source, in one transaction: DROP TRIGGER cutover_freeze_guard ON <table> for every table that has it,`,
+      `DROP FUNCTION _cutover_freeze.refuse_write(); DROP SCHEMA _cutover_freeze; then, as each grant's original grantor:`,
       ...grants.slice(0, 20).map((g) => `  GRANT ${describeGrant(g)}`),
       ...(grants.length > 20 ? [`  … and ${grants.length - 20} more`] : []),
     ].join('\n');
