@@ -1,6 +1,7 @@
 import type pg from 'pg';
-import { quoteIdent, quoteLiteral } from '../../adapters/postgres.js';
-import { EXCLUDED_SCHEMAS } from './catalog.js';
+import { planDatabase, quoteIdent, quoteLiteral, withConnection } from '../../adapters/postgres.js';
+import type { Plan } from '../../config/schema.js';
+import { EXCLUDED_SCHEMAS, normalizeTableName, readTables } from './catalog.js';
 
 /**
  * The freeze's write barrier (DESIGN §3). Revoking grants from the app roles is not enough on
@@ -132,4 +133,104 @@ export async function readPlanSequences(client: pg.Client, tableOids: readonly n
 export function quoteRelation(id: string): string {
   const dot = id.indexOf('.');
   return `${quoteIdent(id.slice(0, dot))}.${quoteIdent(id.slice(dot + 1))}`;
+}
+
+export interface BarrierCheck {
+  /** What makes the barrier unable to hold, each naming the role and the fix. Empty when it holds. */
+  problems: string[];
+  /** Worth knowing, not blocking. */
+  notes: string[];
+}
+
+/**
+ * Can the barrier hold for this plan? Asked by `check` and prep.preflight, and again by freeze.enable
+ * before it changes anything. The barrier stops every role but these: a superuser (it can drop or
+ * silence triggers), a table's owner (it can drop the trigger and grant itself writes back), a role
+ * with REPLICATION (it can stream changes in through a replication connection); nor can it stop an app
+ * role that can SET ROLE into one of those. BYPASSRLS does not get past a trigger, so it is only noted.
+ * And the migration login must be able to install the barrier and remove it again.
+ */
+export async function checkBarrier(client: pg.Client, tableOids: readonly number[], planSchemas: readonly string[], appRoles: readonly string[]): Promise<BarrierCheck> {
+  const problems: string[] = [];
+  const notes: string[] = [];
+  const guarded = await readGuardedTables(client, planSchemas);
+  const sequences = await readPlanSequences(client, tableOids);
+  const reach = await client.query<{ app: string; role: string; super: boolean; replication: boolean; bypassrls: boolean; owns: string[] | null }>(
+    `SELECT a.rolname::text AS app, r.rolname::text AS role, r.rolsuper AS super, r.rolreplication AS replication,
+            r.rolbypassrls AS bypassrls,
+            (SELECT array_agg(n.nspname || '.' || c.relname ORDER BY 1) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+              WHERE c.relowner = r.oid AND c.oid = ANY($2::oid[])) AS owns
+       FROM pg_roles a JOIN pg_roles r ON pg_has_role(a.oid, r.oid, 'MEMBER')
+      WHERE a.rolname = ANY($1::text[])
+      ORDER BY a.rolname = r.rolname DESC, 1, 2`,
+    [appRoles, [...guarded.map((t) => t.oid), ...sequences.map((s) => s.oid)]],
+  );
+  const login = (await client.query<{ login: string }>('SELECT current_user::text AS login')).rows[0]!.login;
+  for (const r of reach.rows) {
+    const who = r.app === r.role ? `app role ${r.app} is` : `app role ${r.app} can SET ROLE to ${r.role}, which is`;
+    const fix = (sql: string) => `${sql}, or remove ${r.app} from plan.appRoles and stop the application connecting as it`;
+    if (r.super) problems.push(`${who} a superuser: no freeze can stop it. Fix: ${fix(`ALTER ROLE ${quoteIdent(r.role)} NOSUPERUSER`)}.`);
+    if (r.replication) {
+      problems.push(`${who} allowed REPLICATION: it can write past the freeze through a replication connection. Fix: ${fix(`ALTER ROLE ${quoteIdent(r.role)} NOREPLICATION`)}.`);
+    }
+    if (r.owns?.length) {
+      problems.push(
+        `${who} the owner of ${r.owns.join(', ')}: an owner can drop the freeze's guard trigger and grant itself writes back. ` +
+          `Fix: ${r.owns.map((t) => `ALTER ${sequences.some((s) => s.id === t) ? 'SEQUENCE' : 'TABLE'} ${quoteRelation(t)} OWNER TO ${quoteIdent(login)}`).join('; ')}.`,
+      );
+    }
+    if (r.bypassrls && !r.super) {
+      const holder = r.app === r.role ? `app role ${r.app}` : `${r.role} (app role ${r.app} can SET ROLE to it)`;
+      notes.push(`${holder} has BYPASSRLS: the freeze's guard trigger holds for it all the same`);
+    }
+  }
+  // The migration login installs a trigger (TRIGGER privilege), enables it ALWAYS and later drops it
+  // (both need the owner's privileges), and creates the barrier's schema (CREATE on the database).
+  const rights = await client.query<{ id: string; owner: string; can_trigger: boolean; is_owner: boolean }>(
+    `SELECT n.nspname || '.' || c.relname AS id, pg_get_userbyid(c.relowner)::text AS owner,
+            has_table_privilege(c.oid, 'TRIGGER') AS can_trigger, pg_has_role(c.relowner, 'USAGE') AS is_owner
+       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = ANY($1::oid[]) ORDER BY 1`,
+    [guarded.map((t) => t.oid)],
+  );
+  const byOwner = new Map<string, string[]>();
+  for (const t of rights.rows.filter((t) => !t.can_trigger || !t.is_owner)) byOwner.set(t.owner, [...(byOwner.get(t.owner) ?? []), t.id]);
+  for (const [owner, tables] of byOwner) {
+    const auth = owner === 'supabase_auth_admin';
+    problems.push(
+      `The migration login ${login} cannot install and later remove the freeze's guard trigger on ${tables.join(', ')} (owned by ${owner}): ` +
+        `it must be ${owner} or a member of it with the TRIGGER privilege. Fix: as a role that may, GRANT ${quoteIdent(owner)} TO ${quoteIdent(login)}` +
+        (auth
+          ? ` (on Supabase the auth tables belong to supabase_auth_admin; run the cutover as the project's postgres role after granting it supabase_auth_admin)`
+          : ` (on Supabase, connect as the project's postgres role, which owns the tables it created)`) +
+        `.`,
+    );
+  }
+  const canCreate = (
+    await client.query<{ ok: boolean }>(
+      `SELECT has_database_privilege(current_database(), 'CREATE')
+              OR EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1 AND pg_has_role(nspowner, 'USAGE')) AS ok`,
+      [BARRIER_SCHEMA],
+    )
+  ).rows[0]!.ok;
+  if (!canCreate) {
+    problems.push(
+      `The migration login ${login} may not create the schema ${BARRIER_SCHEMA} that holds the freeze's guard function. ` +
+        `Fix: GRANT CREATE ON DATABASE <database> TO ${quoteIdent(login)} (on Supabase the postgres role has it).`,
+    );
+  }
+  return { problems, notes };
+}
+
+/** `check` and prep.preflight: the barrier question for a plan, as one line for the person who runs it. */
+export async function checkPlanBarrier(plan: Plan, env: Record<string, string | undefined>): Promise<{ ok: boolean; message: string }> {
+  const source = planDatabase(plan, env, 'source');
+  return withConnection(source, async (client) => {
+    const tables = await readTables(client, plan.tables.map((t) => normalizeTableName(t.name)), source.label);
+    const result = await checkBarrier(client, tables.map((t) => t.oid), tables.map((t) => t.schema), plan.appRoles);
+    if (result.problems.length > 0) return { ok: false, message: `the freeze cannot hold: ${result.problems.join(' ')}` };
+    return {
+      ok: true,
+      message: `the freeze can hold on the source for ${plan.appRoles.join(', ')}${result.notes.length ? ` (${result.notes.join('; ')})` : ''}`,
+    };
+  });
 }

@@ -7,7 +7,7 @@ import type { Clock } from '../../engine/clock.js';
 import { isReservedRole, readTables, RESERVED_ROLES, type TableInfo } from './catalog.js';
 import { writeFileAtomic } from '../../adapters/atomic-write.js';
 import type { CutoverPoint } from './manifest.js';
-import { installBarrier, readGuardedTables, readInstalledGuards, readPlanSequences, removeBarrier } from './barrier.js';
+import { checkBarrier, installBarrier, readGuardedTables, readInstalledGuards, readPlanSequences, removeBarrier } from './barrier.js';
 
 /**
  * Freeze and unfreeze of the source.
@@ -72,6 +72,10 @@ export async function freezeSource(options: FreezeOptions): Promise<FreezeResult
     await checkAppRoles(client, options.appRoles);
     const tables = await readTables(client, options.tables, options.source.label);
     const earlier = await readGrantRecord(options.recordFile);
+    if (options.window) {
+      const barrier = await checkBarrier(client, tables.map((t) => t.oid), tables.map((t) => t.schema), options.appRoles);
+      if (barrier.problems.length > 0) throw new Error(`The freeze cannot hold: ${barrier.problems.join(' ')} Nothing was changed.`);
+    }
     const sequences = await readPlanSequences(client, tables.map((t) => t.oid));
     const guardedTables = options.window ? await readGuardedTables(client, tables.map((t) => t.schema)) : [];
     const { revoked, guarded } = await inTransaction(client, async () => {
