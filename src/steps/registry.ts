@@ -2,6 +2,7 @@ import { archiveExports } from './core/archive.js';
 import { checkSteps } from './checks/index.js';
 import { preflight } from './core/preflight.js';
 import { dataSteps } from './data/index.js';
+import { afterFreezeProof } from './data/proof.js';
 import { externalSteps } from './external/index.js';
 import { reconcileSteps } from './reconcile/index.js';
 import { rollbackSteps } from './rollback/index.js';
@@ -11,6 +12,8 @@ import type { StepRegistry } from './types.js';
 export function createStepRegistry(): StepRegistry {
   return {
     ...externalSteps,
+    // Right before DNS moves, the proof that nothing was written to the source since the cutover point.
+    'dns.switch': afterFreezeProof(externalSteps['dns.switch']!),
     ...dataSteps,
     ...reconcileSteps,
     ...checkSteps,

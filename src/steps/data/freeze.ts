@@ -7,6 +7,7 @@ import type { Clock } from '../../engine/clock.js';
 import { isReservedRole, readTables, RESERVED_ROLES, type TableInfo } from './catalog.js';
 import { writeFileAtomic } from '../../adapters/atomic-write.js';
 import type { CutoverPoint } from './manifest.js';
+import { describeWrites, readWriteCounters, writesBetween } from './proof.js';
 import { checkBarrier, installBarrier, readGuardedTables, readInstalledGuards, readPlanSequences, removeBarrier } from './barrier.js';
 
 /**
@@ -272,11 +273,7 @@ export async function terminateAppSessions(client: pg.Client, roles: readonly st
 }
 
 
-export interface WriteCounters {
-  inserts: number;
-  updates: number;
-  deletes: number;
-}
+export type { WriteCounters } from './proof.js';
 
 export interface WriteAttempt {
   role: string;
@@ -353,24 +350,6 @@ export async function verifyNoWrites(options: VerifyNoWritesOptions): Promise<No
   });
 }
 
-async function readWriteCounters(client: pg.Client, tables: readonly TableInfo[]): Promise<Map<string, WriteCounters>> {
-  // Our own backend's pending counters go out now, and the statistics snapshot cached by this session
-  // (stats_fetch_consistency) is dropped so the reading is fresh.
-  await client.query('SELECT pg_stat_force_next_flush(), pg_stat_clear_snapshot()');
-  const result = await client.query<{ oid: number; ins: string; upd: string; del: string }>(
-    `SELECT c.oid::int AS oid,
-            coalesce(s.n_tup_ins, 0) AS ins, coalesce(s.n_tup_upd, 0) AS upd, coalesce(s.n_tup_del, 0) AS del
-       FROM unnest($1::oid[]) c(oid) LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid`,
-    [tables.map((t) => t.oid)],
-  );
-  return new Map(
-    tables.map((t) => {
-      const row = result.rows.find((r) => r.oid === t.oid);
-      return [t.id, { inserts: Number(row?.ins ?? 0), updates: Number(row?.upd ?? 0), deletes: Number(row?.del ?? 0) }];
-    }),
-  );
-}
-
 /**
  * The same check as a write through Supabase's REST API: PostgREST switches to the request's role
  * with SET ROLE and runs the INSERT. The privilege check comes before any constraint, so DEFAULT
@@ -396,13 +375,18 @@ async function attemptInsert(client: pg.Client, role: string, table: TableInfo):
   }
 }
 
-/** The cutover point: database time, WAL position and exact row counts, all from one snapshot. */
+/**
+ * The cutover point: database time, WAL position and exact row counts, all from one snapshot, and the
+ * write counters the proof compares later (proof.ts). The counters are read on both sides of the
+ * snapshot: if they differ, something wrote while the point was being taken, and no point is recorded.
+ */
 export async function snapshotCutoverPoint(options: { source: Database; tables: readonly string[] }): Promise<CutoverPoint> {
-  return withConnection(options.source, async (client) =>
-    inTransaction(
+  return withConnection(options.source, async (client) => {
+    const tables = await readTables(client, options.tables, options.source.label);
+    const before = await readWriteCounters(client, tables);
+    const point = await inTransaction(
       client,
       async () => {
-        const tables = await readTables(client, options.tables, options.source.label);
         const head = (
           await client.query<{ at: Date; lsn: string }>('SELECT now() AS at, pg_current_wal_lsn()::text AS lsn')
         ).rows[0]!;
@@ -414,8 +398,17 @@ export async function snapshotCutoverPoint(options: { source: Database; tables: 
         return { at: head.at.toISOString(), lsn: head.lsn, counts };
       },
       'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY',
-    ),
-  );
+    );
+    const counters = Object.fromEntries(before);
+    const during = writesBetween(counters, await readWriteCounters(client, tables));
+    if (during.length > 0) {
+      throw new Error(
+        `Writes reached the source while the cutover point was being recorded: ${describeWrites(during)}. ` +
+          `The freeze is not holding for some writer: find it (pg_stat_activity), stop it, and run freeze.snapshot again.`,
+      );
+    }
+    return { ...point, counters };
+  });
 }
 
 export async function readGrantRecord(file: string): Promise<RecordedGrant[]> {

@@ -20,6 +20,7 @@ import {
 } from './freeze.js';
 import { loadTables, META_SCHEMA, REBUILD_INDEXES_ABOVE_ROWS } from './load.js';
 import { digestFile, readManifest, writeManifest, type CutoverPoint } from './manifest.js';
+import { requireNoWritesSince } from './proof.js';
 import { checkTargetReady, formatBytes } from './target-ready.js';
 import { DataMismatchError, digestsFromManifest, verifyTables } from './verify.js';
 
@@ -158,6 +159,8 @@ const freezeSnapshot = {
       `  SELECT now(), pg_current_wal_lsn();`,
       `  SELECT count(*) FROM <table>; for each of:`,
       tableLines(ctx),
+      `with the write counters (n_tup_ins/upd/del of pg_stat_user_tables) read before and after, which must agree;`,
+      `they are compared again at the end of export.tables, at migrate.verify and right before dns.switch.`,
     ].join('\n');
   },
 };
@@ -177,11 +180,13 @@ const exportTablesStep = {
     const skipped = summary.tables.filter((t) => t.skipped).map((t) => t.table);
     if (skipped.length > 0) ctx.note(`already exported by an earlier attempt: ${skipped.join(', ')}`);
     const authUsers = await exportSupabaseUsers(ctx, dir);
+    const quiet = await requireNoWritesSince(ctx, 'the end of export.tables');
     return {
       summary:
         `Exported ${summary.rows} rows (${formatBytes(summary.bytes)}) from ${summary.tables.length} tables in ` +
         `${(summary.durationMs / 1000).toFixed(1)} s${skipped.length ? ` (${skipped.length} already done)` : ''}` +
-        (authUsers ? `; ${authUsers.users} auth users` : ''),
+        (authUsers ? `; ${authUsers.users} auth users` : '') +
+        (quiet ? `; ${quiet}` : ''),
       output: {
         dir,
         rows: summary.rows,
@@ -320,8 +325,11 @@ const migrateVerify = {
     const report = await verifyTables({ source: source(ctx), target: target(ctx), tables: ctx.plan.tables, sourceDigests });
     if (!report.ok) throw new DataMismatchError(report);
     const rows = report.tables.reduce((sum, t) => sum + t.targetRows, 0);
+    const quiet = await requireNoWritesSince(ctx, 'migrate.verify');
     return {
-      summary: `Source and target identical: ${report.tables.length} tables, ${rows} rows (counts, content hashes, no orphans)`,
+      summary:
+        `Source and target identical: ${report.tables.length} tables, ${rows} rows (counts, content hashes, no orphans)` +
+        (quiet ? `; ${quiet}` : ''),
       output: {
         durationMs: report.durationMs,
         tables: report.tables.map((t) => ({
