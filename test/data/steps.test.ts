@@ -133,7 +133,7 @@ describe('data steps through the step context', () => {
     expect(snapshot.summary).toMatch(/^Cutover point .* at WAL [0-9A-F]+\/[0-9A-F]+: \d+ rows in 10 tables$/);
 
     const exported = await runStep('export.tables');
-    expect(exported.summary).toMatch(/^Exported \d+ rows .* from 10 tables in [\d.]+ s; 48 auth users$/);
+    expect(exported.summary).toMatch(/^Exported \d+ rows .* from 10 tables in [\d.]+ s; 48 auth users; 0 writes between 17:00 and 17:00$/);
     const dir = join(planDir, 'exports', runId);
     expect((await stat(dir)).mode & 0o777).toBe(0o700);
     expect((await stat(join(dir, 'auth-users.json'))).mode & 0o777).toBe(0o600);
