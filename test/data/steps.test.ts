@@ -140,7 +140,7 @@ describe('data steps through the step context', () => {
     expect(progress.some((p) => p.label === 'export public.temperature_readings' && p.unit === 'rows')).toBe(true);
 
     const again = await runStep('export.tables');
-    expect(again.summary).toMatch(/\(10 already done\); 48 auth users$/);
+    expect(again.summary).toMatch(/\(10 already done\); 48 auth users; 0 writes between 17:00 and 17:00$/);
     expect(fake.requests).toHaveLength(1);
 
     const checked = await runStep('export.verify');
