@@ -20,6 +20,7 @@ import {
 } from './freeze.js';
 import { loadTables, META_SCHEMA, REBUILD_INDEXES_ABOVE_ROWS } from './load.js';
 import { digestFile, readManifest, writeManifest, type CutoverPoint } from './manifest.js';
+import { anchorOf, requireJournaledExport } from './anchor.js';
 import { requireNoWritesSince } from './proof.js';
 import { checkTargetReady, formatBytes } from './target-ready.js';
 import { DataMismatchError, digestsFromManifest, verifyTables } from './verify.js';
@@ -181,6 +182,9 @@ const exportTablesStep = {
     if (skipped.length > 0) ctx.note(`already exported by an earlier attempt: ${skipped.join(', ')}`);
     const authUsers = await exportSupabaseUsers(ctx, dir);
     const quiet = await requireNoWritesSince(ctx, 'the end of export.tables');
+    // Anchored in the journal with this step's result: later steps check the files against it.
+    const anchor = await anchorOf(dir);
+    ctx.note(`export anchored in the journal: manifest sha256 ${anchor.manifestSha256}, ${Object.keys(anchor.tables).length} files`);
     return {
       summary:
         `Exported ${summary.rows} rows (${formatBytes(summary.bytes)}) from ${summary.tables.length} tables in ` +
@@ -196,6 +200,7 @@ const exportTablesStep = {
         snapshotLsn: summary.snapshotLsn,
         tables: summary.tables.map((t) => ({ table: t.table, rows: t.rows, bytes: t.bytes, skipped: t.skipped })),
         authUsers: authUsers?.users ?? null,
+        anchor,
       },
     };
   },
@@ -208,6 +213,8 @@ const exportTablesStep = {
       `  COPY <table> (<columns except generated ones>) TO STDOUT   → <schema>.<table>.copy (text format)`,
       tableLines(ctx),
       `with manifest.json (rows, bytes, sha256, columns, duration, cutover point). Tables already complete are skipped.`,
+      `The manifest's sha256 and every file's rows, bytes, sha256 and content digest go into the journal with the`,
+      `step's result; migrate.load, export.verify and migrate.verify check the files against it.`,
       supabase
         ? `Auth users: GET /auth/v1/admin/users (auth.admin.listUsers, 1000 per page, until a short page) at ${supabase.urlEnv} → ${AUTH_USERS_FILE}.`
         : `Auth users: not exported (plan.source.supabase is not set).`,
@@ -255,6 +262,8 @@ function readEnv(ctx: StepContext, name: string, what: string): string {
 
 const exportVerifyStep = {
   async run(ctx: StepContext): Promise<StepResult> {
+    const journaled = await requireJournaledExport(ctx, exportDir(ctx), 'export.verify');
+    if (journaled) ctx.note(`export.verify: ${journaled}`);
     const check = await verifyExport({ dir: exportDir(ctx), tables: tableNames(ctx), cutoverPoint: cutoverPoint(ctx) });
     return {
       summary:
@@ -274,6 +283,8 @@ const exportVerifyStep = {
 
 const migrateLoad = {
   async run(ctx: StepContext): Promise<StepResult> {
+    const journaled = await requireJournaledExport(ctx, exportDir(ctx), 'migrate.load');
+    if (journaled) ctx.note(`migrate.load: ${journaled}`);
     const summary = await loadTables({
       target: target(ctx),
       dir: exportDir(ctx),
@@ -321,6 +332,8 @@ const migrateLoad = {
 
 const migrateVerify = {
   async run(ctx: StepContext): Promise<StepResult> {
+    const journaled = await requireJournaledExport(ctx, exportDir(ctx), 'migrate.verify');
+    if (journaled) ctx.note(`migrate.verify: ${journaled}`);
     const sourceDigests = digestsFromManifest(await readManifest(exportDir(ctx)));
     const report = await verifyTables({ source: source(ctx), target: target(ctx), tables: ctx.plan.tables, sourceDigests });
     if (!report.ok) throw new DataMismatchError(report);
