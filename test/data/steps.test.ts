@@ -125,7 +125,7 @@ describe('data steps through the step context', () => {
     );
 
     const quiet = await runStep('freeze.verify-no-writes');
-    expect(quiet.summary).toBe('No writes for 30s on 10 tables; 30 INSERT attempts as anon, authenticated, service_role were refused');
+    expect(quiet.summary).toBe('No writes for 30s on 10 tables; 30 INSERT attempts as anon, authenticated, service_role were refused; the guard trigger refused our own INSERT on all 10');
 
     const snapshot = await runStep('freeze.snapshot');
     const counts = (outputs['freeze.snapshot'] as { counts: Record<string, number> }).counts;

@@ -8,7 +8,7 @@ import { isReservedRole, readTables, RESERVED_ROLES, type TableInfo } from './ca
 import { writeFileAtomic } from '../../adapters/atomic-write.js';
 import type { CutoverPoint } from './manifest.js';
 import { describeWrites, readWriteCounters, writesBetween } from './proof.js';
-import { checkBarrier, installBarrier, readGuardedTables, readInstalledGuards, readPlanSequences, removeBarrier } from './barrier.js';
+import { checkBarrier, FROZEN_SQLSTATE, installBarrier, readGuardedTables, readInstalledGuards, readPlanSequences, removeBarrier } from './barrier.js';
 
 /**
  * Freeze and unfreeze of the source.
@@ -287,6 +287,8 @@ export interface NoWritesResult {
   quietWindowMs: number;
   tables: number;
   attempts: WriteAttempt[];
+  /** With `barrier`: the tables whose guard trigger refused our own INSERT. */
+  guarded: number;
 }
 
 export interface VerifyNoWritesOptions {
@@ -296,6 +298,8 @@ export interface VerifyNoWritesOptions {
   clock: Clock;
   quietWindowMs: number;
   signal?: AbortSignal;
+  /** Also prove the barrier is in place: our own INSERT (in a rolled-back transaction) gets SQLSTATE 25006 on every table. */
+  barrier?: boolean;
 }
 
 /**
@@ -346,7 +350,19 @@ export async function verifyNoWrites(options: VerifyNoWritesOptions): Promise<No
           `Run freeze.enable again.`,
       );
     }
-    return { quietWindowMs: options.quietWindowMs, tables: tables.length, attempts };
+    let guarded = 0;
+    if (options.barrier) {
+      const open: string[] = [];
+      for (const table of tables) {
+        const answer = await attemptOwnInsert(client, table);
+        if (answer.code === FROZEN_SQLSTATE) guarded++;
+        else open.push(`${table.id} (${answer.message})`);
+      }
+      if (open.length > 0) {
+        throw new Error(`The freeze's guard trigger is missing on ${open.join('; ')}. Run freeze.enable again.`);
+      }
+    }
+    return { quietWindowMs: options.quietWindowMs, tables: tables.length, attempts, guarded };
   });
 }
 
@@ -370,6 +386,20 @@ async function attemptInsert(client: pg.Client, role: string, table: TableInfo):
     // missing privilege counts, since RLS would let other rows through.
     const refused = e.code === '42501' && /^permission denied/.test(e.message ?? '');
     return { role, table: table.id, refused, answer: e.message ?? String(error) };
+  } finally {
+    await client.query('ROLLBACK').catch(() => {});
+  }
+}
+
+/** Our own INSERT, rolled back: the guard trigger answers before any row or constraint is looked at. */
+async function attemptOwnInsert(client: pg.Client, table: TableInfo): Promise<{ code?: string; message: string }> {
+  await client.query('BEGIN');
+  try {
+    await client.query(`INSERT INTO ${table.quoted} DEFAULT VALUES`);
+    return { message: 'accepted' };
+  } catch (error) {
+    const e = error as { code?: string; message?: string };
+    return { code: e.code, message: e.message ?? String(error) };
   } finally {
     await client.query('ROLLBACK').catch(() => {});
   }

@@ -128,10 +128,13 @@ const freezeVerifyNoWrites = {
       clock: ctx.clock,
       quietWindowMs,
       signal: ctx.signal,
+      barrier: true,
     });
     return {
-      summary: `No writes for ${ctx.plan.freeze.quietWindow} on ${result.tables} tables; ${result.attempts.length} INSERT attempts as ${roleList(ctx)} were refused`,
-      output: { quietWindowMs, tables: result.tables, refusedAttempts: result.attempts.length },
+      summary:
+        `No writes for ${ctx.plan.freeze.quietWindow} on ${result.tables} tables; ${result.attempts.length} INSERT attempts as ${roleList(ctx)} were refused; ` +
+        `the guard trigger refused our own INSERT on all ${result.guarded}`,
+      output: { quietWindowMs, tables: result.tables, refusedAttempts: result.attempts.length, guarded: result.guarded },
     };
   },
   dryRun(ctx: StepContext): string {
@@ -140,7 +143,8 @@ const freezeVerifyNoWrites = {
       `wait ${ctx.plan.freeze.quietWindow}, read them again: any change fails the step.`,
       `Then, for each of ${roleList(ctx)} and each table, in a transaction that is rolled back:`,
       `  BEGIN; SET LOCAL ROLE <role>; INSERT INTO <table> DEFAULT VALUES; ROLLBACK;`,
-      `which must fail with "permission denied".`,
+      `which must fail with "permission denied"; and, as the migration login, INSERT INTO <table> DEFAULT VALUES`,
+      `(rolled back), which the freeze's guard trigger must refuse with SQLSTATE 25006.`,
     ].join('\n');
   },
 };
