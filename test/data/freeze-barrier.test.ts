@@ -1,4 +1,7 @@
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { freshTrackTables } from '../../src/config/example.js';
@@ -260,5 +263,55 @@ describe('the freeze barrier on a Supabase-like source (issue 10, item 1)', () =
     expect(await catalogState()).toEqual(catalogBefore);
     // And the source writes again.
     expect(await attempt(PATHS()[0]!)).toEqual({ accepted: true, wrote: true });
+  });
+
+  it('a freeze killed with SIGKILL inside its transaction leaves nothing installed; run again and unfrozen, the catalog is as before', async () => {
+    const catalogBefore = await catalogState();
+    const recordFile = join(pair.dir, 'killed.json');
+    // Our lock makes the child's CREATE TRIGGER on device_notes wait (ROW EXCLUSIVE lets catalog reads
+    // through, not SHARE ROW EXCLUSIVE): it is then inside its transaction, grants already revoked.
+    const blocker = new pg.Client(pair.sourceUrl);
+    blocker.on('error', () => {});
+    await blocker.connect();
+    await blocker.query('BEGIN; LOCK TABLE public.device_notes IN ROW EXCLUSIVE MODE');
+    const jiti = join(import.meta.dirname, '../../node_modules/jiti/lib/jiti-cli.mjs');
+    const child = spawn(process.execPath, [jiti, join(import.meta.dirname, 'freeze-child.ts'), pair.sourceUrl, recordFile, WINDOW, TABLES.join(','), APP_ROLES.join(',')], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    const exited = new Promise<string | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const waiting = await pair.sql<{ n: number }>(
+        'source',
+        `SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'CREATE OR REPLACE TRIGGER%'`,
+      );
+      if (waiting[0]!.n > 0) break;
+      if (Date.now() > deadline || child.exitCode !== null) {
+        const activity = await pair.sql('source', `SELECT usename, state, wait_event_type, left(query, 80) AS query FROM pg_stat_activity WHERE datname = current_database()`);
+        throw new Error(`the freeze child never reached its CREATE TRIGGER: ${stderr} ${JSON.stringify(activity)}`);
+      }
+      await delay(50);
+    }
+    child.kill('SIGKILL');
+    expect(await exited).toBe('SIGKILL');
+    await blocker.query('ROLLBACK');
+    await blocker.end();
+    // The record was written before the revoke (so a kill after the commit still knows what to restore).
+    expect(existsSync(recordFile)).toBe(true);
+    // The orphaned backend finds its client gone and rolls back: wait for it, then nothing is installed.
+    for (const until = Date.now() + 60_000; ; ) {
+      const left = await pair.sql<{ n: number }>('source', `SELECT count(*)::int AS n FROM pg_stat_activity WHERE query LIKE 'CREATE OR REPLACE TRIGGER%' AND state <> 'idle'`);
+      if (left[0]!.n === 0) break;
+      if (Date.now() > until) throw new Error('the killed freeze backend never ended');
+      await delay(50);
+    }
+    expect(await catalogState()).toEqual(catalogBefore);
+
+    const frozen = await freezeSource({ source: pair.source, tables: TABLES, appRoles: APP_ROLES, recordFile, window: WINDOW });
+    expect((await attempt(PATHS()[0]!)).code).toBe('25006');
+    await unfreezeSource({ source: pair.source, grants: frozen.revoked });
+    expect(await catalogState()).toEqual(catalogBefore);
   });
 });
