@@ -120,7 +120,7 @@ describe('proof over the whole freeze (issue 10, item 3)', () => {
     clock.set(Date.parse('2026-12-06T05:10:00Z'));
     const blocked = createStepRegistry()['dns.switch']!.run(context('dns.switch'));
     await expect(blocked).rejects.toThrow(
-      /^dns\.switch blocked: the source was written after the cutover point \(22:10\): public\.temperature_readings \(\+1 inserted, \+0 updated, \+0 deleted\)\. Rows that differ from the export \(loaded on the target\):\n  public\.temperature_readings: 1 row written on the source after the export \(missing on the target\): key \(987654321\)\n/,
+      /^dns\.switch blocked: the source was written after the cutover point \(22:10\): public\.temperature_readings \(\+1 inserted, \+0 updated, \+0 deleted; 1000 rows at the cutover point, 1001 now\)\. Rows that differ from the export \(loaded on the target\):\n  public\.temperature_readings: 1 row written on the source after the export \(missing on the target\): key \(987654321\)\n/,
     );
     expect(dnsTouched).toBe(0);
     // migrate.verify, run again, now says so too (its hashes come from the export, so only the counters can tell).

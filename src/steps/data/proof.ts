@@ -17,7 +17,8 @@ import { verifyTables, type Difference } from './verify.js';
  * backend sends its own when a transaction ends, at most once a second, else within about ten seconds
  * of going idle (PostgreSQL 15+). We flush our own backend's and drop our cached snapshot before
  * every reading (pg_stat_force_next_flush, pg_stat_clear_snapshot), and the snapshot step reads the
- * counters on both sides of the cutover point so that a write in flight then is caught at once. The
+ * counters on both sides of the cutover point so that a write in flight then is caught at once; each
+ * comparison also counts the rows exactly (transactional, no lag) against the point's counts. The
  * WAL position is reported beside them: it also moves for vacuum, checkpoints and hint bits, so it is
  * evidence to read, not a verdict.
  */
@@ -30,6 +31,8 @@ export interface WriteCounters {
 
 export interface TableWrites extends WriteCounters {
   table: string;
+  /** Exact row counts at the cutover point and now, when they differ (counts are transactional, counters lag). */
+  rows?: { then: number; now: number };
 }
 
 /** Write counters of `tables`, fresh (see above). */
@@ -62,7 +65,9 @@ export function writesBetween(before: Readonly<Record<string, WriteCounters>>, a
 }
 
 export function describeWrites(writes: readonly TableWrites[]): string {
-  return writes.map((w) => `${w.table} (+${w.inserts} inserted, +${w.updates} updated, +${w.deletes} deleted)`).join('; ');
+  return writes
+    .map((w) => `${w.table} (+${w.inserts} inserted, +${w.updates} updated, +${w.deletes} deleted${w.rows ? `; ${w.rows.then} rows at the cutover point, ${w.rows.now} now` : ''})`)
+    .join('; ');
 }
 
 export interface ProofReading {
@@ -78,13 +83,25 @@ export async function readProof(source: Database, point: CutoverPoint & { counte
   return withConnection(source, async (client) => {
     const tables = await readTables(client, Object.keys(point.counters), source.label);
     const now = await readWriteCounters(client, tables);
+    const writes = writesBetween(point.counters, now);
+    // Exact counts too: they see a committed insert or delete at once, where a backend's counters can
+    // take up to ten seconds to arrive.
+    for (const table of tables) {
+      const then = point.counts[table.id];
+      if (then === undefined) continue;
+      const rows = Number((await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${table.scan}`)).rows[0]!.n);
+      if (rows === then) continue;
+      const found = writes.find((w) => w.table === table.id);
+      if (found) found.rows = { then, now: rows };
+      else writes.push({ table: table.id, inserts: 0, updates: 0, deletes: 0, rows: { then, now: rows } });
+    }
     const wal = (
       await client.query<{ lsn: string; bytes: string }>(
         'SELECT pg_current_wal_lsn()::text AS lsn, pg_wal_lsn_diff(pg_current_wal_lsn(), $1::pg_lsn)::bigint AS bytes',
         [point.lsn],
       )
     ).rows[0]!;
-    return { writes: writesBetween(point.counters, now), lsn: wal.lsn, walBytes: Number(wal.bytes) };
+    return { writes, lsn: wal.lsn, walBytes: Number(wal.bytes) };
   });
 }
 
