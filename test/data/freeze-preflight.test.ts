@@ -1,7 +1,10 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { examplePlan } from '../../src/config/example.js';
-import { planSchema } from '../../src/config/schema.js';
+import { examplePlan, renderPlanFile } from '../../src/config/example.js';
+import { planSchema, type PlanInput } from '../../src/config/schema.js';
+import { cli } from '../support/cli.js';
 import { prepareFreshTrackPair } from '../../src/rehearsal/freshtrack.js';
 import { checkPlanBarrier } from '../../src/steps/data/barrier.js';
 import { freezeSource } from '../../src/steps/data/freeze.js';
@@ -104,5 +107,35 @@ describe('check and prep.preflight: can the freeze hold? (issue 10, item 2)', ()
         expect(result.message).toContain('The migration login migrator may not create the schema _cutover_freeze');
       },
     );
+  });
+
+  it('`cutover check` shows it: a ✗ line naming the role and the fix, ✓ once fixed', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cutover-check-barrier-'));
+    try {
+      const records = (examplePlan.dns as { records: PlanInput['dns']['records'] }).records;
+      writeFileSync(join(dir, 'zone.json'), JSON.stringify({ zone: 'freshtrackpro.com', records: [], changes: [] }));
+      writeFileSync(join(dir, 'audience.txt'), 'ana@example.com\n');
+      const { supabase: _none, ...source } = examplePlan.source;
+      writeFileSync(
+        join(dir, 'cutover.config.ts'),
+        renderPlanFile({
+          ...examplePlan,
+          source,
+          dns: { provider: 'local', zone: 'freshtrackpro.com', file: 'zone.json', records },
+          mail: { provider: 'outbox', dir: 'outbox', from: 'FreshTrack Pro <notices@freshtrackpro.com>', audience: { source: 'file', file: 'audience.txt' } },
+        }),
+      );
+      const env = { SOURCE_DATABASE_URL: pair.sourceUrl, TARGET_DATABASE_URL: pair.targetUrl };
+      const line = (stdout: string) => stdout.split('\n').find((l) => l.includes('freeze barrier')) ?? stdout;
+      await withChange('ALTER TABLE public.ttn_connections OWNER TO service_role', `ALTER TABLE public.ttn_connections OWNER TO "${superuser}"`, async () => {
+        const refused = await cli(['--config', join(dir, 'cutover.config.ts'), 'check'], env);
+        expect(refused.code).not.toBe(0);
+        expect(line(refused.stdout)).toMatch(/^✗ freeze barrier: the freeze cannot hold: app role service_role is the owner of public\.ttn_connections: .* Fix: ALTER TABLE "public"\."ttn_connections" OWNER TO /);
+      });
+      const fixed = await cli(['--config', join(dir, 'cutover.config.ts'), 'check'], env);
+      expect(line(fixed.stdout)).toMatch(/^✓ freeze barrier: the freeze can hold on the source for anon, authenticated, service_role/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
