@@ -57,7 +57,7 @@ describe('check and prep.preflight: can the freeze hold? (issue 10, item 2)', ()
       expect(result.ok).toBe(false);
       expect(result.message).toContain(
         "app role service_role is the owner of public.ttn_connections: an owner can drop the freeze's guard trigger and grant itself writes back. " +
-          `Fix: ALTER TABLE "public"."ttn_connections" OWNER TO "${superuser}".`,
+          `Fix: ALTER TABLE public.ttn_connections OWNER TO "${superuser}".`,
       );
       const triggersBefore = await pair.sql('source', 'SELECT count(*)::int AS n FROM pg_trigger WHERE NOT tgisinternal');
       await expect(
@@ -130,7 +130,7 @@ describe('check and prep.preflight: can the freeze hold? (issue 10, item 2)', ()
       await withChange('ALTER TABLE public.ttn_connections OWNER TO service_role', `ALTER TABLE public.ttn_connections OWNER TO "${superuser}"`, async () => {
         const refused = await cli(['--config', join(dir, 'cutover.config.ts'), 'check'], env);
         expect(refused.code).not.toBe(0);
-        expect(line(refused.stdout)).toMatch(/^✗ freeze barrier: the freeze cannot hold: app role service_role is the owner of public\.ttn_connections: .* Fix: ALTER TABLE "public"\."ttn_connections" OWNER TO /);
+        expect(line(refused.stdout)).toMatch(/^✗ freeze barrier: the freeze cannot hold: app role service_role is the owner of public\.ttn_connections: .* Fix: ALTER TABLE public\.ttn_connections OWNER TO /);
       });
       const fixed = await cli(['--config', join(dir, 'cutover.config.ts'), 'check'], env);
       expect(line(fixed.stdout)).toMatch(/^✓ freeze barrier: the freeze can hold on the source for anon, authenticated, service_role/);

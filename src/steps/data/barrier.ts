@@ -29,6 +29,8 @@ export const AUTH_TABLES = ['auth.users', 'auth.identities'] as const;
 
 export interface GuardedTable {
   id: string;
+  /** `"schema"."table"`, quoted by PostgreSQL (any name it allows). */
+  quoted: string;
   oid: number;
   owner: string;
   /** False when the migration login does not own the table: the trigger is then enabled ORIGIN only. */
@@ -42,8 +44,8 @@ export interface GuardedTable {
  */
 export async function readGuardedTables(client: pg.Client, planSchemas: readonly string[]): Promise<GuardedTable[]> {
   const schemas = [...new Set(planSchemas)].filter((s) => !EXCLUDED_SCHEMAS.includes(s) && !s.startsWith('_') && !s.startsWith('pg_'));
-  const result = await client.query<{ id: string; oid: number; owner: string; always: boolean }>(
-    `SELECT n.nspname || '.' || c.relname AS id, c.oid::int AS oid, pg_get_userbyid(c.relowner)::text AS owner,
+  const result = await client.query<GuardedTable>(
+    `SELECT n.nspname || '.' || c.relname AS id, quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS quoted, c.oid::int AS oid, pg_get_userbyid(c.relowner)::text AS owner,
             pg_has_role(c.relowner, 'USAGE') AS always
        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
       WHERE c.relkind IN ('r', 'p')
@@ -77,36 +79,39 @@ export async function installBarrier(client: pg.Client, tables: readonly Guarded
      END
      $guard$`,
   );
-  for (const table of tables) {
-    const quoted = quoteRelation(table.id);
+  for (const { quoted, always } of tables) {
     await client.query(
       `CREATE OR REPLACE TRIGGER ${quoteIdent(GUARD_TRIGGER)} BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON ${quoted}
          FOR EACH STATEMENT EXECUTE FUNCTION ${BARRIER_FUNCTION}`,
     );
-    if (table.always) await client.query(`ALTER TABLE ${quoted} ENABLE ALWAYS TRIGGER ${quoteIdent(GUARD_TRIGGER)}`);
+    if (always) await client.query(`ALTER TABLE ${quoted} ENABLE ALWAYS TRIGGER ${quoteIdent(GUARD_TRIGGER)}`);
   }
 }
 
 /** The tables that carry the guard trigger now, from the catalog. */
 export async function readInstalledGuards(client: pg.Client): Promise<string[]> {
-  const result = await client.query<{ id: string }>(
-    `SELECT n.nspname || '.' || c.relname AS id
+  return (await readInstalledGuardRelations(client)).map((r) => r.id);
+}
+
+async function readInstalledGuardRelations(client: pg.Client): Promise<{ id: string; quoted: string }[]> {
+  const result = await client.query<{ id: string; quoted: string }>(
+    `SELECT n.nspname || '.' || c.relname AS id, quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS quoted
        FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
        JOIN pg_proc p ON p.oid = t.tgfoid JOIN pg_namespace pn ON pn.oid = p.pronamespace
       WHERE p.proname = 'refuse_write' AND pn.nspname = $1
       ORDER BY 1`,
     [BARRIER_SCHEMA],
   );
-  return result.rows.map((r) => r.id);
+  return result.rows;
 }
 
 /** Remove every guard trigger, the function and the schema (inside the caller's transaction). */
 export async function removeBarrier(client: pg.Client): Promise<string[]> {
-  const guarded = await readInstalledGuards(client);
-  for (const id of guarded) await client.query(`DROP TRIGGER IF EXISTS ${quoteIdent(GUARD_TRIGGER)} ON ${quoteRelation(id)}`);
+  const guarded = await readInstalledGuardRelations(client);
+  for (const { quoted } of guarded) await client.query(`DROP TRIGGER IF EXISTS ${quoteIdent(GUARD_TRIGGER)} ON ${quoted}`);
   await client.query(`DROP FUNCTION IF EXISTS ${BARRIER_FUNCTION}`);
   await client.query(`DROP SCHEMA IF EXISTS ${quoteIdent(BARRIER_SCHEMA)}`);
-  return guarded;
+  return guarded.map((r) => r.id);
 }
 
 /** Sequences the plan tables use: owned by one of their columns (serial, identity) or named in a column default. */
@@ -130,10 +135,6 @@ export async function readPlanSequences(client: pg.Client, tableOids: readonly n
   return result.rows;
 }
 
-export function quoteRelation(id: string): string {
-  const dot = id.indexOf('.');
-  return `${quoteIdent(id.slice(0, dot))}.${quoteIdent(id.slice(dot + 1))}`;
-}
 
 export interface BarrierCheck {
   /** What makes the barrier unable to hold, each naming the role and the fix. Empty when it holds. */
@@ -155,10 +156,14 @@ export async function checkBarrier(client: pg.Client, tableOids: readonly number
   const notes: string[] = [];
   const guarded = await readGuardedTables(client, planSchemas);
   const sequences = await readPlanSequences(client, tableOids);
-  const reach = await client.query<{ app: string; role: string; super: boolean; replication: boolean; bypassrls: boolean; owns: string[] | null }>(
+  type Owned = { id: string; quoted: string; sequence: boolean };
+  const reach = await client.query<{ app: string; role: string; super: boolean; replication: boolean; bypassrls: boolean; owns: Owned[] | null }>(
     `SELECT a.rolname::text AS app, r.rolname::text AS role, r.rolsuper AS super, r.rolreplication AS replication,
             r.rolbypassrls AS bypassrls,
-            (SELECT array_agg(n.nspname || '.' || c.relname ORDER BY 1) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            (SELECT json_agg(json_build_object('id', n.nspname || '.' || c.relname,
+                                               'quoted', quote_ident(n.nspname) || '.' || quote_ident(c.relname),
+                                               'sequence', c.relkind = 'S') ORDER BY n.nspname, c.relname)
+               FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
               WHERE c.relowner = r.oid AND c.oid = ANY($2::oid[])) AS owns
        FROM pg_roles a JOIN pg_roles r ON pg_has_role(a.oid, r.oid, 'MEMBER')
       WHERE a.rolname = ANY($1::text[])
@@ -175,8 +180,8 @@ export async function checkBarrier(client: pg.Client, tableOids: readonly number
     }
     if (r.owns?.length) {
       problems.push(
-        `${who} the owner of ${r.owns.join(', ')}: an owner can drop the freeze's guard trigger and grant itself writes back. ` +
-          `Fix: ${r.owns.map((t) => `ALTER ${sequences.some((s) => s.id === t) ? 'SEQUENCE' : 'TABLE'} ${quoteRelation(t)} OWNER TO ${quoteIdent(login)}`).join('; ')}.`,
+        `${who} the owner of ${r.owns.map((t) => t.id).join(', ')}: an owner can drop the freeze's guard trigger and grant itself writes back. ` +
+          `Fix: ${r.owns.map((t) => `ALTER ${t.sequence ? 'SEQUENCE' : 'TABLE'} ${t.quoted} OWNER TO ${quoteIdent(login)}`).join('; ')}.`,
       );
     }
     if (r.bypassrls && !r.super) {
