@@ -170,7 +170,11 @@ export async function checkBarrier(client: pg.Client, tableOids: readonly number
       ORDER BY a.rolname = r.rolname DESC, 1, 2`,
     [appRoles, [...guarded.map((t) => t.oid), ...sequences.map((s) => s.oid)]],
   );
-  const login = (await client.query<{ login: string }>('SELECT current_user::text AS login')).rows[0]!.login;
+  const { login, version } = (
+    await client.query<{ login: string; version: number }>(`SELECT current_user::text AS login, current_setting('server_version_num')::int AS version`)
+  ).rows[0]!;
+  // CREATE OR REPLACE TRIGGER (idempotent install) exists from PostgreSQL 14; Supabase runs 15 and later.
+  if (version < 140000) problems.push(`The source runs PostgreSQL ${Math.floor(version / 10000)}; the freeze's barrier needs 14 or later. Fix: upgrade the source first.`);
   for (const r of reach.rows) {
     const who = r.app === r.role ? `app role ${r.app} is` : `app role ${r.app} can SET ROLE to ${r.role}, which is`;
     const fix = (sql: string) => `${sql}, or remove ${r.app} from plan.appRoles and stop the application connecting as it`;
