@@ -85,6 +85,15 @@ export function formatName(name: string): string {
   return PLAIN.test(name) ? name : `"${name.replace(/"/g, '""')}"`;
 }
 
+/**
+ * SQL for the canonical id of the table named by two columns (e.g. `n.nspname`, `c.relname`): the same
+ * text `tableId` writes, so ids read from the catalog match the plan's.
+ */
+export function sqlTableId(schema: string, table: string): string {
+  const part = (name: string) => `CASE WHEN ${name} ~ '^[a-z_][a-z0-9_$]*$' THEN ${name}::text ELSE '"' || replace(${name}::text, '"', '""') || '"' END`;
+  return `(${part(schema)} || '.' || ${part(table)})`;
+}
+
 /** The canonical id of a table: `public.readings`, `public."User"`. */
 export function tableId(schema: string, table: string): string {
   return `${formatName(schema)}.${formatName(table)}`;

@@ -121,16 +121,30 @@ export async function writeRehearsalReport(path: string, facts: RehearsalFacts):
   for (const entry of attentions.slice(0, 10)) lines.push(`  - ${String(entry.at)} \`${String(entry.stepId)}\`${entry.occurrence ? ` run ${String(entry.occurrence)}` : ''}: ${String(entry.attention)}`);
   if (facts.world.drift.length) {
     lines.push('', '### Injected drift', '', `Deleted ${facts.world.drift.length} migrated readings from the target after the switch:`, '');
-    // Reconciliations run in watch.reconcile, and in the first-day review when none is recent: the
-    // keys they named are in the step outputs and the journal.
-    const evidence = JSON.stringify([Object.values(context.steps).map((step) => step.output), journal.entries]);
+    // Reconciliations run with the first hypercare check and every reconcile cadence from the switch
+    // (hypercare.check, stabilize.check, then watch.reconcile), and in the first-day review when none is
+    // recent: the keys they named are in the step results the journal records. Each row: the first run
+    // that named it, and how long after the switch.
+    const switchedAt = view.switchedAt;
+    const finished = journal.entries.filter((entry) => entry.type === 'step.finished');
+    const after = (at: string) => (switchedAt === undefined ? '' : ` (${formatAfter(Date.parse(at) - switchedAt)} after the switch)`);
+    const runName = (entry: (typeof journal.entries)[number]) => `\`${String(entry.stepId)}\`${entry.occurrence ? ` run ${String(entry.occurrence)}` : ''}`;
     for (const row of facts.world.drift) {
-      const named = new RegExp(`"id":"?${row.id}"?[,}]`).test(evidence);
-      lines.push(`- id ${row.id} (sensor ${row.sensorId}, ${row.recordedAt}): ${named ? 'named by the reconciliation' : 'NOT named by any reconciliation'}`);
+      const names = new RegExp(`"id":"?${row.id}"?[,}]`);
+      const first = finished.find((entry) => names.test(JSON.stringify(entry.result ?? null)));
+      const named = first ?? (names.test(JSON.stringify(Object.values(context.steps).map((step) => step.output))) ? 'a step output' : undefined);
+      lines.push(
+        `- id ${row.id} (sensor ${row.sensorId}, ${row.recordedAt}): ` +
+          (named === undefined
+            ? 'NOT named by any reconciliation'
+            : typeof named === 'string'
+              ? `named by the reconciliation (${named})`
+              : `named by the reconciliation: ${runName(named)} at ${String(named.at)}${after(String(named.at))}`),
+      );
     }
     const caught = (entry: (typeof journal.entries)[number]) => `${String(entry.attention ?? '')} ${String(entry.summary ?? '')}`;
-    const first = journal.entries.find((entry) => entry.type === 'step.finished' && /rows? missing/.test(caught(entry)));
-    lines.push('', first ? `First caught by \`${String(first.stepId)}\`${first.occurrence ? ` run ${String(first.occurrence)}` : ''} at ${String(first.at)}: ${caught(first).trim()}` : 'No reconciliation caught it.');
+    const first = finished.find((entry) => /rows? missing/.test(caught(entry)));
+    lines.push('', first ? `First caught by ${runName(first)} at ${String(first.at)}${after(String(first.at))}: ${caught(first).trim()}` : 'No reconciliation caught it.');
   }
 
   const rollback = view.phases.find((phase) => phase.id === branchPhase('rollback').id);
@@ -180,4 +194,10 @@ export async function writeRehearsalReport(path: string, facts: RehearsalFacts):
   lines.push('', '## Every step: planned against actual (virtual time)', '');
   lines.push(renderReport(session.plan, view, journal.entries).split('\n').slice(2).join('\n'));
   writeFileSync(path, `${lines.join('\n')}\n`);
+}
+
+/** "15 min", "6 h 5 min". */
+function formatAfter(ms: number): string {
+  const minutes = Math.round(ms / 60_000);
+  return minutes < 60 ? `${minutes} min` : `${Math.floor(minutes / 60)} h${minutes % 60 ? ` ${minutes % 60} min` : ''}`;
 }

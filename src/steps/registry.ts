@@ -3,6 +3,7 @@ import { archiveExports } from './core/archive.js';
 import { checkSteps } from './checks/index.js';
 import { preflight } from './core/preflight.js';
 import { dataSteps } from './data/index.js';
+import { afterFreezeProof } from './data/proof.js';
 import { externalSteps } from './external/index.js';
 import { reconcileSteps } from './reconcile/index.js';
 import { rollbackSteps } from './rollback/index.js';
@@ -17,6 +18,8 @@ export type CompleteStepRegistry = Record<ActionStepId, StepAction>;
 export function createStepRegistry(): CompleteStepRegistry {
   return {
     ...externalSteps,
+    // Right before DNS moves, the proof that nothing was written to the source since the cutover point.
+    'dns.switch': afterFreezeProof(externalSteps['dns.switch']!),
     ...dataSteps,
     ...reconcileSteps,
     ...checkSteps,

@@ -100,7 +100,7 @@ describe('hypercare.check', () => {
     const ctx = context('hypercare.check');
     const result = await checkSteps['hypercare.check']!.run(ctx);
     expect(result.attention).toBeUndefined();
-    expect(result.summary).toMatch(/^clean: error rate 0 % of 20 requests, p95 \d+ ms \([\d.]+× baseline 1000 ms\); database up \(\d+ ms\); 2 smoke probes ok; ingestion: 5 active groups reporting$/);
+    expect(result.summary).toMatch(/^clean: error rate 0 % of 20 requests, p95 \d+ ms \([\d.]+× baseline 1000 ms\); database up \(\d+ ms\); 2 smoke probes ok; ingestion: 5 active groups reporting; Reconciled 3 tables, [\d,]+ buckets: clean \(\d+ new rows after the cutover point\)$/);
     const output = result.output as CheckOutput;
     expect(output).toMatchObject({ requests: 20, failures: 0, errorRate: 0, baselineP95Ms: 1000, breaches: [], checkedAt: new Date(QUIET_AT).toISOString() });
     // Sensor 6 went quiet 3 h before the freeze: not active, not counted.

@@ -113,15 +113,19 @@ describe('data steps through the step context', () => {
     expect((await readdir(join(planDir, 'exports'))).filter((f) => f.includes('dry-run'))).toEqual([]);
 
     const freeze = await runStep('freeze.enable');
-    expect(freeze.summary).toMatch(/^Revoked \d+ write grants on 10 tables from anon, authenticated, service_role; ended 0 sessions$/);
-    expect((outputs['freeze.enable'] as { revoked: unknown[] }).revoked.length).toBe(10 * 3 * 4);
+    expect(freeze.summary).toMatch(
+      /^Revoked \d+ write grants on 10 tables from anon, authenticated, service_role; every write refused on 11 tables; ended 0 sessions$/,
+    );
+    // 4 write privileges on 10 tables, USAGE and UPDATE on temperature_readings' identity sequence, for 3 roles.
+    expect((outputs['freeze.enable'] as { revoked: unknown[] }).revoked.length).toBe(3 * (10 * 4 + 2));
+    expect((outputs['freeze.enable'] as { guarded: string[] }).guarded).toContain('auth.users');
     expect(notes).toContain(
       'freeze: revoked on public.organizations: DELETE, INSERT, TRUNCATE, UPDATE from anon (granted by postgres); ' +
         'DELETE, INSERT, TRUNCATE, UPDATE from authenticated (granted by postgres); DELETE, INSERT, TRUNCATE, UPDATE from service_role (granted by postgres)',
     );
 
     const quiet = await runStep('freeze.verify-no-writes');
-    expect(quiet.summary).toBe('No writes for 30s on 10 tables; 30 INSERT attempts as anon, authenticated, service_role were refused');
+    expect(quiet.summary).toBe('No writes for 30s on 10 tables; 30 INSERT attempts as anon, authenticated, service_role were refused; the guard trigger refused our own INSERT on all 10');
 
     const snapshot = await runStep('freeze.snapshot');
     const counts = (outputs['freeze.snapshot'] as { counts: Record<string, number> }).counts;
@@ -129,14 +133,14 @@ describe('data steps through the step context', () => {
     expect(snapshot.summary).toMatch(/^Cutover point .* at WAL [0-9A-F]+\/[0-9A-F]+: \d+ rows in 10 tables$/);
 
     const exported = await runStep('export.tables');
-    expect(exported.summary).toMatch(/^Exported \d+ rows .* from 10 tables in [\d.]+ s; 48 auth users$/);
+    expect(exported.summary).toMatch(/^Exported \d+ rows .* from 10 tables in [\d.]+ s; 48 auth users; 0 writes between 17:00 and 17:00$/);
     const dir = join(planDir, 'exports', runId);
     expect((await stat(dir)).mode & 0o777).toBe(0o700);
     expect((await stat(join(dir, 'auth-users.json'))).mode & 0o777).toBe(0o600);
     expect(progress.some((p) => p.label === 'export public.temperature_readings' && p.unit === 'rows')).toBe(true);
 
     const again = await runStep('export.tables');
-    expect(again.summary).toMatch(/\(10 already done\); 48 auth users$/);
+    expect(again.summary).toMatch(/\(10 already done\); 48 auth users; 0 writes between 17:00 and 17:00$/);
     expect(fake.requests).toHaveLength(1);
 
     const checked = await runStep('export.verify');
@@ -154,7 +158,7 @@ describe('data steps through the step context', () => {
     expect(verifiedTables.map((t) => t.sourceDigestFrom)).toEqual(Array(10).fill('export'));
 
     const unfreeze = await runStep('rollback.unfreeze-source');
-    expect(unfreeze.summary).toBe(`Restored ${10 * 3 * 4} write grants revoked at freeze.enable; the source accepts writes again`);
+    expect(unfreeze.summary).toBe(`Removed the write barrier from 11 tables and restored ${3 * (10 * 4 + 2)} write grants revoked at freeze.enable; the source accepts writes again`);
 
     for (const [step, output] of Object.entries(outputs)) {
       const text = JSON.stringify(output);
@@ -174,7 +178,7 @@ describe('data steps through the step context', () => {
     const result = await runStep('rollback.unfreeze-source', {
       outputs: { 'freeze.enable': { revoked: [] } },
     });
-    expect(result.summary).toBe('Nothing was revoked at freeze.enable, so nothing to restore');
+    expect(result.summary).toMatch(/^Removed the write barrier from \d+ tables and restored 0 write grants revoked at freeze.enable/);
   });
 
   it('says which environment variable is missing, without printing any connection string', async () => {

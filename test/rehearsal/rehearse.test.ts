@@ -37,19 +37,24 @@ describe('cutover rehearse', () => {
     expect(text).toMatch(/`hypercare\.check`: 8 of 8 runs/);
   });
 
-  it('--with-rollback --inject-drift: every deleted row named, the verdict with its evidence, every rollback step, zero readings lost', async () => {
+  it('--with-rollback --inject-drift 10: the first reconciliation, with the first hypercare check, names every deleted row; the verdict with its evidence, every rollback step, zero readings lost', async () => {
     const report = join(dir, 'rollback.md');
-    const result = await cli(['rehearse', '--rows', '20000', '--speed', '500000', '--with-rollback', '--inject-drift', '6', '--report', report], { ...process.env });
+    const result = await cli(['rehearse', '--rows', '20000', '--speed', '500000', '--with-rollback', '--inject-drift', '10', '--report', report], { ...process.env });
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
     const text = readFileSync(report, 'utf8');
     expect(text).toContain('- Outcome: The rollback is complete: the old system is live again.');
     const deleted = [...text.matchAll(/^- id (\d+) \(sensor [0-9a-f-]+, [^)]+\): (.+)$/gm)];
-    expect(deleted).toHaveLength(6);
-    for (const [, , named] of deleted) expect(named).toBe('named by the reconciliation');
-    expect(text).toMatch(/First caught by `review\.summary` at .*6 source rows missing/);
+    expect(deleted).toHaveLength(10);
+    // Issue 10, item 4: named by the first reconciliation after the switch, within the first hypercare hour
+    // (it used to be the first-day review, a day later).
+    for (const [, , named] of deleted) {
+      expect(named).toMatch(/^named by the reconciliation: `hypercare\.check` run 1 at \S+ \((\d+) min after the switch\)$/);
+      expect(Number(/\((\d+) min after/.exec(named!)![1])).toBeLessThan(60);
+    }
+    expect(text).toMatch(/First caught by `hypercare\.check` run 1 at \S+ \(\d+ min after the switch\): .*10 source rows missing/);
     expect(text).toContain('Decision tree verdict: **ROLLBACK**');
-    expect(text).toMatch(/^- .*\*\*yes\*\* — 6 source rows missing from the target/m);
+    expect(text).toMatch(/^- .*\*\*yes\*\* — 10 source rows missing from the target/m);
     for (const step of ['rollback.decide', 'rollback.freeze-target', 'rollback.export-delta', 'rollback.dns-revert', 'rollback.unfreeze-source', 'rollback.reimport', 'rollback.notice']) {
       expect(text).toMatch(new RegExp(`^- \`${step.replace('.', '\\.')}\`: done`, 'm'));
     }

@@ -59,11 +59,12 @@ describe('rollback branch', () => {
   it('freeze-target revokes the app role\'s writes on the target (recorded), refuses its writes, and is idempotent', async () => {
     expect(await tryWrite(f, 'target', `INSERT INTO readings (device_id, recorded_at, value) VALUES ('dev-001', now(), 1)`)).toBe('accepted');
     const first = await runStep(f, 'rollback.freeze-target');
-    // The target granted SELECT, INSERT, UPDATE, DELETE: the three writes of three tables are revoked, SELECT stays.
-    expect(first.summary).toMatch(/^Target frozen: 9 write grants on 3 tables revoked from rb_app; ended 0 sessions$/);
+    // The target granted SELECT, INSERT, UPDATE, DELETE: the three writes of three tables are revoked, SELECT
+    // stays; and USAGE on the readings' identity sequence (nextval).
+    expect(first.summary).toMatch(/^Target frozen: 10 write grants on 3 tables revoked from rb_app; ended 0 sessions$/);
     const revoked = (first.output as { revoked: { table: string; privilege: string; grantee: string }[] }).revoked;
-    expect(new Set(revoked.map((g) => `${g.table} ${g.privilege}`)).size).toBe(9);
-    expect(new Set(revoked.map((g) => g.privilege))).toEqual(new Set(['INSERT', 'UPDATE', 'DELETE']));
+    expect(new Set(revoked.map((g) => `${g.table} ${g.privilege}`)).size).toBe(10);
+    expect(new Set(revoked.map((g) => g.privilege))).toEqual(new Set(['INSERT', 'UPDATE', 'DELETE', 'USAGE']));
     expect(revoked.every((g) => g.grantee === APP_ROLE)).toBe(true);
 
     for (const statement of [
@@ -141,7 +142,8 @@ describe('rollback branch', () => {
 
   it('reimport after the unfreeze puts every post-cutover row into the source without colliding with new source writes, twice without duplicates', async () => {
     const unfrozen = await runStep(f, 'rollback.unfreeze-source');
-    expect(unfrozen.summary).toMatch(/^Restored 12 write grants/);
+    // 12 table grants and USAGE, UPDATE on the readings sequence.
+    expect(unfrozen.summary).toMatch(/^Removed the write barrier from 3 tables and restored 14 write grants/);
     // The old application writes again before the re-import runs: its ids come after the target's.
     await writeSourceAfterUnfreeze(f);
     const [firstSourceWrite] = await f.sql<{ min: string }>('source', `SELECT min(id) AS min FROM readings WHERE recorded_at >= '2027-01-02'`);
@@ -340,7 +342,7 @@ describe('on the FreshTrack schema (uuid and composite keys, enums, jsonb, bytea
 
     const freeze = await runStep(f, 'rollback.freeze-target');
     // anon only reads on the target; authenticated and service_role lose INSERT, UPDATE and DELETE on 10 tables.
-    expect(freeze.summary).toMatch(/^Target frozen: 60 write grants on 10 tables revoked from anon, authenticated, service_role/);
+    expect(freeze.summary).toMatch(/^Target frozen: 62 write grants on 10 tables revoked from anon, authenticated, service_role/);
     const delta = await runStep(f, 'rollback.export-delta');
     expect(delta.summary).toMatch(new RegExp(`: ${ingested!.n} append-only rows to re-import, 2 changes in other tables for review$`));
     await runStep(f, 'rollback.unfreeze-source');

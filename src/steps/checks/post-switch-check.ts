@@ -7,7 +7,9 @@ import type { StepAction, StepContext, StepResult } from '../types.js';
 import { buildDecisionInputs } from './decision-inputs.js';
 import { describeServiceProbes, measureService, runSmokeProbes, type ServiceReading, type SmokeReading } from './service-health.js';
 import { ingestionTables, inspectTarget, type DatabaseFacts, type TargetReading } from './target-health.js';
-import { loadStoredReconciliations } from './stored-reconciliations.js';
+import { loadStoredReconciliations, storeReconciliation } from './stored-reconciliations.js';
+import { reconcileFromContext, reconcileStepResult, type ReconcileResult } from '../reconcile/index.js';
+import { reconciliationDue } from '../reconcile/schedule.js';
 import { output as stepOutput } from '../outputs.js';
 
 declare module '../outputs.js' {
@@ -45,6 +47,8 @@ export interface CheckOutput extends ServiceReading {
   facts?: TargetReading['facts'];
   /** watch.daily: the decision tree on the run's evidence including this measurement. */
   decision?: Decision;
+  /** hypercare.check / stabilize.check: the reconciliation run with this check, when one was due. */
+  reconciliation?: ReconcileResult;
   /** Each breached criterion in words; empty when clean. */
   breaches: string[];
 }
@@ -65,6 +69,8 @@ interface CheckOptions {
   facts: boolean;
   /** Re-evaluate the rollback criteria with the decision tree. */
   decide: boolean;
+  /** Reconcile source and target when one is due (reconcile/schedule.ts): hypercare and stabilization. */
+  reconcile?: boolean;
 }
 
 /**
@@ -206,6 +212,19 @@ async function runCheck(ctx: StepContext, options: CheckOptions): Promise<StepRe
     ingestion: target.ingestion,
     ...(target.facts ? { facts: target.facts } : {}),
   };
+  // A reconciliation goes before the decision, which then judges its result too.
+  let reconciled: StepResult | undefined;
+  if (options.reconcile && switchedMs !== undefined && freezeTimeOf(ctx.outputs) !== undefined) {
+    const stored = loadStoredReconciliations(ctx.stateDir, ctx.runId);
+    const last = stored.length > 0 ? Math.max(...stored.map((run) => Date.parse(run.checkedAt))) : undefined;
+    if (reconciliationDue(switchedMs, nowMs, parseDuration(plan.cadences.reconcile), last)) {
+      const result = await reconcileFromContext(ctx);
+      // Kept where `cutover reconcile` keeps its runs: the decision and the report read them from there.
+      await storeReconciliation(ctx.stateDir, ctx.runId, result);
+      measured.reconciliation = result;
+      reconciled = reconcileStepResult(result);
+    }
+  }
   if (options.decide) {
     const inputs = buildDecisionInputs(
       { ...ctx.outputs, [ctx.stepId]: { ...measured, breaches: [] } },
@@ -215,7 +234,9 @@ async function runCheck(ctx: StepContext, options: CheckOptions): Promise<StepRe
     );
     measured.decision = evaluateDecision(inputs, plan.thresholds);
   }
-  const output: CheckOutput = { ...measured, breaches: judgeCheck(measured, plan.thresholds) };
+  const breaches = judgeCheck(measured, plan.thresholds);
+  if (reconciled?.attention) breaches.push(reconciled.attention.reason);
+  const output: CheckOutput = { ...measured, breaches };
   const note: CheckNote = {
     checkedAt: output.checkedAt,
     requests: output.requests,
@@ -225,7 +246,7 @@ async function runCheck(ctx: StepContext, options: CheckOptions): Promise<StepRe
     baselineP95Ms: output.baselineP95Ms,
     breaches: output.breaches,
   };
-  const summary = summarizeCheck(output);
+  const summary = summarizeCheck(output) + (reconciled ? `; ${reconciled.summary}` : '');
   ctx.note(`${ctx.stepId}: ${summary}`, { check: note });
   if (output.breaches.length === 0) return { summary, output };
   const evidence = output.decision ? { ...output, decisionText: renderDecision(output.decision) } : output;
@@ -248,6 +269,9 @@ function checkStep(options: CheckOptions): StepAction {
         ),
         ...(options.facts ? ['  target database size and WAL archiving status (pg_database_size, pg_stat_archiver)'] : []),
         ...(options.decide ? ['  the decision tree on the run\'s evidence (latest reconciliation, this measurement, assertions)'] : []),
+        ...(options.reconcile
+          ? [`  a reconciliation of source and target with the first check after the switch, then at the first check after every ${plan.cadences.reconcile} mark counted from the switch`]
+          : []),
         `Breach (stops for a sign-off): error rate above ${percent(t.errorRate)}, p95 above ${t.degradedLatencyMultiple}× baseline, ` +
           `database unreachable, a smoke probe failing, an active sensor silent over ${t.readingsGap}` +
           `${options.facts ? ', WAL archiving failing' : ''}${options.decide ? ', verdict rollback' : ''}.`,
@@ -257,6 +281,6 @@ function checkStep(options: CheckOptions): StepAction {
   };
 }
 
-export const hypercareCheck = checkStep({ facts: false, decide: false });
-export const stabilizeCheck = checkStep({ facts: true, decide: false });
+export const hypercareCheck = checkStep({ facts: false, decide: false, reconcile: true });
+export const stabilizeCheck = checkStep({ facts: true, decide: false, reconcile: true });
 export const dailyCheck = checkStep({ facts: true, decide: true });

@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
-import { readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, open, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import type { StepAction, StepContext } from '../types.js';
@@ -12,6 +12,17 @@ async function sha256(path: string): Promise<string> {
   const hash = createHash('sha256');
   for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
   return hash.digest('hex');
+}
+
+/** Write `content` to `path` with mode 0600, also when the file already existed with another mode. */
+async function writeOwnerOnly(path: string, content: string): Promise<void> {
+  const handle = await open(path, 'w', 0o600);
+  try {
+    await handle.chmod(0o600);
+    await handle.writeFile(content);
+  } finally {
+    await handle.close();
+  }
 }
 
 function paths(ctx: StepContext) {
@@ -36,14 +47,18 @@ export const archiveExports: StepAction = {
     const files = (await readdir(folder)).filter((name) => name !== 'SHA256SUMS').sort();
     const sums = [];
     for (const name of files) sums.push(`${await sha256(join(folder, name))}  ${name}`);
-    await writeFile(join(folder, 'SHA256SUMS'), `${sums.join('\n')}\n`, { mode: 0o600 });
+    await writeOwnerOnly(join(folder, 'SHA256SUMS'), `${sums.join('\n')}\n`);
     const partial = `${archive}.part`;
     await rm(partial, { force: true });
+    // The tarball holds user data: it exists owner-only before tar writes a byte into it (tar keeps the
+    // mode of the file it truncates), whatever the umask and the mode of an existing exports folder.
+    await writeOwnerOnly(partial, '');
     // Debian's (and every server's) tar: no dependency for a one-off tarball.
     await run('tar', ['-czf', partial, '-C', exportsRoot, ctx.runId], { signal: ctx.signal });
+    await chmod(partial, 0o600);
     const digest = await sha256(partial);
     await rename(partial, archive);
-    await writeFile(sumsFile, `${digest}  ${ctx.runId}.tar.gz\n`, { mode: 0o600 });
+    await writeOwnerOnly(sumsFile, `${digest}  ${ctx.runId}.tar.gz\n`);
     const bytes = (await stat(archive)).size;
     return { summary: `archived ${files.length} files into ${archive} (${bytes.toLocaleString('en-US')} bytes, sha256 ${digest.slice(0, 12)}…)`, output: { archive, sha256: digest, bytes, files: files.length } };
   },

@@ -3,6 +3,7 @@ import { assertSecureConnections, probeDatabase } from '../../adapters/database.
 import { probeHttp } from '../../adapters/probes.js';
 import type { Plan } from '../../config/schema.js';
 import { checkPlanCoverage } from '../data/accounted.js';
+import { checkPlanBarrier } from '../data/barrier.js';
 
 export interface SystemCheck {
   system: string;
@@ -23,7 +24,14 @@ export async function reachSystems(plan: Plan, planDir: string, env: Record<stri
     const warning = warnings.find((w) => w.includes(`${side} database (`));
     results.push({ system: `${side} database`, ...probe, ...(warning && probe.ok ? { message: `${probe.message}; warning: ${warning}` } : {}) });
   }
-  if (results.every((r) => r.ok)) results.push(...(await checkPlanCoverage(plan, env)));
+  // Only once the source answers: the reason it does not is already said above.
+  if (results[0]!.ok) {
+    results.push({
+      system: 'freeze barrier',
+      ...(await checkPlanBarrier(plan, env, planDir).catch((error: unknown) => ({ ok: false, message: (error as Error).message }))),
+    });
+  }
+  if (results.every((r) => r.ok)) results.push(...(await checkPlanCoverage(plan, env, planDir)));
   results.push(...(await checkExternal(plan, env, { planDir })));
   const health = await probeHttp(plan.probes.oldHealth);
   results.push({ system: 'old system', ok: health.ok, message: health.ok ? `${health.url} answered in ${health.latencyMs} ms` : `${health.url}: ${health.problem ?? 'failed'}` });

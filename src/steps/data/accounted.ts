@@ -118,10 +118,11 @@ export interface CoverageFinding {
 export async function checkPlanCoverage(
   plan: PlanTables & { source: { urlEnv: string }; target: { urlEnv: string } },
   env: Record<string, string | undefined>,
+  planDir = '.',
 ): Promise<CoverageFinding[]> {
   const system = 'plan tables';
-  const source = planDatabase(plan, env, 'source');
-  const target = planDatabase(plan, env, 'target');
+  const source = planDatabase(plan, env, 'source', planDir);
+  const target = planDatabase(plan, env, 'target', planDir);
   let sourceClient: pg.Client;
   try {
     sourceClient = await source.connect();

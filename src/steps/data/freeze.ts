@@ -2,11 +2,14 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import type pg from 'pg';
-import { inTransaction, quoteIdent, withConnection, type Database } from '../../adapters/postgres.js';
+import { inTransaction, quoteIdent, quoteQualified, withConnection, type Database } from '../../adapters/postgres.js';
+import { sqlTableId } from '../../config/identifiers.js';
 import type { Clock } from '../../engine/clock.js';
 import { isReservedRole, readTables, RESERVED_ROLES, type TableInfo } from './catalog.js';
 import { writeFileAtomic } from '../../adapters/atomic-write.js';
 import type { CutoverPoint } from './manifest.js';
+import { describeWrites, readWriteCounters, writesBetween } from './proof.js';
+import { checkBarrier, FROZEN_SQLSTATE, installBarrier, readGuardedTables, readInstalledGuards, readPlanSequences, removeBarrier } from './barrier.js';
 
 /**
  * Freeze and unfreeze of the source.
@@ -20,10 +23,14 @@ import type { CutoverPoint } from './manifest.js';
  */
 
 export const WRITE_PRIVILEGES = ['INSERT', 'UPDATE', 'DELETE', 'TRUNCATE'] as const;
+/** nextval needs USAGE or UPDATE, setval needs UPDATE: both are revoked on the plan tables' sequences. */
+export const SEQUENCE_WRITE_PRIVILEGES = ['USAGE', 'UPDATE'] as const;
 
 export interface RecordedGrant {
-  /** `schema.table`. */
+  /** `schema.table` (or `schema.sequence` when `object` is `sequence`). */
   table: string;
+  /** Set for a grant on one of the plan tables' sequences; absent for a table. */
+  object?: 'sequence';
   /** Set for a column-level grant. */
   column: string | null;
   /** Role name, or `PUBLIC`. */
@@ -41,6 +48,8 @@ export interface TerminatedSession {
 export interface FreezeResult {
   /** Every grant revoked by this run's freeze, including by earlier attempts. */
   revoked: RecordedGrant[];
+  /** Tables that carry the barrier's guard trigger (see barrier.ts). */
+  guarded: string[];
   terminated: TerminatedSession[];
 }
 
@@ -53,6 +62,11 @@ export interface FreezeOptions {
    * commit but before its output was saved still knows what to restore when it runs again.
    */
   recordFile: string;
+  /**
+   * Names the maintenance window in the error every refused write gets. Without it only the grants are
+   * revoked and no barrier is installed (rollback.freeze-target: the target is never unfrozen by us).
+   */
+  window?: string;
 }
 
 export async function freezeSource(options: FreezeOptions): Promise<FreezeResult> {
@@ -60,57 +74,118 @@ export async function freezeSource(options: FreezeOptions): Promise<FreezeResult
     await checkAppRoles(client, options.appRoles);
     const tables = await readTables(client, options.tables, options.source.label);
     const earlier = await readGrantRecord(options.recordFile);
-    const revoked = await inTransaction(client, async () => {
-      const current = await readWriteGrants(client, tables, options.appRoles);
+    if (options.window) {
+      const barrier = await checkBarrier(client, tables.map((t) => t.oid), tables.map((t) => t.schema), options.appRoles);
+      if (barrier.problems.length > 0) throw new Error(`The freeze cannot hold: ${barrier.problems.join(' ')} Nothing was changed.`);
+    }
+    const sequences = await readPlanSequences(client, tables.map((t) => t.oid));
+    const guardedTables = options.window ? await readGuardedTables(client, tables.map((t) => t.schema)) : [];
+    const { revoked, guarded } = await inTransaction(client, async () => {
+      const current = [
+        ...(await readWriteGrants(client, tables, options.appRoles)),
+        ...(await readSequenceGrants(client, sequences.map((s) => s.oid), options.appRoles)),
+      ];
       const all = mergeGrants(earlier, current);
       await mkdir(dirname(options.recordFile), { recursive: true });
       await writeFileAtomic(options.recordFile, `${JSON.stringify({ revoked: all }, null, 2)}\n`, { mode: 0o600 });
       for (const grant of revokeOrder(current, options.appRoles)) {
         await client.query(`SET LOCAL ROLE ${quoteIdent(grant.grantor)}`);
         await client.query(
-          `REVOKE ${privilegeClause(grant)} ON TABLE ${quoteTable(grant.table)} FROM ${granteeClause(grant.grantee)}`,
+          `REVOKE ${privilegeClause(grant)} ON ${objectClause(grant)} FROM ${granteeClause(grant.grantee)}`,
         );
       }
       await client.query('RESET ROLE');
-      const remaining = await remainingWritePrivileges(client, tables, options.appRoles);
+      // The second line, for every path the revoke cannot see (owners' functions, triggers, cascades, the auth service).
+      if (options.window) await installBarrier(client, guardedTables, options.window);
+      const remaining = [
+        ...(await remainingWritePrivileges(client, tables, options.appRoles)),
+        ...(await remainingSequencePrivileges(client, sequences, options.appRoles)),
+      ];
       if (remaining.length > 0) {
         throw new Error(
           `The app roles can still write after the revoke: ${remaining.join('; ')}. Add the roles named ` +
             `there to plan.appRoles (or revoke their membership) and run freeze.enable again. Nothing was changed.`,
         );
       }
-      return all;
+      return { revoked: all, guarded: await readInstalledGuards(client) };
     });
     const terminated = await terminateAppSessions(client, options.appRoles);
-    return { revoked, terminated };
+    return { revoked, guarded, terminated };
   });
 }
 
-export async function unfreezeSource(options: { source: Database; grants: readonly RecordedGrant[] }): Promise<{ restored: number }> {
-  if (options.grants.length === 0) return { restored: 0 };
+export async function unfreezeSource(options: {
+  source: Database;
+  grants: readonly RecordedGrant[];
+}): Promise<{ restored: number; unguarded: string[] }> {
   return withConnection(options.source, async (client) => {
-    await inTransaction(client, async () => {
+    const unguarded = await inTransaction(client, async () => {
+      const removed = await removeBarrier(client);
       // Reverse of the revoke order: a grant made by an app role needs that role's grant option back first.
       const grantees = new Set(options.grants.map((g) => g.grantee));
       const ordered = [...options.grants].sort((a, b) => Number(grantees.has(a.grantor)) - Number(grantees.has(b.grantor)));
       for (const grant of ordered) {
         await client.query(`SET LOCAL ROLE ${quoteIdent(grant.grantor)}`);
         await client.query(
-          `GRANT ${privilegeClause(grant)} ON TABLE ${quoteTable(grant.table)} TO ${granteeClause(grant.grantee)}` +
+          `GRANT ${privilegeClause(grant)} ON ${objectClause(grant)} TO ${granteeClause(grant.grantee)}` +
             (grant.grantable ? ' WITH GRANT OPTION' : ''),
         );
       }
       await client.query('RESET ROLE');
+      return removed;
     });
-    const tables = await readTables(client, [...new Set(options.grants.map((g) => g.table))], options.source.label);
-    const present = await readWriteGrants(client, tables, [...new Set(options.grants.map((g) => g.grantee))]);
+    if (options.grants.length === 0) return { restored: 0, unguarded };
+    const tableGrants = options.grants.filter((g) => g.object !== 'sequence');
+    const sequenceGrants = options.grants.filter((g) => g.object === 'sequence');
+    const tables = await readTables(client, [...new Set(tableGrants.map((g) => g.table))], options.source.label);
+    const sequenceOids = (
+      await client.query<{ oid: number }>('SELECT to_regclass(s)::oid::int AS oid FROM unnest($1::text[]) s', [
+        [...new Set(sequenceGrants.map((g) => quoteQualified(g.table)))],
+      ])
+    ).rows.map((r) => r.oid);
+    const grantees = [...new Set(options.grants.map((g) => g.grantee))];
+    const present = [
+      ...(tables.length ? await readWriteGrants(client, tables, grantees) : []),
+      ...(await readSequenceGrants(client, sequenceOids, grantees)),
+    ];
     const keys = new Set(present.map(grantKey));
     const missing = options.grants.filter((g) => !keys.has(grantKey(g)));
     if (missing.length > 0) {
       throw new Error(`Grants not restored: ${missing.map(describeGrant).join('; ')}.`);
     }
-    return { restored: options.grants.length };
+    return { restored: options.grants.length, unguarded };
   });
+}
+
+/** USAGE and UPDATE grants of `roles` and PUBLIC on the sequences `oids`, from the catalog. */
+export async function readSequenceGrants(client: pg.Client, oids: readonly number[], roles: readonly string[]): Promise<RecordedGrant[]> {
+  const result = await client.query<RecordedGrant>(
+    `SELECT ${sqlTableId('n.nspname', 'c.relname')} AS table, 'sequence' AS object, NULL AS column,
+            CASE WHEN acl.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(acl.grantee)::text END AS grantee,
+            pg_get_userbyid(acl.grantor)::text AS grantor, acl.privilege_type AS privilege, acl.is_grantable AS grantable
+       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace CROSS JOIN LATERAL aclexplode(c.relacl) acl
+      WHERE c.oid = ANY($1::oid[]) AND c.relacl IS NOT NULL
+        AND acl.privilege_type = ANY($2::text[])
+        AND (acl.grantee = 0 OR pg_get_userbyid(acl.grantee) = ANY($3::text[]))
+      ORDER BY 1, 4, 6, 5`,
+    [oids, SEQUENCE_WRITE_PRIVILEGES, roles],
+  );
+  return result.rows;
+}
+
+async function remainingSequencePrivileges(
+  client: pg.Client,
+  sequences: readonly { id: string; oid: number }[],
+  roles: readonly string[],
+): Promise<string[]> {
+  const result = await client.query<{ role: string; sequence: string; privilege: string }>(
+    `SELECT r.role, s.name AS sequence, p.privilege
+       FROM unnest($1::text[]) r(role), unnest($2::oid[], $3::text[]) s(oid, name), unnest($4::text[]) p(privilege)
+      WHERE has_sequence_privilege(r.role, s.oid, p.privilege)
+      ORDER BY 1, 2, 3`,
+    [roles, sequences.map((s) => s.oid), sequences.map((s) => s.id), SEQUENCE_WRITE_PRIVILEGES],
+  );
+  return result.rows.map((r) => `${r.role} can ${r.privilege} sequence ${r.sequence}`);
 }
 
 /** Write grants (INSERT, UPDATE, DELETE, TRUNCATE) of `roles` and PUBLIC on `tables`, from the catalog. */
@@ -127,7 +202,7 @@ export async function readWriteGrants(
        SELECT a.attrelid, a.attname, (aclexplode(a.attacl)).*
          FROM pg_attribute a
         WHERE a.attrelid = ANY($1::oid[]) AND a.attnum > 0 AND NOT a.attisdropped AND a.attacl IS NOT NULL)
-     SELECT n.nspname || '.' || c.relname AS table, acl.column::text AS column,
+     SELECT ${sqlTableId('n.nspname', 'c.relname')} AS table, acl.column::text AS column,
             CASE WHEN acl.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(acl.grantee)::text END AS grantee,
             pg_get_userbyid(acl.grantor)::text AS grantor, acl.privilege_type AS privilege, acl.is_grantable AS grantable
        FROM acl JOIN pg_class c ON c.oid = acl.oid JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -199,11 +274,7 @@ export async function terminateAppSessions(client: pg.Client, roles: readonly st
 }
 
 
-export interface WriteCounters {
-  inserts: number;
-  updates: number;
-  deletes: number;
-}
+export type { WriteCounters } from './proof.js';
 
 export interface WriteAttempt {
   role: string;
@@ -217,6 +288,8 @@ export interface NoWritesResult {
   quietWindowMs: number;
   tables: number;
   attempts: WriteAttempt[];
+  /** With `barrier`: the tables whose guard trigger refused our own INSERT. */
+  guarded: number;
 }
 
 export interface VerifyNoWritesOptions {
@@ -226,6 +299,8 @@ export interface VerifyNoWritesOptions {
   clock: Clock;
   quietWindowMs: number;
   signal?: AbortSignal;
+  /** Also prove the barrier is in place: our own INSERT (in a rolled-back transaction) gets SQLSTATE 25006 on every table. */
+  barrier?: boolean;
 }
 
 /**
@@ -276,26 +351,20 @@ export async function verifyNoWrites(options: VerifyNoWritesOptions): Promise<No
           `Run freeze.enable again.`,
       );
     }
-    return { quietWindowMs: options.quietWindowMs, tables: tables.length, attempts };
+    let guarded = 0;
+    if (options.barrier) {
+      const open: string[] = [];
+      for (const table of tables) {
+        const answer = await attemptOwnInsert(client, table);
+        if (answer.code === FROZEN_SQLSTATE) guarded++;
+        else open.push(`${table.id} (${answer.message})`);
+      }
+      if (open.length > 0) {
+        throw new Error(`The freeze's guard trigger is missing on ${open.join('; ')}. Run freeze.enable again.`);
+      }
+    }
+    return { quietWindowMs: options.quietWindowMs, tables: tables.length, attempts, guarded };
   });
-}
-
-async function readWriteCounters(client: pg.Client, tables: readonly TableInfo[]): Promise<Map<string, WriteCounters>> {
-  // Our own backend's pending counters go out now, and the statistics snapshot cached by this session
-  // (stats_fetch_consistency) is dropped so the reading is fresh.
-  await client.query('SELECT pg_stat_force_next_flush(), pg_stat_clear_snapshot()');
-  const result = await client.query<{ oid: number; ins: string; upd: string; del: string }>(
-    `SELECT c.oid::int AS oid,
-            coalesce(s.n_tup_ins, 0) AS ins, coalesce(s.n_tup_upd, 0) AS upd, coalesce(s.n_tup_del, 0) AS del
-       FROM unnest($1::oid[]) c(oid) LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid`,
-    [tables.map((t) => t.oid)],
-  );
-  return new Map(
-    tables.map((t) => {
-      const row = result.rows.find((r) => r.oid === t.oid);
-      return [t.id, { inserts: Number(row?.ins ?? 0), updates: Number(row?.upd ?? 0), deletes: Number(row?.del ?? 0) }];
-    }),
-  );
 }
 
 /**
@@ -323,13 +392,32 @@ async function attemptInsert(client: pg.Client, role: string, table: TableInfo):
   }
 }
 
-/** The cutover point: database time, WAL position and exact row counts, all from one snapshot. */
+/** Our own INSERT, rolled back: the guard trigger answers before any row or constraint is looked at. */
+async function attemptOwnInsert(client: pg.Client, table: TableInfo): Promise<{ code?: string; message: string }> {
+  await client.query('BEGIN');
+  try {
+    await client.query(`INSERT INTO ${table.quoted} DEFAULT VALUES`);
+    return { message: 'accepted' };
+  } catch (error) {
+    const e = error as { code?: string; message?: string };
+    return { code: e.code, message: e.message ?? String(error) };
+  } finally {
+    await client.query('ROLLBACK').catch(() => {});
+  }
+}
+
+/**
+ * The cutover point: database time, WAL position and exact row counts, all from one snapshot, and the
+ * write counters the proof compares later (proof.ts). The counters are read on both sides of the
+ * snapshot: if they differ, something wrote while the point was being taken, and no point is recorded.
+ */
 export async function snapshotCutoverPoint(options: { source: Database; tables: readonly string[] }): Promise<CutoverPoint> {
-  return withConnection(options.source, async (client) =>
-    inTransaction(
+  return withConnection(options.source, async (client) => {
+    const tables = await readTables(client, options.tables, options.source.label);
+    const before = await readWriteCounters(client, tables);
+    const point = await inTransaction(
       client,
       async () => {
-        const tables = await readTables(client, options.tables, options.source.label);
         const head = (
           await client.query<{ at: Date; lsn: string }>('SELECT now() AS at, pg_current_wal_lsn()::text AS lsn')
         ).rows[0]!;
@@ -341,8 +429,17 @@ export async function snapshotCutoverPoint(options: { source: Database; tables: 
         return { at: head.at.toISOString(), lsn: head.lsn, counts };
       },
       'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY',
-    ),
-  );
+    );
+    const counters = Object.fromEntries(before);
+    const during = writesBetween(counters, await readWriteCounters(client, tables));
+    if (during.length > 0) {
+      throw new Error(
+        `Writes reached the source while the cutover point was being recorded: ${describeWrites(during)}. ` +
+          `The freeze is not holding for some writer: find it (pg_stat_activity), stop it, and run freeze.snapshot again.`,
+      );
+    }
+    return { ...point, counters };
+  });
 }
 
 export async function readGrantRecord(file: string): Promise<RecordedGrant[]> {
@@ -368,23 +465,23 @@ function revokeOrder(grants: readonly RecordedGrant[], roles: readonly string[])
 }
 
 function grantKey(g: RecordedGrant): string {
-  return [g.table, g.column ?? '', g.grantee, g.grantor, g.privilege, g.grantable].join('\u0000');
+  return [g.object ?? 'table', g.table, g.column ?? '', g.grantee, g.grantor, g.privilege, g.grantable].join('\u0000');
 }
 
 export function describeGrant(g: RecordedGrant): string {
   const column = g.column ? ` (${g.column})` : '';
-  return `${g.privilege}${column} on ${g.table} to ${g.grantee} by ${g.grantor}${g.grantable ? ' with grant option' : ''}`;
+  return `${g.privilege}${column} on ${g.object === 'sequence' ? 'sequence ' : ''}${g.table} to ${g.grantee} by ${g.grantor}${g.grantable ? ' with grant option' : ''}`;
 }
 
 function privilegeClause(g: RecordedGrant): string {
   return g.column ? `${g.privilege} (${quoteIdent(g.column)})` : g.privilege;
 }
 
+function objectClause(g: RecordedGrant): string {
+  return `${g.object === 'sequence' ? 'SEQUENCE' : 'TABLE'} ${quoteQualified(g.table)}`;
+}
+
 function granteeClause(grantee: string): string {
   return grantee === 'PUBLIC' ? 'PUBLIC' : quoteIdent(grantee);
 }
 
-function quoteTable(id: string): string {
-  const dot = id.indexOf('.');
-  return `${quoteIdent(id.slice(0, dot))}.${quoteIdent(id.slice(dot + 1))}`;
-}

@@ -22,6 +22,8 @@ import {
 } from './freeze.js';
 import { loadTables, META_SCHEMA, REBUILD_INDEXES_ABOVE_ROWS } from './load.js';
 import { digestFile, readManifest, writeManifest, type CutoverPoint } from './manifest.js';
+import { anchorOf, requireJournaledExport, type ExportAnchor } from './anchor.js';
+import { requireNoWritesSince, type WriteCounters } from './proof.js';
 import { checkTargetReady, formatBytes } from './target-ready.js';
 import { DataMismatchError, digestsFromManifest, verifyTables } from './verify.js';
 
@@ -30,7 +32,9 @@ declare module '../outputs.js' {
     /** The grants the freeze revoked (exactly what unfreeze restores) and the sessions it ended. */
     'freeze.enable': { revoked: RecordedGrant[]; terminatedSessions: number; terminatedRoles: string[] };
     /** The cutover point, and the engine clock's time when it was taken. */
-    'freeze.snapshot': CutoverPoint & { clockAt: string };
+    'freeze.snapshot': CutoverPoint & { clockAt: string; counters: Record<string, WriteCounters> };
+    /** The export as journaled: the manifest's hash and every file's sha256 and digest. */
+    'export.tables': { anchor?: ExportAnchor };
   }
 }
 
@@ -57,6 +61,9 @@ const source = (ctx: StepContext) => planDatabase(ctx.plan, ctx.env, 'source', c
 const target = (ctx: StepContext) => planDatabase(ctx.plan, ctx.env, 'target', ctx.planDir);
 const cutoverPoint = (ctx: StepContext): CutoverPoint | null => output(ctx.outputs, 'freeze.snapshot') ?? null;
 const roleList = (ctx: StepContext) => ctx.plan.appRoles.join(', ');
+/** How a refused write names the window, e.g. `the maintenance window of "FreshTrack" (2026-12-05T22:00 America/New_York, 150m)`. */
+const windowName = (ctx: StepContext) =>
+  `the maintenance window of "${ctx.plan.name}" (${ctx.plan.t0.at} ${ctx.plan.t0.zone}, ${ctx.plan.windowDuration})`;
 
 function tableLines(ctx: StepContext): string {
   const counts = cutoverPoint(ctx)?.counts;
@@ -76,6 +83,7 @@ const freezeEnable = {
       tables: tableNames(ctx),
       appRoles: ctx.plan.appRoles,
       recordFile: grantRecordFile(ctx),
+      window: windowName(ctx),
     });
     const roles = [...new Set(result.terminated.map((s) => s.role))];
     // One journal line per table: who lost which write privilege (the full record is in the output).
@@ -89,13 +97,15 @@ const freezeEnable = {
     for (const [table, holders] of byTable) {
       ctx.note(`freeze: revoked on ${table}: ${[...holders].map(([who, privileges]) => `${privileges.join(', ')} from ${who}`).join('; ')}`);
     }
+    ctx.note(`freeze: guard trigger on ${result.guarded.length} tables: ${result.guarded.join(', ')}`);
     return {
       summary:
         `Revoked ${result.revoked.length} write grant${result.revoked.length === 1 ? '' : 's'} on ` +
-        `${tableNames(ctx).length} tables from ${roleList(ctx)}; ended ${result.terminated.length} session` +
+        `${tableNames(ctx).length} tables from ${roleList(ctx)}; every write refused on ${result.guarded.length} tables; ended ${result.terminated.length} session` +
         `${result.terminated.length === 1 ? '' : 's'}${roles.length ? ` (${roles.join(', ')})` : ''}`,
       output: {
         revoked: result.revoked,
+        guarded: result.guarded,
         terminatedSessions: result.terminated.length,
         terminatedRoles: roles,
       },
@@ -107,6 +117,12 @@ const freezeEnable = {
       `to ${roleList(ctx)} or PUBLIC on the ${tableNames(ctx).length} plan tables (from pg_class.relacl and`,
       `pg_attribute.attacl) into ${grantRecordFile(ctx)}, then revoke each one as its grantor:`,
       `  SET LOCAL ROLE <grantor>; REVOKE <privilege> ON TABLE <table> FROM <role>;`,
+      `and the same for USAGE/UPDATE on the sequences those tables use (nextval, setval);`,
+      `then, for every write path the revoke cannot see (SECURITY DEFINER functions, views, rules, triggers,`,
+      `cascades, the auth service), on every table of the plan's schemas, partitions included, and auth.users/auth.identities:`,
+      `  CREATE OR REPLACE TRIGGER cutover_freeze_guard BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON <table>`,
+      `    FOR EACH STATEMENT EXECUTE FUNCTION _cutover_freeze.refuse_write();   -- raises SQLSTATE 25006`,
+      `  ALTER TABLE <table> ENABLE ALWAYS TRIGGER cutover_freeze_guard;`,
       `and check that has_table_privilege() is false for every app role. Tables:`,
       tableLines(ctx),
       `Then end the app roles' sessions (and those of login roles that can SET ROLE to them, e.g. authenticator):`,
@@ -125,10 +141,13 @@ const freezeVerifyNoWrites = {
       clock: ctx.clock,
       quietWindowMs,
       signal: ctx.signal,
+      barrier: true,
     });
     return {
-      summary: `No writes for ${ctx.plan.freeze.quietWindow} on ${result.tables} tables; ${result.attempts.length} INSERT attempts as ${roleList(ctx)} were refused`,
-      output: { quietWindowMs, tables: result.tables, refusedAttempts: result.attempts.length },
+      summary:
+        `No writes for ${ctx.plan.freeze.quietWindow} on ${result.tables} tables; ${result.attempts.length} INSERT attempts as ${roleList(ctx)} were refused; ` +
+        `the guard trigger refused our own INSERT on all ${result.guarded}`,
+      output: { quietWindowMs, tables: result.tables, refusedAttempts: result.attempts.length, guarded: result.guarded },
     };
   },
   dryRun(ctx: StepContext): string {
@@ -137,7 +156,8 @@ const freezeVerifyNoWrites = {
       `wait ${ctx.plan.freeze.quietWindow}, read them again: any change fails the step.`,
       `Then, for each of ${roleList(ctx)} and each table, in a transaction that is rolled back:`,
       `  BEGIN; SET LOCAL ROLE <role>; INSERT INTO <table> DEFAULT VALUES; ROLLBACK;`,
-      `which must fail with "permission denied".`,
+      `which must fail with "permission denied"; and, as the migration login, INSERT INTO <table> DEFAULT VALUES`,
+      `(rolled back), which the freeze's guard trigger must refuse with SQLSTATE 25006.`,
     ].join('\n');
   },
 };
@@ -157,6 +177,8 @@ const freezeSnapshot = {
       `  SELECT now(), pg_current_wal_lsn();`,
       `  SELECT count(*) FROM <table>; for each of:`,
       tableLines(ctx),
+      `with the write counters (n_tup_ins/upd/del of pg_stat_user_tables) read before and after, which must agree;`,
+      `they are compared again at the end of export.tables, at migrate.verify and right before dns.switch.`,
     ].join('\n');
   },
 };
@@ -176,11 +198,16 @@ const exportTablesStep = {
     const skipped = summary.tables.filter((t) => t.skipped).map((t) => t.table);
     if (skipped.length > 0) ctx.note(`already exported by an earlier attempt: ${skipped.join(', ')}`);
     const authUsers = await exportSupabaseUsers(ctx, dir);
+    const quiet = await requireNoWritesSince(ctx, 'the end of export.tables');
+    // Anchored in the journal with this step's result: later steps check the files against it.
+    const anchor = await anchorOf(dir);
+    ctx.note(`export anchored in the journal: manifest sha256 ${anchor.manifestSha256}, ${Object.keys(anchor.tables).length} files`);
     return {
       summary:
         `Exported ${summary.rows} rows (${formatBytes(summary.bytes)}) from ${summary.tables.length} tables in ` +
         `${(summary.durationMs / 1000).toFixed(1)} s${skipped.length ? ` (${skipped.length} already done)` : ''}` +
-        (authUsers ? `; ${authUsers.users} auth users` : ''),
+        (authUsers ? `; ${authUsers.users} auth users` : '') +
+        (quiet ? `; ${quiet}` : ''),
       output: {
         dir,
         rows: summary.rows,
@@ -190,6 +217,7 @@ const exportTablesStep = {
         snapshotLsn: summary.snapshotLsn,
         tables: summary.tables.map((t) => ({ table: t.table, rows: t.rows, bytes: t.bytes, skipped: t.skipped })),
         authUsers: authUsers?.users ?? null,
+        anchor,
       },
     };
   },
@@ -202,6 +230,8 @@ const exportTablesStep = {
       `  COPY <table> (<columns except generated ones>) TO STDOUT   → <schema>.<table>.copy (text format)`,
       tableLines(ctx),
       `with manifest.json (rows, bytes, sha256, columns, duration, cutover point). Tables already complete are skipped.`,
+      `The manifest's sha256 and every file's rows, bytes, sha256 and content digest go into the journal with the`,
+      `step's result; migrate.load, export.verify and migrate.verify check the files against it.`,
       supabase
         ? `Auth users: GET /auth/v1/admin/users (auth.admin.listUsers, 1000 per page, until a short page) at ${supabase.urlEnv} → ${AUTH_USERS_FILE}.`
         : `Auth users: not exported (plan.source.supabase is not set).`,
@@ -243,6 +273,8 @@ async function exportSupabaseUsers(ctx: StepContext, dir: string): Promise<{ use
 
 const exportVerifyStep = {
   async run(ctx: StepContext): Promise<StepResult> {
+    const journaled = await requireJournaledExport(ctx, exportDir(ctx), 'export.verify');
+    if (journaled) ctx.note(`export.verify: ${journaled}`);
     const check = await verifyExport({ dir: exportDir(ctx), tables: tableNames(ctx), cutoverPoint: cutoverPoint(ctx) });
     return {
       summary:
@@ -262,6 +294,8 @@ const exportVerifyStep = {
 
 const migrateLoad = {
   async run(ctx: StepContext): Promise<StepResult> {
+    const journaled = await requireJournaledExport(ctx, exportDir(ctx), 'migrate.load');
+    if (journaled) ctx.note(`migrate.load: ${journaled}`);
     const summary = await loadTables({
       target: target(ctx),
       dir: exportDir(ctx),
@@ -315,14 +349,19 @@ const migrateLoad = {
 
 const migrateVerify = {
   async run(ctx: StepContext): Promise<StepResult> {
+    const journaled = await requireJournaledExport(ctx, exportDir(ctx), 'migrate.verify');
+    if (journaled) ctx.note(`migrate.verify: ${journaled}`);
     const sourceDigests = digestsFromManifest(await readManifest(exportDir(ctx)));
     const report = await retryOnlyConnectionErrors(() =>
       verifyTables({ source: source(ctx), target: target(ctx), tables: ctx.plan.tables, sourceDigests, runId: ctx.runId, excludedTables: ctx.plan.excludedTables }),
     );
     if (!report.ok) throw new DataMismatchError(report);
     const rows = report.tables.reduce((sum, t) => sum + t.targetRows, 0);
+    const quiet = await requireNoWritesSince(ctx, 'migrate.verify');
     return {
-      summary: `Source and target identical: ${report.tables.length} tables, ${rows} rows (counts, content hashes, no orphans); ${report.sequences?.checked ?? 0} sequences positioned; every source table accounted for; target schema as before the load`,
+      summary:
+        `Source and target identical: ${report.tables.length} tables, ${rows} rows (counts, content hashes, no orphans); ${report.sequences?.checked ?? 0} sequences positioned; every source table accounted for; target schema as before the load` +
+        (quiet ? `; ${quiet}` : ''),
       output: {
         durationMs: report.durationMs,
         sequences: report.sequences,
@@ -423,20 +462,22 @@ const finalExportDryRun = {
 const rollbackUnfreezeSource = {
   async run(ctx: StepContext): Promise<StepResult> {
     const grants = await recordedGrants(ctx);
-    if (grants.length === 0) {
-      return { summary: 'Nothing was revoked at freeze.enable, so nothing to restore', output: { restored: 0 } };
-    }
     const result = await unfreezeSource({ source: source(ctx), grants });
     return {
-      summary: `Restored ${result.restored} write grant${result.restored === 1 ? '' : 's'} revoked at freeze.enable; the source accepts writes again`,
-      output: { restored: result.restored },
+      summary:
+        `Removed the write barrier from ${result.unguarded.length} tables and restored ${result.restored} write ` +
+        `grant${result.restored === 1 ? '' : 's'} revoked at freeze.enable; the source accepts writes again`,
+      output: { restored: result.restored, unguarded: result.unguarded },
     };
   },
   async dryRun(ctx: StepContext): Promise<string> {
     const grants = await recordedGrants(ctx).catch(() => []);
-    if (grants.length === 0) return 'Re-grant the write privileges recorded by freeze.enable (none recorded yet).';
+    if (grants.length === 0) {
+      return 'Drop every cutover_freeze_guard trigger, then _cutover_freeze; re-grant the write privileges recorded by freeze.enable (none recorded yet).';
+    }
     return [
-      `On the source, in one transaction, as each grant's original grantor:`,
+      `On the source, in one transaction: DROP TRIGGER cutover_freeze_guard ON <table> for every table that has it,`,
+      `DROP FUNCTION _cutover_freeze.refuse_write(); DROP SCHEMA _cutover_freeze; then, as each grant's original grantor:`,
       ...grants.slice(0, 20).map((g) => `  GRANT ${describeGrant(g)}`),
       ...(grants.length > 20 ? [`  … and ${grants.length - 20} more`] : []),
     ].join('\n');

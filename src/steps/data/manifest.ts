@@ -21,6 +21,8 @@ export interface CutoverPoint {
   lsn: string;
   /** Exact row counts per table (`schema.table`). */
   counts: Record<string, number>;
+  /** Write counters (pg_stat_user_tables) per table at that moment, for the proof over the whole freeze (proof.ts). */
+  counters?: Record<string, { inserts: number; updates: number; deletes: number }>;
 }
 
 /** A column's owned sequence at export (kept for the record; positions come from `Manifest.sequences`). */
