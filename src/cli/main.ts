@@ -15,6 +15,7 @@ import { decide, type DecideFlags } from './commands/decide.js';
 import { notifyPreview } from './commands/notify.js';
 import { reconcileCommand } from './commands/reconcile.js';
 import { rehearse, type RehearseFlags } from './commands/rehearse.js';
+import { settleNotifications } from '../services/notifier.js';
 
 /** Thin entry: parse flags, call one function per command, turn its result into an exit code. */
 export function buildProgram(io: Io, exit: (code: number) => void): Command {
@@ -110,6 +111,8 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
   const program = buildProgram(io, (value) => (code = value));
   try {
     await program.parseAsync(argv, { from: 'user' });
+    // Team notifications still in flight get a bounded moment; what is left is sent by the next run.
+    await settleNotifications();
     return code ?? EXIT.ok;
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode === 0 ? EXIT.ok : EXIT.usage;

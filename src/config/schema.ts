@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { notificationsSchema } from './notify-schema.js';
 
 /**
  * The plan file's schema. Every field is documented here, once.
@@ -256,6 +257,7 @@ export const planSchema = z
       .default({ hypercare: '15m', stabilize: '2h', reconcile: '6h', daily: '1d' }),
     /** Where exports are written, relative to the plan file. */
     exportsDir: z.string().default('exports'),
+    notifications: notificationsSchema,
   });
 
 /** A plan as written by the user (defaults optional). */
