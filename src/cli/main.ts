@@ -16,6 +16,7 @@ import { notifyPreview } from './commands/notify.js';
 import { reconcileCommand } from './commands/reconcile.js';
 import { rehearse, type RehearseFlags } from './commands/rehearse.js';
 import { settleNotifications } from '../services/notifier.js';
+import { log, type LogFlags } from './commands/log.js';
 
 /** Thin entry: parse flags, call one function per command, turn its result into an exit code. */
 export function buildProgram(io: Io, exit: (code: number) => void): Command {
@@ -86,6 +87,11 @@ export function buildProgram(io: Io, exit: (code: number) => void): Command {
     .option('--keep <dir>', 'keep the servers\' data, state, exports and outbox in DIR')
     .option('--report <file>', 'where to write the report', 'rehearsal-report.md')
     .action(action((flags: RehearseFlags) => rehearse(flags, io)));
+  program.command('log').description('read the journal: every step, sign-off and decision, in the plan\'s time zone')
+    .option('--follow', 'keep printing new lines until Ctrl-C')
+    .option('--step <id>', 'only lines about this step')
+    .option('--json', 'one JSON object per line (times ISO-8601 with the plan\'s offset)')
+    .action(action((options: LogFlags) => log(globals(), options, io)));
   program.addOption(new Option('--no-color', 'no colours (NO_COLOR is honoured too)'));
   // --no-color is NO_COLOR for everything below (the UI and ink read the environment).
   program.hook('preAction', () => {

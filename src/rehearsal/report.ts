@@ -8,6 +8,7 @@ import type { Blocked } from '../engine/runner.js';
 import { buildView } from '../engine/view.js';
 import type { GeneratedCounts } from './freshtrack.js';
 import type { WorldEvents } from './rehearse.js';
+import { notificationLines, type NotifySink } from './notify-sink.js';
 
 export interface RehearsalFacts {
   session: Session;
@@ -18,6 +19,7 @@ export interface RehearsalFacts {
   failures: { stepId: string; error: string }[];
   ended: Blocked;
   world: WorldEvents;
+  notifySink?: NotifySink;
 }
 
 /** Mask an address the way every report and log does: j***@example.com. */
@@ -146,6 +148,8 @@ export async function writeRehearsalReport(path: string, facts: RehearsalFacts):
       lines.push(`| \`${key}\` | ${batch.length} | ${batch[0]!.subject.replaceAll('|', '\\|')} | ${batch.slice(0, 3).map((m) => maskAddress(m.to)).join(', ')} |`);
     }
   }
+
+  lines.push(...notificationLines(session.stateDir, String((snapshot.context as { runId?: string }).runId ?? ''), facts.notifySink));
 
   lines.push('', '## DNS changes (local zone)', '');
   const zoneFile = join(facts.workspace, 'zone.json');

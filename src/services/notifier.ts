@@ -86,6 +86,8 @@ export interface NotifierOptions {
   env?: Record<string, string | undefined>;
   /** Retry policy of each delivery (tests shorten the waits); its deadline comes from the plan. */
   retry?: RetryOptions;
+  /** Without a record yet, start after this journal line (default: the last one; history is not sent). */
+  startAfter?: number;
   /** Told after each delivery ends (sent, failed, unknown): progress output, tests. */
   onDelivery?(delivery: Delivery): void;
 }
@@ -131,7 +133,7 @@ export class Notifier {
       if (delivery.event.incident && delivery.event.kind !== 'resolved') this.incidents(delivery.target).add(delivery.event.incident);
     }
     // Notifications added to a plan mid-run start from now, not with the run's history.
-    this.cursor = recorded.cursor ?? run.journal.lastSeq;
+    this.cursor = recorded.cursor ?? options.startAfter ?? run.journal.lastSeq;
     if (recorded.cursor === undefined) this.write({ t: 'cursor', runId: run.runId, seq: this.cursor });
   }
 

@@ -35,6 +35,10 @@ describe('cutover rehearse', () => {
     expect(text).toMatch(/A api\.freshtrackpro\.com: 203\.0\.113\.11 \(TTL 300\) → 198\.51\.100\.20 \(TTL 300\)/);
     expect(text).toMatch(/`watch\.reconcile`: 24 of 24 runs; last: Reconciled 10 tables, [\d,]+ buckets: clean/);
     expect(text).toMatch(/`hypercare\.check`: 8 of 8 runs/);
+    // The team was told through the local stand-in: every phase, every gate, once each.
+    expect(text).toContain('| team-chat | phase.opened | Phase prep opened: Preparation | sent |');
+    expect(text).toContain('| audit-hook | gate.waiting | window.go waits for a sign-off | sent |');
+    expect(text).toMatch(/Received by the stand-in: team-chat (\d+) of \1 sent, audit-hook (\d+) of \2 sent\./);
   });
 
   it('--with-rollback --inject-drift: every deleted row named, the verdict with its evidence, every rollback step, zero readings lost', async () => {
@@ -58,5 +62,9 @@ describe('cutover rehearse', () => {
     expect(count(atFreeze)).toBe(20_000);
     expect(count(written)).toBeGreaterThan(1000);
     expect(count(atEnd)).toBe(count(atFreeze) + count(written));
+    expect(text).toMatch(/\| team-chat \| reconcile\.drift \| .* \| sent \|/);
+    expect(text).toContain('| team-chat | rollback.started | Rollback started | sent |');
+    expect(text).toContain('| audit-hook | rollback.finished | Rollback finished: the old system is live again | sent |');
+    expect(text).not.toContain('MISMATCH');
   });
 });

@@ -15,7 +15,7 @@ export async function reconcileCommand(globals: GlobalOptions, options: { json?:
     options.prometheusTextfile ? { prometheusTextfile: options.prometheusTextfile } : {},
   );
   // From cron nobody drives the run: tell the team about drift from here (sent once, like from the runner).
-  if (run.journal.appended) notifierFor({ plan, stateDir: stateDirOf(globals, file), clock, env: io.env }, { runId: run.runId, journal: Journal.open(stateDirOf(globals, file)) });
+  if (run.journal.appended) notifierFor({ plan, stateDir: stateDirOf(globals, file), clock, env: io.env }, { runId: run.runId, journal: Journal.open(stateDirOf(globals, file)) }, { startAfter: run.journal.seq - 1 });
   if (options.json) {
     const { result, ...rest } = run;
     io.out(JSON.stringify({ ...rest, ...result }, null, 2));
