@@ -64,7 +64,8 @@ export function buildProgram(io: Io, exit: (code: number) => void): Command {
     .option('--out <file>', 'where to write it').option('--check', 'exit 1 if the file differs from the runbook')
     .action(action((options: { out?: string; check?: boolean }) => checklist(globals(), options, io)));
   program.command('report').description('planned vs actual per step, sign-offs, decisions, reconciliations').option('--out <file>', 'write to a file')
-    .action(action((options: { out?: string }) => report(globals(), options, io)));
+    .option('--html <file>', 'write one self-contained HTML page: timeline chart, freeze window, reconciliation trend, decisions')
+    .action(action((options: { out?: string; html?: string }) => report(globals(), options, io)));
   program.command('reconcile').description('compare source and target (grouped counts and hashes); exit 0 clean, 1 drift or data loss, 2 error')
     .option('--json', 'machine-readable output')
     .option('--prometheus-textfile <file>', 'write metrics for node_exporter\'s textfile collector')

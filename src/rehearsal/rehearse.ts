@@ -26,6 +26,7 @@ import { startTraffic, type Traffic } from './traffic.js';
 import { serveZoneFile } from './dns-server.js';
 import { startNotifySink } from './notify-sink.js';
 import { settleNotifications } from '../services/notifier.js';
+import { writeHtmlReport } from '../engine/report-html-file.js';
 
 export interface RehearseOptions {
   /** Temperature readings to generate in the source. */
@@ -263,9 +264,11 @@ export async function rehearse(options: RehearseOptions, io: Io): Promise<Rehear
       world,
       notifySink,
     });
+    const htmlPath = `${reportPath.replace(/\.md$/, '')}.html`;
+    writeHtmlReport(htmlPath, plan, stateDir, clock.now());
     say('');
     say(outcome.headline);
-    say(`Report: ${reportPath}`);
+    say(`Report: ${reportPath} (and ${htmlPath})`);
     if (options.keep) {
       say(`Kept in ${workspace}: the plan, state (.cutover), exports, outbox, zone.json and both servers' data folders.`);
       say(`Inspect it with: cutover status --config ${planFile}`);
