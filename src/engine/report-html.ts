@@ -73,7 +73,10 @@ function actualSpans(journal: readonly JournalEntry[]): Map<string, Span & { run
 function rowsOf(phase: PhaseView, nextOpensAt: number | undefined, spans: ReturnType<typeof actualSpans>): Row[] {
   return phase.steps.map((step, index) => {
     const nextPlanned = phase.steps.slice(index + 1).find((other) => other.plannedAt !== undefined && step.plannedAt !== undefined && other.plannedAt > step.plannedAt)?.plannedAt;
-    const plannedEnd = nextPlanned ?? (nextOpensAt !== undefined && step.plannedAt !== undefined && nextOpensAt > step.plannedAt ? nextOpensAt : undefined);
+    // A recurring step is planned for its whole phase; another step until the next one is planned,
+    // or, when the steps after it share its planned time, as a mark at that time (no duration is planned).
+    const phaseEnd = step.kind === 'recurring' && nextOpensAt !== undefined && step.plannedAt !== undefined && nextOpensAt > step.plannedAt ? nextOpensAt : undefined;
+    const plannedEnd = phaseEnd ?? nextPlanned;
     const planned = step.plannedAt !== undefined ? { start: step.plannedAt, end: plannedEnd ?? step.plannedAt } : undefined;
     const journaled = spans.get(step.id);
     // A sign-off has no "started" line: it waits from the step before it until the signature.
@@ -95,7 +98,7 @@ function timelineSvg(phase: PhaseView, rows: Row[], zone: string): string {
   if (phase.opensAt !== undefined) times.push(phase.opensAt);
   const from = Math.min(...times);
   const to = Math.max(...times, from + 60_000);
-  const plot = WIDTH - LABEL - 150;
+  const plot = WIDTH - LABEL - 210;
   const x = (t: number) => LABEL + ((t - from) / (to - from)) * plot;
   const height = rows.length * ROW + 30;
   const tick = (t: number, anchor: string) => `<text class="axis" x="${x(t).toFixed(1)}" y="${height - 6}" text-anchor="${anchor}">${escape(peopleTime(t, zone))}</text>`;
@@ -131,9 +134,9 @@ function timelineSvg(phase: PhaseView, rows: Row[], zone: string): string {
       parts.push(`<path class="gate${signoff.reject ? ' rejected' : ''}" d="M${at.toFixed(1)} ${y + 2} l6 7 l-6 7 l-6 -7 z"><title>${escape(`${signoff.reject ? 'rejected' : 'signed'} by ${signoff.by} at ${peopleTime(signoff.at, zone)}${signoff.note ? `: ${signoff.note}` : ''}`)}</title></path>`);
     }
     if (step.signoffs.length) notes.push(`<tspan class="who">✎ ${escape(step.signoffs.map((s) => `${s.by} ${DateTime.fromMillis(s.at, { zone }).toFormat('HH:mm')}`).join(', '))}</tspan>`);
-    if (step.confirmedBy) notes.push(`<tspan class="who">✎ ${escape(step.confirmedBy.by)} typed the phrase</tspan>`);
-    if (step.skipped) notes.push(`<tspan class="who">↷ skipped by ${escape(step.skipped.by)}</tspan>`);
-    if (notes.length) parts.push(`<text class="note" x="${Math.min(right, WIDTH - 148).toFixed(1)}" y="${y + 13}">${notes.join(' ')}</text>`);
+    if (step.confirmedBy) notes.push(`<tspan class="who">✎ ${escape(step.confirmedBy.by)} (typed)</tspan>`);
+    if (step.skipped) notes.push(`<tspan class="who">↷ ${escape(step.skipped.by)}</tspan>`);
+    if (notes.length) parts.push(`<text class="note" x="${Math.min(right, WIDTH - 205).toFixed(1)}" y="${y + 13}">${notes.join(' ')}</text>`);
     parts.push('</g>');
   });
   parts.push('</svg>');
