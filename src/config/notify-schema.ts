@@ -29,29 +29,30 @@ const events = z
   .array(z.enum(notifyEventKinds))
   .min(1)
   .optional()
+  .meta({ examples: [['step.failed', 'check.breach', 'reconcile.drift']] })
   .describe('Which events this target receives. Default: every event for chat and webhooks; for PagerDuty only those that page (failures, breaches, drift, a rollback verdict, the rollback itself).');
 
-const targetName = z.string().regex(/^[a-z0-9][a-z0-9-]*$/, { error: 'expected a short name such as ops-chat (lower case, digits, dashes)' }).describe('A short name for the target, used in records and `cutover check`.');
+const targetName = z.string().regex(/^[a-z0-9][a-z0-9-]*$/, { error: 'expected a short name such as ops-chat (lower case, digits, dashes)' }).describe('A short name for the target, used in records and `cutover check`.').meta({ examples: ['ops-chat'] });
 
 export const notificationTargetSchema = z.discriminatedUnion('kind', [
   z.strictObject({
-    kind: z.literal('slack').describe('A Slack (or Slack-compatible: Mattermost, Rocket.Chat…) incoming webhook.'),
+    kind: z.literal('slack').meta({ examples: ['slack'] }).describe('A Slack (or Slack-compatible: Mattermost, Rocket.Chat…) incoming webhook.'),
     name: targetName,
-    webhookUrlEnv: envName.describe('Environment variable holding the incoming-webhook URL (it carries the token).'),
+    webhookUrlEnv: envName.describe('Environment variable holding the incoming-webhook URL (it carries the token).').meta({ examples: ['SLACK_WEBHOOK_URL'] }),
     events,
   }),
   z.strictObject({
-    kind: z.literal('pagerduty').describe('PagerDuty Events API v2: trigger, then resolve with the same dedup key.'),
+    kind: z.literal('pagerduty').meta({ examples: ['pagerduty'] }).describe('PagerDuty Events API v2: trigger, then resolve with the same dedup key.'),
     name: targetName,
-    routingKeyEnv: envName.describe('Environment variable holding the integration (routing) key of the PagerDuty service.'),
-    baseUrl: httpUrl.optional().describe('Events API base URL; default https://events.pagerduty.com (EU accounts: https://events.eu.pagerduty.com).'),
+    routingKeyEnv: envName.describe('Environment variable holding the integration (routing) key of the PagerDuty service.').meta({ examples: ['PAGERDUTY_ROUTING_KEY'] }),
+    baseUrl: httpUrl.optional().describe('Events API base URL; default https://events.pagerduty.com (EU accounts: https://events.eu.pagerduty.com).').meta({ examples: ['https://events.eu.pagerduty.com'] }),
     events,
   }),
   z.strictObject({
-    kind: z.literal('webhook').describe('A generic JSON webhook, each request signed with HMAC-SHA256 over the body.'),
+    kind: z.literal('webhook').meta({ examples: ['webhook'] }).describe('A generic JSON webhook, each request signed with HMAC-SHA256 over the body.'),
     name: targetName,
-    url: httpUrl.describe('Where events are POSTed as JSON.'),
-    secretEnv: envName.describe('Environment variable holding the shared HMAC secret.'),
+    url: httpUrl.describe('Where events are POSTed as JSON.').meta({ examples: ['https://ops.example.com/hooks/cutover'] }),
+    secretEnv: envName.describe('Environment variable holding the shared HMAC secret.').meta({ examples: ['CUTOVER_HOOK_SECRET'] }),
     signatureHeader: z.string().min(1).default('X-Cutover-Signature').describe('Header carrying `sha256=<hex HMAC of the body>`.'),
     events,
   }),
@@ -62,9 +63,10 @@ export const notificationsSchema = z
     targets: z
       .array(notificationTargetSchema)
       .default([])
+      .meta({ examples: [[{ kind: 'slack', name: 'ops-chat', webhookUrlEnv: 'SLACK_WEBHOOK_URL' }, { kind: 'pagerduty', name: 'on-call', routingKeyEnv: 'PAGERDUTY_ROUTING_KEY' }]] })
       .refine((targets) => new Set(targets.map((target) => target.name)).size === targets.length, { error: 'two notification targets have the same name' })
       .describe('Where events are sent. Each event reaches each target once, even across restarts.'),
-    /** Bounded so a dead chat server never holds up a runner that is about to exit. */
+    // Bounded so a dead chat server never holds up a runner that is about to exit.
     deadlineSeconds: z
       .number()
       .int()
