@@ -9,6 +9,7 @@ import { buildView } from '../engine/view.js';
 import type { GeneratedCounts } from './freshtrack.js';
 import type { WorldEvents } from './rehearse.js';
 import { notificationLines, type NotifySink } from './notify-sink.js';
+import { peopleTime } from '../engine/time-format.js';
 
 export interface RehearsalFacts {
   session: Session;
@@ -95,8 +96,8 @@ export async function writeRehearsalReport(path: string, facts: RehearsalFacts):
     if (step.runs) lines.push(`- \`${step.id}\`: ${step.runs.done} of ${step.runs.total} runs${step.runs.missed ? `, ${step.runs.missed} missed` : ''}; last: ${step.summary ?? step.error ?? '—'}`);
   }
   const attentions = journal.entries.filter((entry) => entry.type === 'step.finished' && entry.attention);
-  lines.push(`- Attention raised ${attentions.length} time(s)${attentions.length ? ':' : '.'}`);
-  for (const entry of attentions.slice(0, 10)) lines.push(`  - ${String(entry.at)} \`${String(entry.stepId)}\`${entry.occurrence ? ` run ${String(entry.occurrence)}` : ''}: ${String(entry.attention)}`);
+  lines.push(attentions.length ? `- Attention raised ${attentions.length === 1 ? 'once' : `${attentions.length.toLocaleString('en-US')} times`}:` : '- Attention never raised.');
+  for (const entry of attentions.slice(0, 10)) lines.push(`  - ${peopleTime(entry.at, session.plan.t0.zone)} \`${String(entry.stepId)}\`${entry.occurrence ? ` run ${String(entry.occurrence)}` : ''}: ${String(entry.attention)}`);
   if (facts.world.drift.length) {
     lines.push('', '### Injected drift', '', `Deleted ${facts.world.drift.length} migrated readings from the target after the switch:`, '');
     // Reconciliations run in watch.reconcile, and in the first-day review when none is recent: the
@@ -108,7 +109,7 @@ export async function writeRehearsalReport(path: string, facts: RehearsalFacts):
     }
     const caught = (entry: (typeof journal.entries)[number]) => `${String(entry.attention ?? '')} ${String(entry.summary ?? '')}`;
     const first = journal.entries.find((entry) => entry.type === 'step.finished' && /rows? missing/.test(caught(entry)));
-    lines.push('', first ? `First caught by \`${String(first.stepId)}\`${first.occurrence ? ` run ${String(first.occurrence)}` : ''} at ${String(first.at)}: ${caught(first).trim()}` : 'No reconciliation caught it.');
+    lines.push('', first ? `First caught by \`${String(first.stepId)}\`${first.occurrence ? ` run ${String(first.occurrence)}` : ''} at ${peopleTime(first.at, session.plan.t0.zone)}: ${caught(first).trim()}` : 'No reconciliation caught it.');
   }
 
   const rollback = view.phases.find((phase) => phase.id === 'rollback');
@@ -156,7 +157,7 @@ export async function writeRehearsalReport(path: string, facts: RehearsalFacts):
   const zone = existsSync(zoneFile) ? (JSON.parse(readFileSync(zoneFile, 'utf8')) as { changes: { at: string; before: { content: string; ttl: number } | null; after: { name: string; type: string; content: string; ttl: number } }[] }) : undefined;
   if (!zone?.changes.length) lines.push('None.');
   for (const change of zone?.changes ?? []) {
-    lines.push(`- ${change.at} ${change.after.type} ${change.after.name}: ${change.before ? `${change.before.content} (TTL ${change.before.ttl})` : '(new)'} → ${change.after.content} (TTL ${change.after.ttl})`);
+    lines.push(`- ${peopleTime(change.at, session.plan.t0.zone)} ${change.after.type} ${change.after.name}: ${change.before ? `${change.before.content} (TTL ${change.before.ttl})` : '(new)'} → ${change.after.content} (TTL ${change.after.ttl})`);
   }
 
   lines.push('', '## Every step: planned against actual (virtual time)', '');

@@ -39,6 +39,10 @@ describe('cutover rehearse', () => {
     expect(text).toContain('| team-chat | phase.opened | Phase prep opened: Preparation | sent |');
     expect(text).toContain('| audit-hook | gate.waiting | window.go waits for a sign-off | sent |');
     expect(text).toMatch(/Received by the stand-in: team-chat (\d+) of \1 sent, audit-hook (\d+) of \2 sent\./);
+    // The HTML report is written beside the Markdown one.
+    const html = readFileSync(join(dir, 'plain.html'), 'utf8');
+    expect(html).toContain('<h2>Timeline: planned against actual</h2>');
+    expect(html).toMatch(/24 reconciliations: 24 clean/);
   });
 
   it('--with-rollback --inject-drift: every deleted row named, the verdict with its evidence, every rollback step, zero readings lost', async () => {
