@@ -1,7 +1,7 @@
 import { DateTime } from 'luxon';
 import type { Plan } from '../config/schema.js';
 import type { JournalEntry } from './journal.js';
-import { peopleTime } from './time-format.js';
+import { localizeInstants, peopleTime } from './time-format.js';
 import type { PhaseView, RunView, StepView } from './view.js';
 
 /**
@@ -308,7 +308,7 @@ export function renderHtmlReport(input: HtmlReportInput): string {
 <body>
 <h1>${escape(plan.name)}</h1>
 <p class="meta">${meta}</p>
-<p class="meta">Now: ${escape(view.headline)}</p>
+<p class="meta">Now: ${escape(localizeInstants(view.headline, zone))}</p>
 ${view.rollback ? `<p class="bad">Rollback requested by ${escape(view.rollback.by)} at ${escape(peopleTime(view.rollback.at, zone))}: ${escape(view.rollback.reason)}</p>` : ''}
 <h2>Timeline: planned against actual</h2>
 <div class="legend"><span><i style="background:#e2e8f0;border:1px solid #94a3b8"></i>planned</span><span><i style="background:#2563eb"></i>actual</span><span><i style="background:#dc2626"></i>failed</span><span><i style="background:#d97706"></i>attention</span><span><i style="background:#dc2626;width:10px"></i>late start (slip over ${SLIP_TOLERANCE_MS / 60_000} min)</span><span><i style="background:#7c3aed;width:10px"></i>sign-off</span></div>

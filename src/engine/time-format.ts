@@ -19,3 +19,14 @@ export function peopleTime(time: number | string, zone: string): string {
 export function isoTime(time: number | string, zone: string): string {
   return toDateTime(time, zone).toISO({ suppressMilliseconds: true }) ?? String(time);
 }
+
+const UTC_INSTANT = /\b\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?Z\b/g;
+
+/**
+ * Rewrite the UTC instants inside a message ("Waiting until 2026-12-05T03:00:00Z") as people's time
+ * in the plan's zone. For text made elsewhere (engine headlines, adapter errors) shown on a page or
+ * in a chat message, where a bare UTC time would be misread.
+ */
+export function localizeInstants(text: string, zone: string): string {
+  return text.replace(UTC_INSTANT, (instant) => peopleTime(instant, zone));
+}

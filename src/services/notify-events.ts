@@ -4,7 +4,7 @@ import { findStep, runbook } from '../../machines/runbook.js';
 import type { NotifyEvent } from '../adapters/notify-types.js';
 import type { NotifyEventKind } from '../config/notify-schema.js';
 import type { JournalEntry } from '../engine/journal.js';
-import { isoTime, peopleTime } from '../engine/time-format.js';
+import { isoTime, localizeInstants, peopleTime } from '../engine/time-format.js';
 import { describeLocation, locate } from '../engine/view.js';
 
 /**
@@ -30,7 +30,7 @@ const CHECK_STEPS = new Set(['hypercare.check', 'stabilize.check', 'watch.daily'
 const RECONCILE_STEPS = new Set(['watch.reconcile']);
 
 function base(facts: RunFacts, at: string, fields: Omit<NotifyEvent, 'runId' | 'plan' | 'environment' | 'at'>): NotifyEvent {
-  return { runId: facts.runId, plan: facts.plan, environment: facts.environment, at: isoTime(at, facts.zone), ...fields };
+  return { runId: facts.runId, plan: facts.plan, environment: facts.environment, at: isoTime(at, facts.zone), ...fields, text: localizeInstants(fields.text, facts.zone) };
 }
 
 const incidentOf = (facts: RunFacts, subject: string) => `cutover:${facts.runId}:${subject}`;

@@ -101,6 +101,9 @@ describe('cutover report --html', () => {
     expect(body).toContain('Freeze window against the forecast');
     expect(body).toContain('No reconciliation yet');
     expect(body).toContain('No decision yet');
+    // Even the engine's headline reads in the plan's zone: no bare UTC time on the page.
+    expect(body).toContain('Now: Waiting until Dec 04 22:00:00 -05:00');
+    expect(body).not.toMatch(/\d{2}:\d{2}(:\d{2})?Z\b/);
     expect(problems).toEqual([]);
     if (process.env.REPORT_SCREENSHOT) await page.screenshot({ path: process.env.REPORT_SCREENSHOT, fullPage: true });
     await page.close();
