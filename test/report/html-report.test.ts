@@ -8,6 +8,11 @@ import { runbook } from '../../machines/runbook.js';
 import { examplePlan, renderPlanFile } from '../../src/config/example.js';
 import type { PlanInput } from '../../src/config/schema.js';
 import { cli } from '../support/cli.js';
+import { loadPlan } from '../../src/config/load.js';
+import { peekRun } from '../../src/engine/peek.js';
+import { renderHtmlReport } from '../../src/engine/report-html.js';
+import { buildView } from '../../src/engine/view.js';
+import type { JournalEntry } from '../../src/engine/journal.js';
 
 /**
  * The HTML report opened in a real headless browser (Debian's Chromium, driven by playwright-core):
@@ -106,6 +111,47 @@ describe('cutover report --html', () => {
     expect(body).not.toMatch(/\d{2}:\d{2}(:\d{2})?Z\b/);
     expect(problems).toEqual([]);
     if (process.env.REPORT_SCREENSHOT) await page.screenshot({ path: process.env.REPORT_SCREENSHOT, fullPage: true });
+    await page.close();
+  });
+
+  it.skipIf(!CHROMIUM)('shows the week of reconciliations as a trend with the drift marked, and each decision with its evidence', async () => {
+    // The run above has not reached the watch week: the lines the runner writes then are appended
+    // to its journal as they would be (the renderer reads nothing else).
+    const { plan } = await loadPlan(planFile);
+    const { snapshot, journal } = peekRun(join(dir, '.cutover'), plan);
+    let seq = journal.lastSeq;
+    const at = (hours: number) => new Date(T0 + hours * 3_600_000).toISOString();
+    const reconcile = (occurrence: number, missing: number): JournalEntry => ({
+      seq: ++seq,
+      at: at(24 + 6 * occurrence),
+      type: 'step.finished',
+      stepId: 'watch.reconcile',
+      occurrence,
+      summary: missing ? `Reconciled 10 tables: ${missing} missing, 0 changed, 0 extra rows in 1 buckets; 0 ingestion gaps` : 'Reconciled 10 tables, 900 buckets: clean',
+      ...(missing ? { attention: `Reconciliation: data loss: ${missing} source rows missing from the target` } : {}),
+      result: { output: { totals: { missingRows: missing, changedRows: 0, extraRows: 0, gaps: 0 } } },
+    });
+    const decision: JournalEntry = {
+      seq: ++seq,
+      at: at(24),
+      type: 'step.finished',
+      stepId: 'review.decision',
+      summary: 'ROLLBACK: roll back now: critical data loss',
+      result: { output: { verdict: 'rollback', summary: 'roll back now: critical data loss', path: [{ question: 'Is any source row missing from the target?', answer: 'yes', evidence: '6 source rows missing from the target (reconciliation at 2026-12-07T09:00:00Z)' }], missing: [] } },
+    };
+    const entries = [...journal.entries, decision, reconcile(1, 0), reconcile(2, 6), reconcile(3, 0)];
+    const page = await browser!.newPage();
+    const problems: string[] = [];
+    page.on('console', (message) => problems.push(message.text()));
+    await page.setContent(renderHtmlReport({ plan, view: buildView(snapshot, T0), journal: entries, outputs: {} }));
+    expect(await page.locator('svg.trend circle.clean').count()).toBe(2);
+    expect(await page.locator('svg.trend circle.drift').count()).toBe(1);
+    expect(await page.locator('svg.trend circle.drift > title').textContent()).toMatch(/^watch\.reconcile #2 Dec 07 10:00:00 -05:00: Reconciled 10 tables: 6 missing/);
+    const body = await page.locator('body').innerText();
+    expect(body).toContain('3 reconciliations: 2 clean, 1 with rows missing, changed or extra');
+    expect(body).toMatch(/ROLLBACK\s+review\.decision at Dec 06 22:00:00 -05:00: roll back now: critical data loss/);
+    expect(body).toContain('Is any source row missing from the target? yes 6 source rows missing from the target');
+    expect(problems).toEqual([]);
     await page.close();
   });
 });
