@@ -57,8 +57,9 @@ export class SlackTarget implements NotifyTarget {
 
   /**
    * Slack has no "test" call for incoming webhooks. A payload without text is refused before anything
-   * is posted: a live webhook answers 400 (`no_text` / `invalid_payload`), a revoked or wrong one 403
-   * (`invalid_token`), 404 (`no_service`, `channel_not_found`) or 410 (`channel_is_archived`).
+   * is posted: a live webhook answers 400 (Slack: `no_text` / `invalid_payload`), a revoked or wrong one
+   * 403 (`invalid_token`, `action_prohibited`), 404 (`no_service`, `channel_not_found`) or 410
+   * (`channel_is_archived`); see api.slack.com/changelog/2016-05-17-changes-to-errors-for-incoming-webhooks.
    */
   async reach(retry: RetryOptions): Promise<Reach> {
     try {
@@ -66,8 +67,8 @@ export class SlackTarget implements NotifyTarget {
       return { ok: false, message: `the webhook accepted an empty message; is it really a Slack incoming webhook?` };
     } catch (error) {
       const status = (error as { status?: number }).status;
-      const body = (error as Error).message;
-      if (status === 400 && /no_text|invalid_payload|missing_text/.test(body)) return { ok: true, message: 'the incoming webhook is live (an empty test payload was refused, nothing was posted)' };
+      // Slack answers `no_text`; Slack-compatible servers (Mattermost, Rocket.Chat) word it their own way.
+      if (status === 400) return { ok: true, message: 'the incoming webhook is live (an empty test payload was refused, nothing was posted)' };
       return { ok: false, message: `${(error as Error).message}. Create a new incoming webhook for the channel and put its URL in the environment variable.` };
     }
   }
