@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { findStep } from '../../machines/runbook.js';
 import { EXIT, ExitError } from '../engine/errors.js';
-import { Journal, journalPath, type JournalEntry } from '../engine/journal.js';
+import { Journal, journalPath, verifyJournal, type JournalEntry } from '../engine/journal.js';
 import { isoTime, peopleTime } from '../engine/time-format.js';
 
 /**
@@ -87,6 +87,16 @@ export function describeEntry(entry: JournalEntry): string {
   }
 }
 
+function parseLines(text: string): JournalEntry[] {
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .map((raw) => {
+      const { prev: _prev, hash: _hash, ...entry } = JSON.parse(raw) as JournalEntry & { prev: string; hash: string };
+      return entry;
+    });
+}
+
 function concerns(entry: JournalEntry, stepId: string): boolean {
   return entry.stepId === stepId || (entry.event as Event | undefined)?.stepId === stepId;
 }
@@ -110,9 +120,15 @@ export async function showLog(options: LogOptions, out: (line: string) => void):
   };
   let seen = 0;
   if (existsSync(path)) {
-    // Opening verifies the hash chain: a damaged journal is refused here as everywhere.
-    for (const entry of Journal.open(options.stateDir).entries) print(entry);
-    seen = readFileSync(path, 'utf8').lastIndexOf('\n') + 1;
+    // The hash chain is verified: a damaged journal is refused here as everywhere. A last line being
+    // written by the runner at this very moment is given a moment to complete before it counts as damage.
+    for (let look = 0; look < 10 && verifyJournal(options.stateDir).problem === 'the last line is incomplete'; look++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    Journal.open(options.stateDir);
+    const text = readFileSync(path, 'utf8');
+    seen = text.lastIndexOf('\n') + 1;
+    for (const entry of parseLines(text.slice(0, seen))) print(entry);
   }
   if (!options.follow) return;
   const signal = options.signal;
@@ -125,11 +141,7 @@ export async function showLog(options: LogOptions, out: (line: string) => void):
     const text = readFileSync(path, 'utf8');
     // Only complete lines: the writer may be half-way through one.
     const end = text.lastIndexOf('\n') + 1;
-    for (const raw of text.slice(seen, end).split('\n')) {
-      if (!raw) continue;
-      const { prev: _prev, hash: _hash, ...entry } = JSON.parse(raw) as JournalEntry & { prev: string; hash: string };
-      print(entry);
-    }
+    for (const entry of parseLines(text.slice(seen, end))) print(entry);
     seen = end;
   }
 }

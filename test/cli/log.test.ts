@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -80,5 +80,22 @@ describe('cutover log', () => {
     }
     controller.abort();
     await following;
+  });
+
+  it('refuses a journal that was changed or cut (exit 2), as the runner does', async () => {
+    const copy = join(dir, 'copy');
+    cpSync(join(dir, '.cutover'), copy, { recursive: true });
+    const journal = join(copy, 'journal.ndjson');
+    const original = readFileSync(journal, 'utf8');
+    writeFileSync(journal, original.replace('Ana Ruiz', 'Mallory'));
+    const edited = await cli(['--config', planFile, '--state', copy, 'log'], env);
+    expect(edited.code).toBe(2);
+    expect(edited.stderr).toMatch(/The journal .* is damaged at line \d+: the line was changed after it was written/);
+
+    writeFileSync(journal, original);
+    appendFileSync(journal, '{"seq":999,"at":"2026-12-0');
+    const cut = await cli(['--config', planFile, '--state', copy, 'log'], env);
+    expect(cut.code).toBe(2);
+    expect(cut.stderr).toMatch(/is damaged at line \d+: the last line is incomplete/);
   });
 });
