@@ -129,7 +129,20 @@ export function eventsFromEntry(entry: JournalEntry, facts: RunFacts): NotifyEve
       ];
     }
     case 'event': {
-      const event = entry.event as { type?: string; by?: string; reason?: string; stepId?: string };
+      const event = entry.event as { type?: string; by?: string; reason?: string; stepId?: string; reject?: boolean; note?: string };
+      if (event.type === 'SIGNOFF' && event.reject && event.stepId) {
+        return [
+          base(facts, entry.at, {
+            key,
+            kind: 'step.attention',
+            severity: 'warning',
+            title: `${event.stepId} rejected by ${event.by ?? 'an approver'}`,
+            text: `${event.stepId} was rejected at ${when}${event.note ? `: ${event.note}` : ''}. The run waits until it is re-opened: cutover retry ${event.stepId} (or cutover rollback --by NAME --reason TEXT)`,
+            stepId: event.stepId,
+            ...(findStep(event.stepId) ? { phaseId: findStep(event.stepId)!.phase.id } : {}),
+          }),
+        ];
+      }
       if (event.type === 'SKIP' && event.stepId) {
         // A skipped step is settled by a person: a page its failure opened is closed.
         return [base(facts, entry.at, { key: `${key}:resolve`, kind: 'resolved', severity: 'info', title: `${event.stepId} skipped by ${event.by ?? 'someone'}`, text: String(event.reason ?? ''), incident: incidentOf(facts, `step:${event.stepId}`), stepId: event.stepId })];

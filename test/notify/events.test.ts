@@ -42,6 +42,14 @@ describe('events from the journal', () => {
     expect(rollback[0]!.text).toContain('Ana Ruiz asked for a rollback at Dec 06 04:00:00 -05:00: auth broken');
   });
 
+  it('tells about a rejected sign-off (a no-go), without paging for it', () => {
+    const [event] = eventsFromEntry(line('event', { event: { type: 'SIGNOFF', stepId: 'window.go', by: 'Chen Wei', reject: true, note: 'export forecast too long', at: 0 } }), facts);
+    expect(event).toMatchObject({ kind: 'step.attention', severity: 'warning', title: 'window.go rejected by Chen Wei', phaseId: 'window' });
+    expect(event!.text).toContain('export forecast too long');
+    expect(event!.text).toContain('cutover retry window.go');
+    expect(new PagerDutyTarget({ kind: 'pagerduty', name: 'p', routingKeyEnv: 'PD' }, 'key').wants(event!)).toBe(false);
+  });
+
   it('says nothing about ordinary progress', () => {
     for (const entry of [line('step.started', { stepId: 'export.tables', attempt: 1 }), line('step.note', { stepId: 'export.tables', message: 'x' }), line('run.created', {})]) {
       expect(eventsFromEntry(entry, facts)).toEqual([]);
