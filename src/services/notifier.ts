@@ -95,7 +95,8 @@ export interface NotifierOptions {
 /** The runner as the notifier sees it: its id, journal and (when it drives) its snapshots. */
 export interface RunSource {
   runId: string;
-  journal: { readonly entries: readonly JournalEntry[]; readonly lastSeq: number };
+  /** Absent for a process that may not read the journal in order (it has no lock): events come through `notify` only. */
+  journal?: { readonly entries: readonly JournalEntry[]; readonly lastSeq: number };
   snapshot?(): AnyMachineSnapshot;
   subscribe?(listener: (snapshot: AnyMachineSnapshot) => void): () => void;
 }
@@ -133,8 +134,8 @@ export class Notifier {
       if (delivery.event.incident && delivery.event.kind !== 'resolved') this.incidents(delivery.target).add(delivery.event.incident);
     }
     // Notifications added to a plan mid-run start from now, not with the run's history.
-    this.cursor = recorded.cursor ?? options.startAfter ?? run.journal.lastSeq;
-    if (recorded.cursor === undefined) this.write({ t: 'cursor', runId: run.runId, seq: this.cursor });
+    this.cursor = recorded.cursor ?? options.startAfter ?? run.journal?.lastSeq ?? 0;
+    if (recorded.cursor === undefined && run.journal) this.write({ t: 'cursor', runId: run.runId, seq: this.cursor });
   }
 
   /** Follow a runner: catch up on the journal since the last cursor, then every new line and snapshot. */
@@ -150,10 +151,15 @@ export class Notifier {
 
   /** The runner's `onJournal` hook. */
   onEntry(entry: JournalEntry): void {
-    if (entry.seq <= this.cursor) return;
+    if (!this.run.journal || entry.seq <= this.cursor) return;
     for (const event of eventsFromEntry(entry, this.facts)) this.queue(event);
     this.cursor = entry.seq;
     this.write({ t: 'cursor', runId: this.run.runId, seq: entry.seq });
+  }
+
+  /** An event that has no journal line of its own (its key must say what happened, as ever). */
+  notify(event: NotifyEvent): void {
+    this.queue(event);
   }
 
   onSnapshot(snapshot: AnyMachineSnapshot): void {
@@ -199,7 +205,7 @@ export class Notifier {
   }
 
   private catchUp(): void {
-    for (const entry of this.run.journal.entries) if (entry.seq > this.cursor) this.onEntry(entry);
+    for (const entry of this.run.journal?.entries ?? []) if (entry.seq > this.cursor) this.onEntry(entry);
   }
 
   private resumeUnfinished(): void {

@@ -3,8 +3,7 @@ import { renderReconcile } from '../../steps/reconcile/index.js';
 import { runReconcile } from '../../steps/checks/reconcile-run.js';
 import type { GlobalOptions, Io } from '../io.js';
 import { clockFromEnv, stateDirOf } from '../session.js';
-import { Journal } from '../../engine/journal.js';
-import { notifierFor } from '../../services/notify-run.js';
+import { notifyDrift } from '../../services/notify-run.js';
 
 /** `cutover reconcile [--json] [--prometheus-textfile FILE]`: for cron and systemd timers. */
 export async function reconcileCommand(globals: GlobalOptions, options: { json?: boolean; prometheusTextfile?: string }, io: Io): Promise<number> {
@@ -14,8 +13,7 @@ export async function reconcileCommand(globals: GlobalOptions, options: { json?:
     { plan, stateDir: stateDirOf(globals, file), env: io.env, clock },
     options.prometheusTextfile ? { prometheusTextfile: options.prometheusTextfile } : {},
   );
-  // From cron nobody drives the run: tell the team about drift from here (sent once, like from the runner).
-  if (run.journal.appended) notifierFor({ plan, stateDir: stateDirOf(globals, file), clock, env: io.env }, { runId: run.runId, journal: Journal.open(stateDirOf(globals, file)) }, { startAfter: run.journal.seq - 1 });
+  notifyDrift({ plan, stateDir: stateDirOf(globals, file), clock, env: io.env }, run);
   if (options.json) {
     const { result, ...rest } = run;
     io.out(JSON.stringify({ ...rest, ...result }, null, 2));
