@@ -11,6 +11,8 @@ import type { RehearseFlags } from './commands/rehearse.js';
 // Commands are loaded when they run, not at start: they bring the SDKs (Cloudflare, Resend, Supabase,
 // ink, react), and `cutover --help` or `--version` needs none of them.
 const events = () => import('./commands/events.js');
+import type { LogFlags } from './commands/log.js';
+import { settleNotifications } from '../services/notifier.js';
 
 /** Thin entry: parse flags, call one function per command, turn its result into an exit code. */
 export function buildProgram(io: Io, exit: (code: number) => void): Command {
@@ -61,7 +63,8 @@ export function buildProgram(io: Io, exit: (code: number) => void): Command {
     .option('--out <file>', 'where to write it').option('--check', 'exit 1 if the file differs from the runbook')
     .action(action(async (options: { out?: string; check?: boolean }) => (await import('./commands/setup.js')).checklist(globals(), options, io)));
   program.command('report').description('planned vs actual per step, sign-offs, decisions, reconciliations').option('--out <file>', 'write to a file')
-    .action(action(async (options: { out?: string }) => (await import('./commands/report.js')).report(globals(), options, io)));
+    .option('--html <file>', 'write one self-contained HTML page: timeline chart, freeze window, reconciliation trend, decisions')
+    .action(action(async (options: { out?: string; html?: string }) => (await import('./commands/report.js')).report(globals(), options, io)));
   program.command('reconcile').description('compare source and target (grouped counts and hashes); exit 0 clean, 1 drift or data loss, 2 error')
     .option('--json', 'machine-readable output')
     .option('--prometheus-textfile <file>', 'write metrics for node_exporter\'s textfile collector')
@@ -84,6 +87,11 @@ export function buildProgram(io: Io, exit: (code: number) => void): Command {
     .option('--keep <dir>', 'keep the servers\' data, state, exports and outbox in DIR')
     .option('--report <file>', 'where to write the report', 'rehearsal-report.md')
     .action(action(async (flags: RehearseFlags) => (await import('./commands/rehearse.js')).rehearse(flags, io)));
+  program.command('log').description('read the journal: every step, sign-off and decision, in the plan\'s time zone')
+    .option('--follow', 'keep printing new lines until Ctrl-C')
+    .option('--step <id>', 'only lines about this step')
+    .option('--json', 'one JSON object per line (times ISO-8601 with the plan\'s offset)')
+    .action(action(async (options: LogFlags) => (await import('./commands/log.js')).log(globals(), options, io)));
   program.addOption(new Option('--no-color', 'no colours (NO_COLOR is honoured too)'));
   // --no-color is NO_COLOR for everything below (the UI and ink read the environment).
   program.hook('preAction', () => {
@@ -125,6 +133,8 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
   const program = buildProgram(io, (value) => (code = value));
   try {
     await program.parseAsync(argv, { from: 'user' });
+    // Team notifications still in flight get a bounded moment; what is left is sent by the next run.
+    await settleNotifications();
     return code ?? EXIT.ok;
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode === 0 ? EXIT.ok : EXIT.usage;

@@ -1,3 +1,4 @@
+import { renderCommentedPlan } from './commented-plan.js';
 import type { PlanInput } from './schema.js';
 
 /** The FreshTrack Pro tables, parents first. */
@@ -99,11 +100,13 @@ export const examplePlan: PlanInput = {
 
 /** The text of `cutover.config.ts` as `cutover init` writes it. */
 export function renderPlanFile(plan: PlanInput = examplePlan): string {
-  const body = JSON.stringify(plan, null, 2).replace(/^(\s*)"([A-Za-z_][A-Za-z0-9_]*)":/gm, '$1$2:');
   return `// The cutover plan. Validate it with \`cutover check\`; see the timeline with \`cutover plan\`.
 // Secrets never go in this file: fields ending in "Env" name environment variables.
+// Every field is described in docs/plan.md; durations combine units largest first (2h30m).
+// Team notifications (Slack-compatible webhooks, PagerDuty, signed JSON webhooks) go under
+// \`notifications: { targets: [...] }\`; see docs/plan.md.
 import { defineConfig } from 'cutover';
 
-export default defineConfig(${body});
+export default defineConfig(${renderCommentedPlan(plan)});
 `;
 }

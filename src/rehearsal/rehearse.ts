@@ -27,6 +27,9 @@ import { writeRehearsalReport, type WorldEvents } from './report.js';
 import { startAuthAdmin, startNewApp, startOldApp, type StandIn } from './stand-ins.js';
 import { startTraffic, type Traffic } from './traffic.js';
 import { serveZoneFile } from './dns-server.js';
+import { startNotifySink } from './notify-sink.js';
+import { settleNotifications } from '../services/notifier.js';
+import { writeHtmlReport } from '../engine/report-html-file.js';
 
 export interface RehearseOptions {
   /** Temperature readings to generate in the source. */
@@ -187,6 +190,8 @@ export async function rehearse(options: RehearseOptions, io: Io): Promise<Rehear
     const traffic: Traffic = startTraffic(targetUrl);
     resources.standIns.push({ url: '', close: () => traffic.close() });
     const world: WorldEvents = { ingested: () => traffic.ingested() + newApp.ingested(), drift: [] };
+    const notifySink = await startNotifySink();
+    resources.standIns.push(notifySink);
 
     const env = {
       ...process.env,
@@ -194,13 +199,14 @@ export async function rehearse(options: RehearseOptions, io: Io): Promise<Rehear
       TARGET_DATABASE_URL: targetUrl,
       SUPABASE_URL: authAdmin.url,
       SUPABASE_SERVICE_ROLE_KEY: serviceRoleKey,
+      ...notifySink.env,
     };
     // A loopback DNS server answers from the zone file, so propagation is asked over the wire.
     const zoneFile = join(workspace, 'zone.json');
     writeFileSync(zoneFile, '{"zone":"freshtrackpro.com","records":[],"changes":[]}\n');
     const dns = await serveZoneFile(zoneFile);
     resources.standIns.push({ url: dns.address, close: () => dns.close() });
-    const planInput = rehearsalPlan(t0, { oldApp: oldApp.url, newApp: newApp.url }, webhookDevEui, dns.address);
+    const planInput = { ...rehearsalPlan(t0, { oldApp: oldApp.url, newApp: newApp.url }, webhookDevEui, dns.address), notifications: { targets: notifySink.targets } };
     const planFile = join(workspace, 'cutover.config.ts');
     writeFileSync(planFile, renderPlanFile(planInput));
     const plan = parsePlan(planInput, planFile);
@@ -238,6 +244,7 @@ export async function rehearse(options: RehearseOptions, io: Io): Promise<Rehear
     };
     say(`Running the timeline T-48h → T+7d with the clock ${options.speed.toLocaleString('en-US')}× faster during waits (actions take their real time)…`);
     const outcome = options.interactive ? await driveInteractive(session, io) : await driveAutomatically(session, io, { withRollback: Boolean(options.withRollback) });
+    await settleNotifications();
     world.sourceReadingsAtEnd = await withClient(sourceUrl, async (client) => Number((await client.query('select count(*) from public.temperature_readings')).rows[0].count));
 
     const reportPath = resolve(options.reportPath ?? 'rehearsal-report.md');
@@ -250,10 +257,13 @@ export async function rehearse(options: RehearseOptions, io: Io): Promise<Rehear
       failures: outcome.failures,
       ended: outcome.blocked,
       world,
+      notifySink,
     });
+    const htmlPath = `${reportPath.replace(/\.md$/, '')}.html`;
+    writeHtmlReport(htmlPath, plan, stateDir, clock.now());
     say('');
     say(outcome.headline);
-    say(`Report: ${reportPath}`);
+    say(`Report: ${reportPath} (and ${htmlPath})`);
     if (options.keep) {
       say(`Kept in ${workspace}: the plan, state (.cutover), exports, outbox, zone.json and both servers' data folders.`);
       say(`Inspect it with: cutover status --config ${planFile}`);

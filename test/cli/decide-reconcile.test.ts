@@ -13,6 +13,7 @@ import type { StepRegistry } from '../../src/steps/types.js';
 import { cli } from '../support/cli.js';
 import { driveToEnd } from '../support/drive.js';
 import { usePostgres } from '../support/postgres.js';
+import { startWebhookFake, type WebhookFake } from '../fakes/signed-webhook.js';
 import { createPair, fixtureTables, FREEZE, ingestAfterSwitch, NOW, SWITCH, type Pair } from '../reconcile/fixture.js';
 
 /**
@@ -28,6 +29,8 @@ const stateDir = join(dir, '.cutover');
 const earlyState = join(dir, 'early-state');
 const promFile = join(dir, 'textfile_collector', 'cutover.prom');
 let pair: Pair;
+/** The team's webhook: `cutover reconcile` from cron tells it about drift. */
+let hook: WebhookFake;
 
 const records = (examplePlan.dns as { records: PlanInput['dns']['records'] }).records;
 const input: PlanInput = {
@@ -65,7 +68,7 @@ async function driveRun(state: string, stop: (blocked: Blocked, runner: Runner) 
 }
 
 const minutesBeforeNow = (minutes: number) => new Date(NOW.getTime() - minutes * 60_000);
-const env = () => ({ SOURCE_DATABASE_URL: pair.sourceUrl, TARGET_DATABASE_URL: pair.targetUrl, CUTOVER_CLOCK: `manual:${NOW.toISOString()}` });
+const env = () => ({ SOURCE_DATABASE_URL: pair.sourceUrl, TARGET_DATABASE_URL: pair.targetUrl, CUTOVER_CLOCK: `manual:${NOW.toISOString()}`, HOOK_SECRET: 'hook-secret' });
 const run = (args: string[], extra: Record<string, string | undefined> = {}) => cli(['--config', planFile, ...args], { ...env(), ...extra });
 /** Each reconciliation at its own time, as a 6-hourly timer would make them (the fixture's ingestion ends at NOW). */
 const at = (time: Date) => ({ CUTOVER_CLOCK: `manual:${time.toISOString()}` });
@@ -85,7 +88,8 @@ const summaries = () => Journal.open(stateDir).entries.filter((entry) => entry.t
 const storedRuns = () => readdirSync(join(stateDir, 'reconcile')).filter((name) => name.endsWith('.json'));
 
 beforeAll(async () => {
-  writeFileSync(planFile, renderPlanFile(input));
+  hook = await startWebhookFake({ secret: 'hook-secret' });
+  writeFileSync(planFile, renderPlanFile({ ...input, notifications: { targets: [{ kind: 'webhook', name: 'team', url: hook.url, secretEnv: 'HOOK_SECRET' }] } }));
   writeFileSync(join(dir, 'zone.json'), JSON.stringify({ zone: 'freshtrackpro.com', records: [], changes: [] }));
   pair = await createPair(server());
   await ingestAfterSwitch(pair.target, [1, 2, 3, 4, 5]);
@@ -97,6 +101,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  await hook?.close();
   await pair?.close();
   rmSync(dir, { recursive: true, force: true });
 });
@@ -126,6 +131,8 @@ describe('cutover reconcile', () => {
     expect(m.get('cutover_reconcile_clean')).toBe(1);
     expect(m.get('cutover_reconcile_missing_rows{table="public.readings"}')).toBe(0);
     expect(m.get('cutover_reconcile_last_success_timestamp_seconds')).toBe(FIRST.getTime() / 1000);
+    // Clean, and nothing was wrong before: the team is not told anything.
+    expect(hook.received).toEqual([]);
   });
 
   it('exits 1 on data loss, naming the row; with a runner holding the lock it still stores the run and says the journal line was skipped', async () => {
@@ -148,6 +155,9 @@ describe('cutover reconcile', () => {
     expect(metrics().get('cutover_reconcile_missing_rows{table="public.readings"}')).toBe(1);
     expect(metrics().get('cutover_reconcile_clean')).toBe(0);
     expect(metrics().get('cutover_reconcile_last_success_timestamp_seconds')).toBe(SECOND.getTime() / 1000);
+    // Nobody drives the run and the journal line was skipped: the team still hears about it, once.
+    expect(hook.received).toEqual([expect.objectContaining({ type: 'reconcile.drift', key: `reconcile:${SECOND.toISOString()}`, title: 'Reconciliation drift (cutover reconcile)' })]);
+    expect(String(hook.received[0]!.text)).toContain('data loss: 1 source rows missing from the target');
   });
 });
 
