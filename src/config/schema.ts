@@ -30,7 +30,30 @@ export const durationText = z
 
 const httpUrl = z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' });
 
-const personName = z.string().min(1, { error: 'expected a person\'s name' });
+const personName = z.string().trim().min(1, { error: 'expected a person\'s name' });
+
+/** A login name: an OS account or a PostgreSQL role, as the system spells it. */
+const accountName = z
+  .string({ error: 'expected an account name' })
+  .regex(/^[A-Za-z_][A-Za-z0-9_.-]*\$?$/, { error: 'expected an account name such as dana (letters, digits, _ . -)' });
+
+/**
+ * An approver and how they are recognised (DESIGN §2 "who acts is established, not typed"):
+ * `{ name: 'Dana Lee', os: 'dana' }` is Dana when the command runs as the OS account `dana`;
+ * `pg` is the PostgreSQL login in team mode. A plain string names a person declared with an object
+ * elsewhere in `approvers`, or else is both the name and the OS account (`'dana'`).
+ */
+const approverEntry = z.union([
+  personName,
+  z.strictObject({
+    /** How the person appears on the record (journal, report, UI). */
+    name: personName,
+    /** The OS account that runs `cutover` on the operations host; defaults to `name`. */
+    os: accountName.optional(),
+    /** The PostgreSQL login in team mode. */
+    pg: accountName.optional(),
+  }),
+]);
 
 export const tableSchema = z.strictObject({
   /** Schema-qualified table name; `public.` is assumed when missing. */
@@ -130,7 +153,7 @@ const probeSchema = z.strictObject({
 
 const signoffSchema = z.strictObject({
   /** People who may sign off this step; defaults to `approvers.default`. */
-  approvers: z.array(personName).min(1).optional(),
+  approvers: z.array(approverEntry).min(1).optional(),
   /** How many distinct approvals are needed. */
   quorum: z.number().int().min(1).default(1),
 });
@@ -242,9 +265,14 @@ export const planSchema = z
       }),
     approvers: z.strictObject({
       /** Everyone who may sign off steps that do not name their own approvers. */
-      default: z.array(personName).min(1, { error: 'expected at least one approver' }),
+      default: z.array(approverEntry).min(1, { error: 'expected at least one approver' }),
       /** Per sign-off step: its approvers and quorum. */
       steps: z.record(z.string(), signoffSchema).default({}),
+      /**
+       * Who may skip an ordinary step (action, e-mail, recurring check); defaults to `default`.
+       * Skipping a sign-off, confirmation or decision always needs that step's own approvers.
+       */
+      skip: z.array(approverEntry).min(1).optional(),
     }),
     cadences: z
       .strictObject({
@@ -265,3 +293,4 @@ export type Plan = z.output<typeof planSchema>;
 export type TablePlan = Plan['tables'][number];
 export type DnsRecordPlan = z.output<typeof dnsRecordSchema>;
 export type ProbePlan = z.output<typeof probeSchema>;
+export type ApproverEntry = z.output<typeof approverEntry>;

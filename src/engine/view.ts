@@ -214,12 +214,12 @@ export function describeLocation(snapshot: AnyMachineSnapshot, now: number): str
     case 'attention': {
       const have = approvals(record);
       const why = sub === 'attention' && record?.attention ? ` Attention: ${record.attention.reason}.` : '';
-      return `Waiting for sign-off of ${stepId} by ${rule.quorum} of ${rule.approvers.join(', ')} (${have.length} so far${have.length ? `: ${have.join(', ')}` : ''}).${why} Sign off with: cutover signoff ${stepId} --by NAME [--note TEXT] [--reject]`;
+      return `Waiting for sign-off of ${stepId} by ${rule.quorum} of ${rule.approvers.join(', ')} (${have.length} so far${have.length ? `: ${have.join(', ')}` : ''}).${why} Sign off with: cutover signoff ${stepId} [--note TEXT] [--reject]`;
     }
     case 'confirming':
-      return `Waiting for a typed confirmation of ${stepId}: cutover confirm ${stepId} --by NAME --phrase "${expectedPhrase(context, step)}"`;
+      return `Waiting for a typed confirmation of ${stepId}: cutover confirm ${stepId} --phrase "${expectedPhrase(context, step)}"`;
     case 'failed':
-      return `${stepId} failed: ${record?.error ?? 'unknown error'}. Fix the cause, then: cutover retry ${stepId} (or cutover skip ${stepId} --by NAME --reason TEXT)`;
+      return `${stepId} failed: ${record?.error ?? 'unknown error'}. Fix the cause, then: cutover retry ${stepId} (or cutover skip ${stepId} --reason TEXT)`;
     case 'unknown':
       return `${stepId}: outcome unknown. ${record?.error ?? ''}`;
     case 'rejected': {
@@ -250,7 +250,7 @@ export function explainRefusal(snapshot: AnyMachineSnapshot, event: RunEvent, no
     if (context.closing) return 'The rollback window has closed (the close phase started).';
     return `A rollback is already under way. ${where}`;
   }
-  if (event.type === 'ABORT') return 'The source is frozen: the cutover can no longer be aborted, only rolled back (cutover rollback --by NAME --reason TEXT).';
+  if (event.type === 'ABORT') return 'The source is frozen: the cutover can no longer be aborted, only rolled back (cutover rollback --reason TEXT --phrase "rollback ZONE").';
   if (event.type === 'REPLAN') return 'The plan cannot be re-applied now.';
   const step = findStep(event.stepId);
   if (!step) return `There is no step "${event.stepId}". See the step ids with: cutover plan`;

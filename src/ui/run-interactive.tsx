@@ -4,6 +4,7 @@ import { dryRunContext, type RunOptions } from '../cli/commands/run.js';
 import type { Io } from '../cli/io.js';
 import { openRunner, type Session } from '../cli/session.js';
 import { EXIT } from '../engine/errors.js';
+import { whoIsRunning } from '../engine/identity.js';
 import type { Runner } from '../engine/runner.js';
 import { describeLocation } from '../engine/view.js';
 import { App } from './app.js';
@@ -42,6 +43,7 @@ export async function runInteractive(session: Session, options: RunOptions, io: 
       clock={session.clock}
       feed={feed}
       dryRun={dryRun}
+      identity={whoIsRunning(session.plan, io.account)}
       {...(options.until ? { until: options.until } : {})}
       noColor={noColorRequested(io.env)}
       onQuit={(value) => (code = value)}

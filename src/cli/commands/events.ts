@@ -1,22 +1,59 @@
 import type { RunEvent } from '../../../machines/machine.js';
-import { EXIT } from '../../engine/errors.js';
+import { authorityOf, authorize, type GateAct } from '../../engine/authority.js';
+import { EXIT, ExitError } from '../../engine/errors.js';
+import { checkClaim, whoIsRunning, type Identity } from '../../engine/identity.js';
+import { awaitAnswer, postRequest, type InboxRequest } from '../../engine/inbox.js';
+import { readLock } from '../../engine/lock.js';
+import type { Runner } from '../../engine/runner.js';
 import { describeLocation } from '../../engine/view.js';
 import type { GlobalOptions, Io } from '../io.js';
-import { openRunner, openSession } from '../session.js';
+import { openRunner, openSession, type Session } from '../session.js';
+
+/** How long a sender waits for the driving process to answer before leaving the request queued. */
+const ANSWER_WAIT_MS = 10_000;
+
+/**
+ * The person running the command, as the OS recognises them, checked against the plan's authority
+ * for this act (exit 2 naming who may), then against `--by` if it was given.
+ */
+export function establishActor(session: Pick<Session, 'plan'>, io: Io, act: GateAct, by: string | undefined, typed: { phrase?: string } = {}): Identity {
+  const identity = whoIsRunning(session.plan, io.account);
+  const verdict = authorize(authorityOf(session.plan), identity, act, typed);
+  if (!verdict.ok) throw new ExitError(verdict.message, EXIT.usage);
+  checkClaim(identity, by);
+  return identity;
+}
 
 /**
  * Sign-offs, confirmations, retries, skips and rollback requests: restore the run, record the event
  * (journal first), persist, stop. Actions it makes due are not run here but by the next `cutover run`.
+ * When another process drives the run, the event goes to it through the inbox instead, and that
+ * process applies it within a second (exit 0 applied, 2 refused, 3 still queued).
  */
-async function sendEvent(globals: GlobalOptions, io: Io, command: string, build: (now: number, frozen: boolean) => RunEvent): Promise<number> {
+async function sendEvent(
+  globals: GlobalOptions,
+  io: Io,
+  command: string,
+  by: string | undefined,
+  build: (now: number, runner: Runner | undefined) => RunEvent,
+  typed: { phrase?: string } = {},
+): Promise<number> {
   const session = await openSession(globals, io);
-  const runner = openRunner(session, 'command', command);
+  const draft = build(session.clock.now(), undefined);
+  const identity = establishActor(session, io, draft, by, typed);
+  let runner: Runner;
+  try {
+    runner = openRunner(session, 'command', command);
+  } catch (error) {
+    if (error instanceof ExitError && error.exitCode === EXIT.locked) return handToDriver(session, io, { event: draft, ...typed, command });
+    throw error;
+  }
   try {
     // In command mode a step the state shows as running is held, not run: the event applies (or is
     // refused with the reason) and the step runs, if still due, in the next `cutover run`.
     runner.start();
-    const event = build(session.clock.now(), runner.context().frozen);
-    runner.send(event);
+    const event = build(session.clock.now(), runner);
+    runner.send(event, { identity, ...typed });
     io.out(describeLocation(runner.snapshot(), session.clock.now()));
     return EXIT.ok;
   } finally {
@@ -24,28 +61,59 @@ async function sendEvent(globals: GlobalOptions, io: Io, command: string, build:
   }
 }
 
-export const signoff = (globals: GlobalOptions, stepId: string, options: { by: string; note?: string; reject?: boolean }, io: Io) =>
-  sendEvent(globals, io, `cutover signoff ${stepId}`, (at) => ({
+/**
+ * Another process holds the lock: leave the request in the inbox and wait for that process's answer.
+ * Exit 0 applied, 2 refused (its message), 3 not answered yet (it stays queued for whoever drives next).
+ */
+export async function handToDriver(session: Pick<Session, 'stateDir'>, io: Io, request: Omit<InboxRequest, 'postedAt'>): Promise<number> {
+  const holder = readLock(session.stateDir);
+  const driver = holder ? `${holder.user}@${holder.host} (pid ${holder.pid}, "${holder.command}")` : 'another process';
+  const id = postRequest(session.stateDir, { ...request, postedAt: new Date().toISOString() });
+  io.out(`${driver} drives this run: handed "${request.command}" to it.`);
+  const answer = await awaitAnswer(session.stateDir, id, ANSWER_WAIT_MS);
+  if (!answer) {
+    io.out(`No answer within ${ANSWER_WAIT_MS / 1000} s: the request stays queued (${id}) and is applied by whichever process drives the run next. Check with: cutover status`);
+    return EXIT.gate;
+  }
+  if (!answer.ok) throw new ExitError(answer.message, EXIT.usage);
+  io.out(answer.message);
+  return EXIT.ok;
+}
+
+export const signoff = (globals: GlobalOptions, stepId: string, options: { by?: string; note?: string; reject?: boolean }, io: Io) =>
+  sendEvent(globals, io, `cutover signoff ${stepId}`, options.by, (at) => ({
     type: 'SIGNOFF',
     stepId,
-    by: options.by,
+    by: options.by ?? '',
     at,
     ...(options.note ? { note: options.note } : {}),
     ...(options.reject ? { reject: true } : {}),
   }));
 
-export const confirm = (globals: GlobalOptions, stepId: string, options: { by: string; phrase: string }, io: Io) =>
-  sendEvent(globals, io, `cutover confirm ${stepId}`, (at) => ({ type: 'CONFIRM', stepId, by: options.by, phrase: options.phrase, at }));
+export const confirm = (globals: GlobalOptions, stepId: string, options: { by?: string; phrase: string }, io: Io) =>
+  sendEvent(globals, io, `cutover confirm ${stepId}`, options.by, (at) => ({ type: 'CONFIRM', stepId, by: options.by ?? '', phrase: options.phrase, at }));
 
 export const retry = (globals: GlobalOptions, stepId: string, io: Io) =>
-  sendEvent(globals, io, `cutover retry ${stepId}`, (at) => ({ type: 'RETRY', stepId, at }));
+  sendEvent(globals, io, `cutover retry ${stepId}`, undefined, (at) => ({ type: 'RETRY', stepId, at }));
 
-export const skip = (globals: GlobalOptions, stepId: string, options: { by: string; reason: string }, io: Io) =>
-  sendEvent(globals, io, `cutover skip ${stepId}`, (at) => ({ type: 'SKIP', stepId, by: options.by, reason: options.reason, at }));
+export const skip = (globals: GlobalOptions, stepId: string, options: { by?: string; reason: string }, io: Io) =>
+  sendEvent(globals, io, `cutover skip ${stepId}`, options.by, (at) => ({ type: 'SKIP', stepId, by: options.by ?? '', reason: options.reason, at }));
 
-/** Before the freeze there is nothing to roll back: the same request aborts the cutover instead. */
-export const rollback = (globals: GlobalOptions, options: { by: string; reason: string }, io: Io) =>
-  sendEvent(globals, io, 'cutover rollback', (at, frozen) => {
-    if (!frozen) io.out('The source was never frozen, so this aborts the cutover (restore TTL, send the cancellation notice).');
-    return { type: frozen ? 'ROLLBACK' : 'ABORT', by: options.by, reason: options.reason, at };
-  });
+/**
+ * Before the freeze there is nothing to roll back: the same request aborts the cutover instead. Both
+ * need a rollback approver and the typed rollback phrase. Handed to a driver, the driver's state
+ * decides which it is.
+ */
+export const rollback = (globals: GlobalOptions, options: { by?: string; reason: string; phrase?: string }, io: Io) =>
+  sendEvent(
+    globals,
+    io,
+    'cutover rollback',
+    options.by,
+    (at, runner) => {
+      const frozen = runner?.context().frozen ?? true;
+      if (runner && !frozen) io.out('The source was never frozen, so this aborts the cutover (restore TTL, send the cancellation notice).');
+      return { type: frozen ? 'ROLLBACK' : 'ABORT', by: options.by ?? '', reason: options.reason, at };
+    },
+    options.phrase !== undefined ? { phrase: options.phrase } : {},
+  );

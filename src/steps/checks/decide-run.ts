@@ -1,10 +1,11 @@
 import type { Plan } from '../../config/schema.js';
 import { settingsFromPlan } from '../../config/settings.js';
 import type { Clock } from '../../engine/clock.js';
+import { assertionLine, checkAssertion, type Assertion } from '../../engine/assertion.js';
 import { ExitError, EXIT } from '../../engine/errors.js';
+import type { Identity } from '../../engine/identity.js';
 import { Journal, type JournalEntry } from '../../engine/journal.js';
 import { acquireLock } from '../../engine/lock.js';
-import { assertionsInForce, ASSERTED, HUMAN_INPUTS, WITHDRAWN, type HumanInputName } from './decision-inputs.js';
 import { decideOnEvidence, type DecisionOutput } from './review.js';
 import { readRunEvidence } from './run-evidence.js';
 
@@ -37,28 +38,14 @@ export function assertionApprovers(plan: Plan): string[] {
   return [...new Set([...(signoff['review.decision']?.approvers ?? []), ...(signoff['rollback.decide']?.approvers ?? [])])];
 }
 
-export interface AssertionRequest {
-  /** As typed: security-breach, db-corruption or auth-broken. */
-  name: string;
-  by: string;
-  note?: string;
-  /** Withdraw an earlier assertion instead (a mistake, or the problem was ruled out). */
-  withdraw?: boolean;
+export interface AssertionRequest extends Assertion {
+  /** Who asserts, as the system recognised them (their authority is checked too). */
+  identity: Identity;
 }
 
+/** Written under the lock; while another process drives the run, the caller hands it over instead. */
 export function recordAssertion(session: DecideSession, request: AssertionRequest): JournalEntry {
-  const names = Object.keys(HUMAN_INPUTS);
-  if (!(request.name in HUMAN_INPUTS)) {
-    throw new ExitError(`"${request.name}" is not something a person can assert here. Use one of: ${names.join(', ')}.`, EXIT.usage);
-  }
-  const input = HUMAN_INPUTS[request.name as HumanInputName];
-  const approvers = assertionApprovers(session.plan);
-  if (!approvers.includes(request.by)) {
-    throw new ExitError(
-      `${request.by} is not an approver of review.decision or rollback.decide, so cannot ${request.withdraw ? 'withdraw' : 'assert'} ${request.name}. Approvers: ${approvers.join(', ')}.`,
-      EXIT.usage,
-    );
-  }
+  checkAssertion(session.plan, request.identity, request);
   // Refuse before taking the lock: a typo in the state folder must not create an empty run.
   readRunEvidence(session.plan, session.stateDir, `${request.name} cannot be recorded`);
   const lock = acquireLock(session.stateDir, `cutover decide --${request.withdraw ? 'withdraw' : 'assert'} ${request.name}`);
@@ -68,15 +55,8 @@ export function recordAssertion(session: DecideSession, request: AssertionReques
       const from = lock.tookOverFrom;
       journal.append(session.clock.now(), 'lock.taken-over', { from: `${from.user}@${from.host} pid ${from.pid}` });
     }
-    if (request.withdraw && !assertionsInForce(journal.entries)[input]) {
-      throw new ExitError(`Nobody has asserted ${request.name}: there is nothing to withdraw.`, EXIT.usage);
-    }
-    return journal.append(session.clock.now(), request.withdraw ? WITHDRAWN : ASSERTED, {
-      input,
-      name: request.name,
-      by: request.by,
-      note: request.note ?? '',
-    });
+    const line = assertionLine(session.plan, request.identity, request, journal.entries);
+    return journal.append(session.clock.now(), line.type, line.fields);
   } finally {
     lock.release();
   }
