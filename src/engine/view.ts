@@ -259,7 +259,7 @@ export function explainRefusal(snapshot: AnyMachineSnapshot, event: RunEvent, no
     case 'SIGNOFF': {
       const rule = ruleFor(context, event.stepId);
       if (!rule.approvers.includes(event.by)) return `${event.by} is not an approver of ${event.stepId}. Approvers: ${rule.approvers.join(', ')}.`;
-      if (currentRound(context.steps[event.stepId]).some((s) => s.by === event.by)) return `${event.by} has already signed off ${event.stepId}.`;
+      if (currentRound(context.steps[event.stepId]).some((s) => s.by === event.by)) return `${event.by} has already signed off ${event.stepId}: each person counts once toward the quorum; the other approvers sign as themselves.`;
       return `${event.stepId} is not waiting for a sign-off. ${where}`;
     }
     case 'CONFIRM':

@@ -1,9 +1,10 @@
-import type { RunEvent } from '../../../machines/machine.js';
+import type { RunContext, RunEvent } from '../../../machines/machine.js';
 import { authorityOf, authorize, type GateAct } from '../../engine/authority.js';
 import { EXIT, ExitError } from '../../engine/errors.js';
 import { checkClaim, whoIsRunning, type Identity } from '../../engine/identity.js';
 import { awaitAnswer, postRequest, type InboxRequest } from '../../engine/inbox.js';
 import { readLock } from '../../engine/lock.js';
+import { peekRun } from '../../engine/peek.js';
 import type { Runner } from '../../engine/runner.js';
 import { describeLocation } from '../../engine/view.js';
 import type { GlobalOptions, Io } from '../io.js';
@@ -35,11 +36,12 @@ async function sendEvent(
   io: Io,
   command: string,
   by: string | undefined,
-  build: (now: number, runner: Runner | undefined) => RunEvent,
+  build: (now: number, frozen: boolean, print: boolean) => RunEvent,
   typed: { phrase?: string } = {},
 ): Promise<number> {
   const session = await openSession(globals, io);
-  const draft = build(session.clock.now(), undefined);
+  // Judged before the lock is taken, on the stored state (read, not driven).
+  const draft = build(session.clock.now(), storedFrozen(session), false);
   const identity = establishActor(session, io, draft, by, typed);
   let runner: Runner;
   try {
@@ -52,12 +54,21 @@ async function sendEvent(
     // In command mode a step the state shows as running is held, not run: the event applies (or is
     // refused with the reason) and the step runs, if still due, in the next `cutover run`.
     runner.start();
-    const event = build(session.clock.now(), runner);
+    const event = build(session.clock.now(), runner.context().frozen, true);
     runner.send(event, { identity, ...typed });
     io.out(describeLocation(runner.snapshot(), session.clock.now()));
     return EXIT.ok;
   } finally {
     runner.close();
+  }
+}
+
+/** Whether the stored run has entered the freeze (a fresh or unreadable state: not yet). */
+function storedFrozen(session: Session): boolean {
+  try {
+    return Boolean((peekRun(session.stateDir, session.plan).snapshot.context as RunContext).frozen);
+  } catch {
+    return false;
   }
 }
 
@@ -110,9 +121,8 @@ export const rollback = (globals: GlobalOptions, options: { by?: string; reason:
     io,
     'cutover rollback',
     options.by,
-    (at, runner) => {
-      const frozen = runner?.context().frozen ?? true;
-      if (runner && !frozen) io.out('The source was never frozen, so this aborts the cutover (restore TTL, send the cancellation notice).');
+    (at, frozen, print) => {
+      if (print && !frozen) io.out('The source was never frozen, so this aborts the cutover (restore TTL, send the cancellation notice).');
       return { type: frozen ? 'ROLLBACK' : 'ABORT', by: options.by ?? '', reason: options.reason, at };
     },
     options.phrase !== undefined ? { phrase: options.phrase } : {},
