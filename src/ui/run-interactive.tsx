@@ -1,6 +1,6 @@
 import { render } from 'ink';
 import { findStep } from '../../machines/runbook.js';
-import { dryRunContext, type RunOptions } from '../cli/commands/run.js';
+import { dryRunContext, stepAsideIfDriven, type RunOptions } from '../cli/commands/run.js';
 import type { Io } from '../cli/io.js';
 import { openRunner, type Session } from '../cli/session.js';
 import { EXIT } from '../engine/errors.js';
@@ -30,7 +30,7 @@ export function dryRunFor(session: Session, runner: Runner, signal: AbortSignal)
  */
 export async function runInteractive(session: Session, options: RunOptions, io: Io): Promise<number> {
   const feed = new LiveFeed(() => session.clock.now());
-  const runner = openRunner(session, 'drive', 'cutover run', { onProgress: feed.onProgress, onJournal: feed.onJournal });
+  const runner = stepAsideIfDriven(() => openRunner(session, 'drive', 'cutover run', { onProgress: feed.onProgress, onJournal: feed.onJournal }));
   feed.seed(runner.journal.entries);
   const dryRuns = new AbortController();
   const dryRun = dryRunFor(session, runner, dryRuns.signal);
