@@ -224,6 +224,8 @@ export class Runner {
         } else if (event) {
           // The sender cannot see the state: before the freeze the same request aborts, as `cutover rollback` says.
           if (event.type === 'ROLLBACK' && !this.context().frozen) event = { ...event, type: 'ABORT' };
+          // Stamped by the run's clock (a rehearsal's runs ahead of the sender's), when it takes effect.
+          if ('at' in event) event = { ...event, at: this.options.clock.now() };
           this.send(event, { identity, ...(phrase !== undefined ? { phrase } : {}), inbox: pending.id });
         } else {
           throw new ExitError('The request names neither an event nor an assertion.', EXIT.usage);
@@ -313,9 +315,16 @@ export class Runner {
   /** Stop the actor and release the lock. The state on disk already holds everything. */
   close(): void {
     if (this.stopped) return;
-    this.stopped = true;
     this.stopBefore = '*';
     clearInterval(this.inboxTimer);
+    // A request handed in since the last look is answered now rather than left for the next runner:
+    // the timer's short `cutover run` may hold the lock just when someone signs.
+    try {
+      if (this.started) this.applyInbox();
+    } catch {
+      // Left in the inbox: the next runner applies it. Closing must still release the lock.
+    }
+    this.stopped = true;
     this.actor.stop();
     this.release();
   }

@@ -250,7 +250,7 @@ export function explainRefusal(snapshot: AnyMachineSnapshot, event: RunEvent, no
     if (context.closing) return 'The rollback window has closed (the close phase started).';
     return `A rollback is already under way. ${where}`;
   }
-  if (event.type === 'ABORT') return 'The source is frozen: the cutover can no longer be aborted, only rolled back (cutover rollback --reason TEXT --phrase "rollback ZONE").';
+  if (event.type === 'ABORT') return 'The source is frozen: the cutover can no longer be aborted, only rolled back (cutover rollback --reason TEXT --phrase "rollback <zone>").';
   if (event.type === 'REPLAN') return 'The plan cannot be re-applied now.';
   const step = findStep(event.stepId);
   if (!step) return `There is no step "${event.stepId}". See the step ids with: cutover plan`;

@@ -7,7 +7,7 @@ import type { Key } from 'ink';
  *   typed phrase   → cutover confirm STEP --phrase TEXT
  *   r              → cutover retry STEP
  *   s              → cutover skip STEP --reason TEXT
- *   R              → cutover rollback --reason TEXT --phrase "rollback ZONE" (before the freeze: abort)
+ *   R              → cutover rollback --reason TEXT --phrase "rollback <zone>" (before the freeze: abort)
  * Keys that only change the view: b (decision panel), PgUp/PgDn/Home (timeline), q (quit).
  */
 export type HelpItem = readonly [keys: string, what: string];
