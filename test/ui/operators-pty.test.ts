@@ -155,6 +155,7 @@ describe.skipIf(Boolean(skipReason))('several operators on one host (tmux, two O
       ui.keys('s');
       await ui.waitFor('Reason:');
       ui.text('no databases in this test');
+      await ui.waitFor('Reason: no databases in this test');
       ui.keys('Enter');
       await ui.waitFor(new RegExp(`↷ ${stepId.replace('.', '\\.')} `));
     }

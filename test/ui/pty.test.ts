@@ -179,6 +179,8 @@ describe.skipIf(!hasTmux)('cutover rehearse --interactive in a real terminal (tm
     terminal.keys('Enter');
     await terminal.waitFor('Note (optional):');
     terminal.text('signed by hand in the rehearsal');
+    // The text on screen first: keys sent before the field is listening would be lost on a busy machine.
+    await terminal.waitFor('Note (optional): signed by hand in the rehearsal');
     terminal.keys('Enter');
     await terminal.waitFor('[ Approve ]');
     terminal.keys('Enter');
