@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useMemo, useState, type ReactNode } from 'react';
 import { Box, Text, useApp, useInput, useWindowSize } from 'ink';
-import { expectedPhrase, ruleFor, type RunContext, type RunEvent } from '../../machines/machine.js';
+import { expectedPhrase, type RunContext, type RunEvent } from '../../machines/machine.js';
 import { findStep } from '../../machines/runbook.js';
 import { exitCodeFor } from '../cli/commands/run.js';
 import type { Plan } from '../config/schema.js';

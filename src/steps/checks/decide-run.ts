@@ -1,8 +1,6 @@
 import type { Plan } from '../../config/schema.js';
-import { settingsFromPlan } from '../../config/settings.js';
 import type { Clock } from '../../engine/clock.js';
 import { assertionLine, checkAssertion, type Assertion } from '../../engine/assertion.js';
-import { ExitError, EXIT } from '../../engine/errors.js';
 import type { Identity } from '../../engine/identity.js';
 import { Journal, type JournalEntry } from '../../engine/journal.js';
 import { acquireLock } from '../../engine/lock.js';
@@ -30,12 +28,6 @@ export function decideRun(session: DecideSession): RunDecision {
   const evidence = readRunEvidence(session.plan, session.stateDir, 'there is no evidence to decide on');
   const decision = decideOnEvidence(session.plan, evidence.outputs, evidence.journal, evidence.reconciliations, session.clock.now());
   return { runId: evidence.runId, ...decision };
-}
-
-/** Who may assert a human-only input: the approvers of the decisions it feeds. */
-export function assertionApprovers(plan: Plan): string[] {
-  const { signoff } = settingsFromPlan(plan);
-  return [...new Set([...(signoff['review.decision']?.approvers ?? []), ...(signoff['rollback.decide']?.approvers ?? [])])];
 }
 
 export interface AssertionRequest extends Assertion {
