@@ -72,7 +72,7 @@ function required(authority: Authority, act: GateAct): { who: string[] | 'anyone
     case 'WITHDRAW':
       return { who: authority.assert, what: `${act.type === 'ASSERT' ? 'assert' : 'withdraw'} ${act.input}`, why: 'the approvers of review.decision and rollback.decide decide on the evidence' };
     case 'REPLAN':
-      return { who: 'anyone', what: 'change the plan', why: '' };
+      return { who: [], what: 'change the plan', why: 'the plan changes only by editing the plan file' };
   }
 }
 
@@ -98,9 +98,10 @@ export function authorize(authority: Authority, identity: Identity, act: GateAct
       return {
         ok: false,
         mayAct: rule.who,
-        message:
+        message: (
           `${describeIdentity(identity)} may not ${rule.what}: ${rule.why}. ` +
-          (rule.who.length ? `Who may: ${describePeople(authority, rule.who)}.` : 'Nobody in the plan may; add approvers to the plan.'),
+          (rule.who.length ? `Who may: ${describePeople(authority, rule.who)}.` : act.type === 'REPLAN' ? '' : 'Nobody in the plan may; add approvers to the plan.')
+        ).trim(),
       };
     }
   }

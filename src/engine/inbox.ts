@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, closeSync, constants, existsSync, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RunEvent } from '../../machines/machine.js';
 import { writeFileAtomicSync } from '../adapters/atomic-write.js';
@@ -72,7 +72,42 @@ export function postRequest(stateDir: string, request: InboxRequest): string {
   return id;
 }
 
-/** Requests not answered yet, oldest first. */
+/** What a person may hand in: the events of the gates. REPLAN comes only from the plan file. */
+const PERSON_EVENTS = new Set(['SIGNOFF', 'CONFIRM', 'SKIP', 'RETRY', 'ROLLBACK', 'ABORT']);
+
+/** A request as read from a file, checked field by field: the driver applies nothing it cannot read. */
+export function parseRequest(text: string): { request: InboxRequest } | { problem: string } {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return { problem: 'the request is not valid JSON' };
+  }
+  const request = value as Partial<InboxRequest> | null;
+  const optionalText = (field: unknown) => field === undefined || typeof field === 'string';
+  if (!request || typeof request !== 'object' || typeof request.command !== 'string' || !optionalText(request.phrase)) {
+    return { problem: 'the request is not one cutover wrote' };
+  }
+  if (request.event) {
+    const event = request.event as unknown as Record<string, unknown>;
+    if (!PERSON_EVENTS.has(String(event.type))) return { problem: `${String(event.type)} cannot be handed in by a person` };
+    const texts = ['stepId', 'by', 'note', 'reason', 'phrase'].every((field) => optionalText(event[field]));
+    const needsStep = event.type !== 'ROLLBACK' && event.type !== 'ABORT';
+    if (!texts || (needsStep && typeof event.stepId !== 'string') || typeof event.at !== 'number') return { problem: 'the event is malformed' };
+    return { request: request as InboxRequest };
+  }
+  const assertion = request.assertion as unknown as Record<string, unknown> | undefined;
+  if (assertion && typeof assertion.name === 'string' && optionalText(assertion.note) && (assertion.withdraw === undefined || typeof assertion.withdraw === 'boolean')) {
+    return { request: request as InboxRequest };
+  }
+  return { problem: 'the request names neither an event nor an assertion' };
+}
+
+/**
+ * Requests not answered yet, oldest first. The sender is the owner of the file as the kernel reports
+ * it for the open file itself: a symbolic link is not followed (it would lend the target's owner) and
+ * a file with a second hard link is refused (it could be someone else's file linked in).
+ */
 export function pendingRequests(stateDir: string): PendingRequest[] {
   const dir = inboxDir(stateDir);
   if (!existsSync(dir)) return [];
@@ -84,18 +119,37 @@ export function pendingRequests(stateDir: string): PendingRequest[] {
     .filter((id) => !answered.has(id))
     .sort()
     .map((id): PendingRequest => {
-      const path = join(dir, `${id}.json`);
+      let fd: number | undefined;
       try {
-        const uid = statSync(path).uid;
-        try {
-          return { id, uid, request: JSON.parse(readFileSync(path, 'utf8')) as InboxRequest };
-        } catch {
-          return { id, uid, problem: 'the request is not valid JSON' };
-        }
+        fd = openSync(join(dir, `${id}.json`), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+        const stat = fstatSync(fd);
+        if (!stat.isFile() || stat.nlink !== 1) return { id, uid: stat.uid, problem: 'the request is not a plain file of its own' };
+        const parsed = parseRequest(readFileSync(fd, 'utf8'));
+        return 'request' in parsed ? { id, uid: stat.uid, request: parsed.request } : { id, uid: stat.uid, problem: parsed.problem };
       } catch {
-        return { id, uid: -1, problem: 'the request could not be read' };
+        return { id, uid: -1, problem: 'the request could not be read (a link, or not readable)' };
+      } finally {
+        if (fd !== undefined) closeSync(fd);
       }
     });
+}
+
+/** Answers older than this are removed by the driver: the sender waited at most seconds for them. */
+const ANSWER_KEPT_MS = 24 * 3_600_000;
+
+/** Remove old answers (each request's record is its journal line; the answer only told the sender). */
+export function pruneAnswers(stateDir: string, now = Date.now()): void {
+  const dir = inboxDir(stateDir);
+  if (!existsSync(dir)) return;
+  for (const name of readdirSync(dir)) {
+    if (!name.endsWith('.answer')) continue;
+    const path = join(dir, name);
+    try {
+      if (now - lstatSync(path).mtimeMs > ANSWER_KEPT_MS) rmSync(path, { force: true });
+    } catch {
+      // Gone already, or not ours to remove.
+    }
+  }
 }
 
 /** Answer a request and remove it (the answer stays as the record that it was handled). */

@@ -13,7 +13,7 @@ import { Journal, type JournalEntry } from './journal.js';
 import { assertionLine } from './assertion.js';
 import { authorityOf, authorize, type Authority } from './authority.js';
 import { accountOfUid, identityRecord, recognise, type Identity } from './identity.js';
-import { answerRequest, ensureInbox, pendingRequests } from './inbox.js';
+import { answerRequest, ensureInbox, pendingRequests, pruneAnswers } from './inbox.js';
 import { acquireLock } from './lock.js';
 import { collectSecrets, redact } from './redact.js';
 import { loadState, saveState } from './state-store.js';
@@ -108,7 +108,10 @@ export class Runner {
     this.release = lock.release;
     try {
       this.journal = Journal.open(stateDir);
-      if (options.mode === 'drive') ensureInbox(stateDir);
+      if (options.mode === 'drive') {
+        ensureInbox(stateDir);
+        pruneAnswers(stateDir);
+      }
       const stored = loadState(stateDir);
       this.secrets = collectSecrets(options.plan, options.env ?? process.env);
       if (lock.tookOverFrom) {

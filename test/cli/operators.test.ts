@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -8,10 +8,10 @@ import { occurrences } from '../../machines/schedule.js';
 import { examplePlan, renderPlanFile } from '../../src/config/example.js';
 import { parsePlan } from '../../src/config/load.js';
 import type { PlanInput } from '../../src/config/schema.js';
-import { t0Of } from '../../src/config/settings.js';
+import { settingsFromPlan, t0Of } from '../../src/config/settings.js';
 import { openRunner, type Session } from '../../src/cli/session.js';
 import { ManualClock } from '../../src/engine/clock.js';
-import { inboxDir } from '../../src/engine/inbox.js';
+import { awaitAnswer, inboxDir, postRequest, type InboxRequest } from '../../src/engine/inbox.js';
 import type { Runner } from '../../src/engine/runner.js';
 import type { StepAction } from '../../src/steps/types.js';
 import { cli } from '../support/cli.js';
@@ -121,6 +121,35 @@ describe('outside events while another process drives', () => {
     const ben = await run(['signoff', 'window.go'], 'ben');
     expect(ben.code).toBe(0);
     expect(ben.stdout).not.toContain('drives this run');
+  });
+
+  it('the driver trusts the OS owner of a request, not its content, and applies nothing a person cannot send', async () => {
+    const { session, clock } = setup();
+    const runner = openRunner(session, 'drive', 'cutover run (the lead\'s UI)', { retries: 0 });
+    try {
+      await driveToEnd(runner, clock, { stopOn: (b) => b.kind === 'signoff' && b.location.stepId === 'window.go' });
+      const answer = async (request: Omit<InboxRequest, 'postedAt'>) => {
+        const id = postRequest(session.stateDir, { ...request, postedAt: new Date().toISOString() });
+        return (await awaitAnswer(session.stateDir, id, 30_000))!;
+      };
+      // Written by hand "as Ben" from Ana's account: it is Ana's sign-off.
+      const forged = await answer({ event: { type: 'SIGNOFF', stepId: 'window.go', by: 'Ben Okafor', at: 0 }, command: 'forged' });
+      expect(forged).toMatchObject({ ok: true, message: expect.stringContaining('Recorded as Ana Ruiz') });
+      expect(runner.context().steps['window.go']!.signoffs.map((s) => s.by)).toEqual(['Ana Ruiz']);
+      // The plan's settings change only with the plan file.
+      const replan = await answer({ event: { ...settingsFromPlan(session.plan), type: 'REPLAN', signoff: {} } as never, command: 'forged' });
+      expect(replan).toEqual({ ok: false, message: 'The request was not applied: REPLAN cannot be handed in by a person.' });
+      // A link lends its target's owner: not followed.
+      const target = join(session.planDir, 'someone-elses.json');
+      writeFileSync(target, JSON.stringify({ event: { type: 'SKIP', stepId: 'window.go', by: 'x', reason: 'x', at: 0 }, command: 'x' }));
+      symlinkSync(target, join(inboxDir(session.stateDir), '000000000000001-1-abcdef.json'));
+      const linked = (await awaitAnswer(session.stateDir, '000000000000001-1-abcdef', 30_000))!;
+      expect(linked.ok).toBe(false);
+      expect(linked.message).toContain('could not be read (a link, or not readable)');
+      expect(runner.location().stepId).toBe('window.go');
+    } finally {
+      runner.close();
+    }
   });
 
   it('the recurring timer steps aside while a driver sleeps through the gates, and no recurring check is missed over a simulated day', async () => {
