@@ -133,7 +133,9 @@ describe('outside events while another process drives', () => {
         return (await awaitAnswer(session.stateDir, id, 30_000))!;
       };
       // Written by hand "as Ben" from Ana's account: it is Ana's sign-off.
+      const posted = Date.now();
       const forged = await answer({ event: { type: 'SIGNOFF', stepId: 'window.go', by: 'Ben Okafor', at: 0 }, command: 'forged' });
+      console.info(`request posted → applied and answered by the driver in ${Date.now() - posted} ms`);
       expect(forged).toMatchObject({ ok: true, message: expect.stringContaining('Recorded as Ana Ruiz') });
       expect(runner.context().steps['window.go']!.signoffs.map((s) => s.by)).toEqual(['Ana Ruiz']);
       // The plan's settings change only with the plan file.
