@@ -16,7 +16,7 @@ export interface Identity {
   account: string;
   /**
    * How: `os-account` (the process's OS user on the operations host), `postgres-login` (team mode),
-   * `rehearsal` (the embedded rehearsal signing for its own stand-in approver).
+   * `rehearsal` (the embedded rehearsal, or a test harness, playing the plan's approvers itself).
    */
   via: 'os-account' | 'postgres-login' | 'rehearsal';
   /** The plan names this account as a person. */
@@ -34,7 +34,10 @@ export function whoIsRunning(plan: Pick<Plan, 'approvers'>, account: string = us
   return recognise(plan, account);
 }
 
-/** The rehearsal's automatic sign-offs: it acts for the one stand-in approver its own plan names. */
+/**
+ * The rehearsal's automatic sign-offs: it acts for the stand-in approver its own plan names. Test
+ * harnesses that play every person of a plan use it too; the journal says so (`via: rehearsal`).
+ */
 export function rehearsalIdentity(name: string): Identity {
   return { name, account: name, via: 'rehearsal', known: true };
 }

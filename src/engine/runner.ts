@@ -249,19 +249,17 @@ export class Runner {
    * Record an outside event (sign-off, confirmation, skip, retry, rollback) and apply it. The journal
    * line is fsync'd first: if the process dies right after, the next start applies it from there.
    */
-  send(event: RunEvent, actor?: Sender): void {
-    if (actor) {
-      // The name on the record is the one the system recognised, whatever the caller put in `by`.
-      if ('by' in event) event = { ...event, by: actor.identity.name };
-      const verdict = authorize((this.authority ??= authorityOf(this.options.plan)), actor.identity, event, actor.phrase !== undefined ? { phrase: actor.phrase } : {});
-      if (!verdict.ok) throw new ExitError(verdict.message, EXIT.usage);
-    }
+  send(event: RunEvent, actor: Sender): void {
+    // The name on the record is the one the system recognised, whatever the caller put in `by`.
+    if ('by' in event) event = { ...event, by: actor.identity.name };
+    const verdict = authorize((this.authority ??= authorityOf(this.options.plan)), actor.identity, event, actor.phrase !== undefined ? { phrase: actor.phrase } : {});
+    if (!verdict.ok) throw new ExitError(verdict.message, EXIT.usage);
     const snapshot = this.snapshot();
     if (!snapshot.can(event)) throw new ExitError(explainRefusal(snapshot, event, this.options.clock.now()), EXIT.usage);
     const entry = this.journal.append(this.options.clock.now(), 'event', {
       event: redact(event, this.secrets),
-      ...(actor ? { identity: identityRecord(actor.identity) } : {}),
-      ...(actor?.inbox ? { inbox: actor.inbox } : {}),
+      identity: identityRecord(actor.identity),
+      ...(actor.inbox ? { inbox: actor.inbox } : {}),
     });
     this.options.onJournal?.(entry);
     this.appliedSeq = entry.seq;
