@@ -129,6 +129,11 @@ describe('authority on every gate event', () => {
       ['Ana Ruiz', { name: 'Ana Ruiz', account: 'ana', via: 'os-account' }],
       ['Ben Okafor', { name: 'Ben Okafor', account: 'ben', via: 'os-account' }],
     ]);
+    // The report says who acted and how they were recognised.
+    const report = await run(['report'], 'chen');
+    expect(report.stdout).toContain('## Who acted');
+    expect(report.stdout).toMatch(/\| SIGNOFF `window\.go` \| Ana Ruiz \| OS account ana \|/);
+    expect(report.stdout).toMatch(/\| SIGNOFF `window\.go` \| Ben Okafor \| OS account ben \|/);
   });
 });
 
