@@ -222,8 +222,9 @@ export function App(props: AppProps) {
       <Box flexDirection="column">
         {decisionStep ? <DecisionPanel reading={decisionFromRun(context, plan, step.id, runner.journal.entries)} width={columns} height={panelRows - signoffRows} closable={false} /> : null}
         <SignoffPanel
-          // A new panel per sign-off recorded: the next approver starts from a clean form.
-          key={`${step.id}:${step.signoffs.length}`}
+          // A new panel per round (after a rejection and a re-open); another approver's sign-off arriving
+          // from their terminal must not wipe the note this person is typing.
+          key={`${step.id}:${step.signoffs.filter((signoff) => signoff.reject).length}`}
           step={step}
           {...(context.steps[step.id]?.attention ? { attention: context.steps[step.id]!.attention!.reason } : {})}
           {...(step.id === 'window.go' ? { rejectWarning: 'Rejecting window.go is a NO-GO: the cutover is aborted (TTL restored, users told).' } : {})}

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { cleanupDirs, uiRun } from './fixture.js';
+import { examplePlan } from '../../src/config/example.js';
 import { recognise } from '../../src/engine/identity.js';
 import { ENTER, ESC, RIGHT, lineWith } from './terminal.js';
 
@@ -76,6 +77,32 @@ describe('sign-off panel', () => {
     screen.press(ESC);
     await screen.waitFor('Signing as Ana Ruiz · Enter to sign');
     expect(runner.journal.entries.filter((entry) => entry.type === 'event')).toEqual([]);
+    screen.unmount();
+    runner.close();
+  });
+
+  it('a sign-off from another terminal shows up while this person types, without losing the note', async () => {
+    const run = uiRun({ plan: { approvers: { ...examplePlan.approvers, steps: { ...examplePlan.approvers.steps, 'prep.staging-rehearsal': { quorum: 2 } } } } });
+    const { runner, feed } = run.open();
+    const screen = run.show(runner, feed);
+    await screen.waitFor('Signing as Ana Ruiz · Enter to sign');
+    screen.press(ENTER);
+    await screen.waitFor('Note (optional):');
+    screen.type('half a note');
+    await screen.waitFor('Note (optional): half a note█');
+    // Ben signs from his own terminal; the driver applies it (as it does a request from the inbox).
+    runner.send({ type: 'SIGNOFF', stepId: 'prep.staging-rehearsal', by: 'Ben Okafor', at: run.clock.now() }, { identity: recognise(run.plan, 'ben') });
+    const frame = await screen.waitFor('Ben Okafor ✓ · 1 more needed');
+    expect(frame).toContain('Note (optional): half a note█');
+    screen.type(', done');
+    screen.press(ENTER);
+    await screen.waitFor('[ Approve ]');
+    screen.press(ENTER);
+    await screen.waitFor('Sign-off · prep.critical-workflows');
+    expect(runner.context().steps['prep.staging-rehearsal']!.signoffs.map((s) => [s.by, s.note])).toEqual([
+      ['Ben Okafor', undefined],
+      ['Ana Ruiz', 'half a note, done'],
+    ]);
     screen.unmount();
     runner.close();
   });
