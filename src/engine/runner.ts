@@ -186,7 +186,13 @@ export class Runner {
     // Requests another process handed in while nobody drove, then, while driving, every quarter second.
     this.applyInbox();
     if (this.options.mode === 'drive') {
-      this.inboxTimer = setInterval(() => this.applyInbox(), INBOX_POLL_MS);
+      this.inboxTimer = setInterval(() => {
+        try {
+          this.applyInbox();
+        } catch {
+          // The inbox could not be read or answered (a full disk…): the requests stay, the next look retries.
+        }
+      }, INBOX_POLL_MS);
       this.inboxTimer.unref();
     }
   }
