@@ -46,19 +46,20 @@ export function buildProgram(io: Io, exit: (code: number) => void): Command {
   program.command('status').description('where the cutover stands').option('--json', 'machine-readable output')
     .action(action(async (options: { json?: boolean }) => (await import('./commands/status.js')).status(globals(), options, io)));
   program.command('signoff <step>').description('sign off (or reject) a step as a named approver')
-    .requiredOption('--by <name>', 'who signs').option('--note <text>', 'a note for the record').option('--reject', 'reject instead of approve')
-    .action(action(async (step: string, options: { by: string; note?: string; reject?: boolean }) => (await events()).signoff(globals(), step, options, io)));
+    .option('--by <name>', 'who signs: optional, must be you (the OS account running this says who you are)').option('--note <text>', 'a note for the record').option('--reject', 'reject instead of approve')
+    .action(action(async (step: string, options: { by?: string; note?: string; reject?: boolean }) => (await events()).signoff(globals(), step, options, io)));
   program.command('confirm <step>').description('type the confirmation phrase of a dangerous step')
-    .requiredOption('--by <name>', 'who confirms').requiredOption('--phrase <text>', 'the exact phrase (e.g. the zone name)')
-    .action(action(async (step: string, options: { by: string; phrase: string }) => (await events()).confirm(globals(), step, options, io)));
+    .option('--by <name>', 'who confirms: optional, must be you').requiredOption('--phrase <text>', 'the exact phrase (e.g. the zone name)')
+    .action(action(async (step: string, options: { by?: string; phrase: string }) => (await events()).confirm(globals(), step, options, io)));
   program.command('retry <step>').description('run a failed step again (or re-open a rejected sign-off)')
     .action(action(async (step: string) => (await events()).retry(globals(), step, io)));
   program.command('skip <step>').description('skip a step, with who and why on the record')
-    .requiredOption('--by <name>', 'who decides').requiredOption('--reason <text>', 'why')
-    .action(action(async (step: string, options: { by: string; reason: string }) => (await events()).skip(globals(), step, options, io)));
+    .option('--by <name>', 'who decides: optional, must be you').requiredOption('--reason <text>', 'why')
+    .action(action(async (step: string, options: { by?: string; reason: string }) => (await events()).skip(globals(), step, options, io)));
   program.command('rollback').description('enter the rollback branch (before the freeze: abort)')
-    .requiredOption('--by <name>', 'who asks').requiredOption('--reason <text>', 'why')
-    .action(action(async (options: { by: string; reason: string }) => (await events()).rollback(globals(), options, io)));
+    .option('--by <name>', 'who asks: optional, must be you (a rollback approver)').requiredOption('--reason <text>', 'why')
+    .requiredOption('--phrase <text>', 'the rollback phrase, typed exactly: "rollback ZONE"')
+    .action(action(async (options: { by?: string; reason: string; phrase: string }) => (await events()).rollback(globals(), options, io)));
   program.command('checklist').description('write CUTOVER_CHECKLIST.md from the runbook')
     .option('--out <file>', 'where to write it').option('--check', 'exit 1 if the file differs from the runbook')
     .action(action(async (options: { out?: string; check?: boolean }) => (await import('./commands/setup.js')).checklist(globals(), options, io)));
@@ -73,7 +74,7 @@ export function buildProgram(io: Io, exit: (code: number) => void): Command {
     .option('--json', 'machine-readable output')
     .option('--assert <input>', 'record a human-only input first: security-breach, db-corruption or auth-broken')
     .option('--withdraw <input>', 'withdraw an earlier assertion')
-    .option('--by <name>', 'who asserts or withdraws (an approver)')
+    .option('--by <name>', 'who asserts or withdraws: optional, must be you (an approver)')
     .option('--note <text>', 'why, for the record')
     .action(action(async (options: DecideFlags) => (await import('./commands/decide.js')).decide(globals(), options, io)));
   program.command('notify').description('user notices').command('preview <template>').description('show a notice as recipients get it').option('--html <file>', 'write the HTML part to a file')

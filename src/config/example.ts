@@ -86,7 +86,13 @@ export const examplePlan: PlanInput = {
   },
   thresholds: { errorRate: 0.05, rollbackErrorRate: 0.1, rollbackLatencyMultiple: 2, readingsGap: '30m' },
   approvers: {
-    default: ['Ana Ruiz', 'Ben Okafor', 'Chen Wei'],
+    // Each person and the OS account they run `cutover` as on the operations host; elsewhere in the
+    // plan a person is named by their name alone.
+    default: [
+      { name: 'Ana Ruiz', os: 'ana' },
+      { name: 'Ben Okafor', os: 'ben' },
+      { name: 'Chen Wei', os: 'chen' },
+    ],
     steps: {
       'window.go': { approvers: ['Ana Ruiz', 'Ben Okafor', 'Chen Wei'], quorum: 2 },
       'review.decision': { approvers: ['Ana Ruiz', 'Ben Okafor'], quorum: 1 },

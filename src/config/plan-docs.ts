@@ -108,6 +108,9 @@ function collect(node: JsonSchema, path: string[], rows: Row[], example: unknown
     for (const [key, child] of Object.entries(node.properties)) collect(child, [...path, key], rows, example, (node.required ?? []).includes(key));
   } else if (node.type === 'array' && node.items && (node.items.properties || node.items.oneOf)) {
     collect(node.items, [...path, '[]'], rows, example, true);
+  } else if (node.type === 'array' && node.items?.anyOf?.some((v) => v.properties)) {
+    // A list of a name or an object (approvers): the object's fields get their rows.
+    for (const v of node.items.anyOf.filter((v) => v.properties)) collect(v, [...path, '[]'], rows, example, true);
   } else if (node.type === 'object' && typeof node.additionalProperties === 'object' && node.additionalProperties.properties) {
     collect(node.additionalProperties, [...path, '{}'], rows, example, true);
   }

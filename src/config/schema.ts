@@ -62,7 +62,32 @@ export const durationText = z
 
 const httpUrl = z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' });
 
-const personName = z.string().min(1, { error: 'expected a person\'s name' });
+const personName = z.string().trim().min(1, { error: 'expected a person\'s name' });
+
+/** A login name: an OS account or a PostgreSQL role, as the system spells it. */
+const accountName = z
+  .string({ error: 'expected an account name' })
+  .regex(/^[A-Za-z_][A-Za-z0-9_.-]*\$?$/, { error: 'expected an account name such as dana (letters, digits, _ . -)' });
+
+/**
+ * An approver and how they are recognised (DESIGN §2 "who acts is established, not typed"):
+ * `{ name: 'Dana Lee', os: 'dana' }` is Dana when the command runs as the OS account `dana`;
+ * `pg` is the PostgreSQL login in team mode. A plain string names a person declared with an object
+ * elsewhere in `approvers`, or else is both the name and the OS account (`'dana'`).
+ */
+const approverEntry = z.union([
+  personName,
+  z.strictObject({
+    name: personName.describe('How the person appears on the record (journal, report, UI); elsewhere in the plan they are named by this alone.').meta({ examples: ['Ana Ruiz'] }),
+    os: accountName
+      .optional()
+      .describe('The OS account that runs `cutover` on the operations host: a command run as this account acts as this person. Defaults to `name`.')
+      .meta({ examples: ['ana'] }),
+    pg: accountName.optional().describe('The PostgreSQL login that recognises this person in team mode.').meta({ examples: ['ana_ruiz'] }),
+  }),
+]).describe(
+  'A person: their name (a person declared with an object elsewhere in `approvers`, or else both the name and the OS account), or `{ name, os, pg }` saying how the system recognises them.',
+);
 
 export const tableSchema = z.strictObject({
   name: qualifiedTable.describe('Table name in SQL syntax: `public.readings`, `public."User"` (capitals, spaces and quotes in double quotes, as in SQL); `public.` is assumed when missing.').meta({ examples: ['public.readings', 'public."User"'] }),
@@ -145,8 +170,8 @@ const probeSchema = z.strictObject({
 });
 
 const signoffSchema = z.strictObject({
-  approvers: z.array(personName).min(1).optional().describe('People who may sign off this step; defaults to `approvers.default`.'),
-  quorum: z.number().int().min(1).default(1).describe('How many distinct approvals are needed.'),
+  approvers: z.array(approverEntry).min(1).optional().describe('People who may sign off this step; defaults to `approvers.default`.'),
+  quorum: z.number().int().min(1).default(1).describe('How many distinct people must approve (each person counts once).'),
 });
 
 export const planSchema = z
@@ -271,10 +296,21 @@ export const planSchema = z
       .describe('Escalation criteria of the checks and boundaries of the rollback decision tree.'),
     approvers: z
       .strictObject({
-        default: z.array(personName).min(1, { error: 'expected at least one approver' }).describe('Everyone who may sign off steps that do not name their own approvers.'),
+        default: z
+          .array(approverEntry)
+          .min(1, { error: 'expected at least one approver' })
+          .describe('Everyone who may sign off steps that do not name their own approvers, and how each is recognised (`{ name, os }`).'),
         steps: z.record(z.string(), signoffSchema).default({}).describe('Per sign-off step id: its approvers and quorum.'),
+        skip: z
+          .array(approverEntry)
+          .min(1)
+          .optional()
+          .describe(
+            'Who may skip an ordinary step (action, e-mail, recurring check); defaults to `default`. Skipping a sign-off, confirmation or decision always needs that step\'s own approvers.',
+          )
+          .meta({ examples: [['Ana Ruiz', 'Ben Okafor']] }),
       })
-      .describe('Who signs off what.'),
+      .describe('Who signs off what, and who may skip a step. A person is recognised by the OS account (or PostgreSQL login) that runs the command, not by a typed name.'),
     cadences: z
       .strictObject({
         hypercare: durationText.default('15m').describe('`hypercare.check` every this long, for 2 hours after the switch.'),
@@ -295,3 +331,4 @@ export type Plan = z.output<typeof planSchema>;
 export type TablePlan = Plan['tables'][number];
 export type DnsRecordPlan = z.output<typeof dnsRecordSchema>;
 export type ProbePlan = z.output<typeof probeSchema>;
+export type ApproverEntry = z.output<typeof approverEntry>;

@@ -1,5 +1,5 @@
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { tmpdir, userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DateTime } from 'luxon';
 import type pg from 'pg';
@@ -12,6 +12,7 @@ import { parsePlan } from '../config/load.js';
 import type { Plan, PlanInput } from '../config/schema.js';
 import { settingsFromPlan } from '../config/settings.js';
 import { CompressedClock, type Clock } from '../engine/clock.js';
+import { rehearsalIdentity } from '../engine/identity.js';
 import { loadState } from '../engine/state-store.js';
 import { ExitError, EXIT } from '../engine/errors.js';
 import type { Blocked, Runner } from '../engine/runner.js';
@@ -84,7 +85,9 @@ export function rehearsalPlan(t0: DateTime, urls: { oldApp: string; newApp: stri
       baselineRequests: 20,
     },
     approvers: {
-      default: [REHEARSAL_APPROVER],
+      // The stand-in approver is whoever runs the rehearsal: `--interactive` signs as that OS account,
+      // the automatic sign-offs as the rehearsal itself (rehearsalIdentity).
+      default: [{ name: REHEARSAL_APPROVER, os: userInfo().username }],
       steps: Object.fromEntries(['window.go', 'review.decision', 'rollback.decide', 'close.signoff'].map((id) => [id, { approvers: [REHEARSAL_APPROVER], quorum: 1 }])),
     },
     // The quiet window is real time (write counters move in real time); a rehearsal needs only a few seconds.
@@ -307,6 +310,7 @@ async function driveAutomatically(session: Session, io: Io, choices: { withRollb
   });
   const notAvailable = new Set<string>();
   const failures: DriveOutcome['failures'] = [];
+  const rehearsal = rehearsalIdentity(REHEARSAL_APPROVER);
   try {
     for (;;) {
       const blocked = await runner.drive({ waitGates: true });
@@ -315,11 +319,11 @@ async function driveAutomatically(session: Session, io: Io, choices: { withRollb
       // --with-rollback: at the decision that follows the verdict (the first-day review).
       if (choices.withRollback && stepId && findStep(stepId)?.step.routesOnVerdict && blocked.kind !== 'ended') {
         io.out('           (--with-rollback: the rehearsal takes the rollback branch at the first-day review)');
-        runner.send({ type: 'ROLLBACK', by: REHEARSAL_APPROVER, reason: 'rehearsal --with-rollback: roll back at the first-day review', at });
+        runner.send({ type: 'ROLLBACK', by: REHEARSAL_APPROVER, reason: 'rehearsal --with-rollback: roll back at the first-day review', at }, { identity: rehearsal, phrase: runner.context().phrases.rollback });
       } else if (blocked.kind === 'signoff') {
-        runner.send({ type: 'SIGNOFF', stepId: stepId!, by: REHEARSAL_APPROVER, at, note: 'automatic sign-off (rehearsal)' });
+        runner.send({ type: 'SIGNOFF', stepId: stepId!, by: REHEARSAL_APPROVER, at, note: 'automatic sign-off (rehearsal)' }, { identity: rehearsal });
       } else if (blocked.kind === 'confirm') {
-        runner.send({ type: 'CONFIRM', stepId: stepId!, by: REHEARSAL_APPROVER, at, phrase: expectedPhrase(runner.context(), findStep(stepId!)!.step) });
+        runner.send({ type: 'CONFIRM', stepId: stepId!, by: REHEARSAL_APPROVER, at, phrase: expectedPhrase(runner.context(), findStep(stepId!)!.step) }, { identity: rehearsal });
       } else if (blocked.kind === 'failed' || blocked.kind === 'unknown') {
         const error = runner.context().steps[stepId!]?.error ?? 'unknown error';
         if (/is not implemented yet/.test(error)) notAvailable.add(stepId!);
@@ -327,7 +331,7 @@ async function driveAutomatically(session: Session, io: Io, choices: { withRollb
         if (FATAL.test(stepId!) && !notAvailable.has(stepId!)) {
           return { blocked, headline: `The rehearsal stopped: ${stepId} failed: ${error}`, notAvailable: [...notAvailable], failures };
         }
-        runner.send({ type: 'SKIP', stepId: stepId!, by: REHEARSAL_APPROVER, reason: notAvailable.has(stepId!) ? 'not yet available in this version' : `failed in rehearsal: ${error}`, at });
+        runner.send({ type: 'SKIP', stepId: stepId!, by: REHEARSAL_APPROVER, reason: notAvailable.has(stepId!) ? 'not yet available in this version' : `failed in rehearsal: ${error}`, at }, { identity: rehearsal });
       } else {
         return { blocked, headline: describeLocation(runner.snapshot(), session.clock.now()), notAvailable: [...notAvailable], failures };
       }
