@@ -25,7 +25,8 @@ describe('events from the journal', () => {
   it('names a breach, drift, a verdict and a rollback request for what they are, with the offset of the plan', () => {
     const breach = eventsFromEntry(line('step.finished', { stepId: 'hypercare.check', occurrence: 3, summary: 'error rate 9 %', attention: 'error rate 9 % above 5 %' }), facts);
     expect(breach).toEqual([expect.objectContaining({ kind: 'check.breach', title: 'Check breached (hypercare.check #3)', incident: 'cutover:r1:breach:hypercare.check', at: '2026-12-06T04:00:00-05:00' })]);
-    expect(breach[0]!.text).toContain('cutover signoff hypercare.check --by NAME');
+    expect(breach[0]!.text).toContain('cutover signoff hypercare.check --note TEXT');
+    expect(breach[0]!.text).not.toContain('--by');
 
     const drift = eventsFromEntry(line('step.finished', { stepId: 'watch.reconcile', occurrence: 5, summary: 'Reconciled 10 tables: 6 missing', attention: 'Reconciliation: data loss: 6 source rows missing from the target' }), facts);
     expect(drift).toEqual([expect.objectContaining({ kind: 'reconcile.drift', incident: 'cutover:r1:drift' })]);

@@ -77,7 +77,8 @@ const keysAt = (fake: WebhookFake, runId: string) => fake.received.filter((body)
 describe('team notifications from a run', () => {
   it('tells each target once what happened and what to do: phase opened, failure (paged, then resolved by the skip), gate waiting with who and the command', async () => {
     const { dir, planFile, env } = setup();
-    const run = (args: string[]) => cli(['--config', planFile, ...args], { CUTOVER_CLOCK: at(PREP), ...env });
+    // `as`: the OS account the command runs as (the example plan's Ana Ruiz is the account ana).
+    const run = (args: string[], as?: string) => cli(['--config', planFile, ...args], { CUTOVER_CLOCK: at(PREP), ...env }, as);
     const postedBefore = slack.posted.length;
 
     const failed = await run(['run', '--non-interactive']);
@@ -92,7 +93,7 @@ describe('team notifications from a run', () => {
     const incident = `cutover:${runId}:step:prep.preflight`;
     expect(pagerduty.alerts.get(incident)?.status).toBe('triggered');
 
-    expect((await run(['skip', 'prep.preflight', '--by', 'Ana Ruiz', '--reason', 'checked by hand'])).code).toBe(0);
+    expect((await run(['skip', 'prep.preflight', '--by', 'Ana Ruiz', '--reason', 'checked by hand'], 'ana')).code).toBe(0);
     const next = await run(['run', '--non-interactive']);
     expect(next.code).toBe(3);
     // The skip closed the page; the phase was not announced again; the gate names who and how.
@@ -100,7 +101,8 @@ describe('team notifications from a run', () => {
     const gate = webhook.received.find((body) => body.runId === runId && body.kind === 'gate.waiting')!;
     expect(gate.title).toBe('prep.staging-rehearsal waits for a sign-off');
     expect(gate.text).toContain('by 1 of Ana Ruiz, Ben Okafor, Chen Wei');
-    expect(gate.text).toContain('cutover signoff prep.staging-rehearsal --by NAME');
+    // Who signs is the OS account running the command (issue 12): the command names no --by.
+    expect(gate.text).toContain('cutover signoff prep.staging-rehearsal [--note TEXT]');
     expect(keysAt(webhook, runId).filter((key) => key === 'phase:prep')).toHaveLength(1);
 
     const chat = slack.posted.slice(postedBefore).map((message) => message.text!.split('\n')[0]);
@@ -156,9 +158,9 @@ describe('team notifications from a run', () => {
     const runId = readDeliveries(stateDir).deliveries[0]!.event.runId;
 
     // Resume: the same run goes on to the failed preflight again (exit 1), then past it.
-    const resume = (args: string[]) => cli(['--config', planFile, ...args], { CUTOVER_CLOCK: at(PREP), ...env });
+    const resume = (args: string[], as?: string) => cli(['--config', planFile, ...args], { CUTOVER_CLOCK: at(PREP), ...env }, as);
     expect((await resume(['run', '--non-interactive'])).code).toBe(1);
-    expect((await resume(['skip', 'prep.preflight', '--by', 'Ana Ruiz', '--reason', 'checked by hand'])).code).toBe(0);
+    expect((await resume(['skip', 'prep.preflight', '--by', 'Ana Ruiz', '--reason', 'checked by hand'], 'ana')).code).toBe(0);
     expect((await resume(['run', '--non-interactive'])).code).toBe(3);
 
     // Slack: the message in flight when the process died is not sent again (it may show twice otherwise);
