@@ -23,7 +23,11 @@ const envName = z
  * its CA in the project's database settings), verified with the host name (`sslmode=verify-full`).
  */
 const tlsSchema = z.strictObject({
-  caFile: z.string().min(1).describe('PEM file of the CA, relative to the plan file (Supabase publishes its CA in the project\'s database settings).'),
+  caFile: z
+    .string()
+    .min(1)
+    .describe('PEM file of the CA, relative to the plan file (Supabase publishes its CA in the project\'s database settings).')
+    .meta({ examples: ['supabase-ca.pem'] }),
 });
 
 
@@ -228,7 +232,12 @@ export const planSchema = z
       .array(
         z.strictObject({
           name: qualifiedTable.describe('Table name in SQL syntax, as in `tables`.'),
-          reason: z.string().trim().min(1, { error: 'say why the table stays behind' }).describe('Why the table stays behind.'),
+          reason: z
+            .string()
+            .trim()
+            .min(1, { error: 'say why the table stays behind' })
+            .describe('Why the table stays behind.')
+            .meta({ examples: ['kept on the old system for the auditors; not read by the new app'] }),
         }),
       )
       .default([])
