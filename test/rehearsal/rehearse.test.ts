@@ -55,12 +55,12 @@ describe('cutover rehearse', () => {
     const deleted = [...text.matchAll(/^- id (\d+) \(sensor [0-9a-f-]+, [^)]+\): (.+)$/gm)];
     expect(deleted).toHaveLength(10);
     // Issue 10, item 4: named by the first reconciliation after the switch, within the first hypercare hour
-    // (it used to be the first-day review, a day later).
+    // (it used to be the first-day review, a day later). Times as people read them (issue 14): "Dec 06 04:12:00 -05:00".
     for (const [, , named] of deleted) {
-      expect(named).toMatch(/^named by the reconciliation: `hypercare\.check` run 1 at \S+ \((\d+) min after the switch\)$/);
+      expect(named).toMatch(/^named by the reconciliation: `hypercare\.check` run 1 at [A-Z][a-z]{2} \d{2} \d{2}:\d{2}:\d{2} [+-]\d{2}:\d{2} \((\d+) min after the switch\)$/);
       expect(Number(/\((\d+) min after/.exec(named!)![1])).toBeLessThan(60);
     }
-    expect(text).toMatch(/First caught by `hypercare\.check` run 1 at \S+ \(\d+ min after the switch\): .*10 source rows missing/);
+    expect(text).toMatch(/First caught by `hypercare\.check` run 1 at [A-Z][a-z]{2} \d{2} \d{2}:\d{2}:\d{2} [+-]\d{2}:\d{2} \(\d+ min after the switch\): .*10 source rows missing/);
     expect(text).toContain('Decision tree verdict: **ROLLBACK**');
     expect(text).toMatch(/^- .*\*\*yes\*\* — 10 source rows missing from the target/m);
     for (const step of ['rollback.decide', 'rollback.freeze-target', 'rollback.export-delta', 'rollback.dns-revert', 'rollback.unfreeze-source', 'rollback.reimport', 'rollback.notice']) {
