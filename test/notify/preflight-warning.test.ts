@@ -1,4 +1,5 @@
 import { writeFileSync } from 'node:fs';
+import pg from 'pg';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { preflight } from '../../src/steps/core/preflight.js';
@@ -24,7 +25,15 @@ describe('prep.preflight and the notification targets', () => {
     const oldApp = await startFakeServer(() => ({ status: 200, body: 'ok' }), () => ({}));
     cleanups.push(oldApp.close);
     const url = await postgres().createDatabase('preflight');
+    // A source the freeze can hold (prep.preflight checks the barrier since issue 10): the plan's one
+    // table, and the application role whose writes the freeze would refuse.
+    const client = new pg.Client(url);
+    await client.connect();
+    await client.query(`CREATE ROLE preflight_app NOLOGIN; CREATE TABLE public.readings (id bigint PRIMARY KEY, recorded_at timestamptz NOT NULL); GRANT USAGE ON SCHEMA public TO preflight_app`);
+    await client.end();
     const plan = localPlan(dir.path, {
+      tables: [{ name: 'public.readings', key: ['id'], timestampColumn: 'recorded_at', appendOnly: true }],
+      appRoles: ['preflight_app'],
       source: { urlEnv: 'SOURCE_DATABASE_URL' },
       probes: { oldHealth: { url: `${oldApp.url}/health` }, newHealth: { url: `${oldApp.url}/health` } },
       notifications: { targets: [{ kind: 'slack', name: 'ops-chat', webhookUrlEnv: 'SLACK_WEBHOOK_URL' }, { kind: 'webhook', name: 'audit', url: `${oldApp.url}/hook`, secretEnv: 'AUDIT_SECRET' }] },
