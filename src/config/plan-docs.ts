@@ -92,9 +92,10 @@ function collect(node: JsonSchema, path: string[], rows: Row[], example: unknown
     return;
   }
   // A list's element has no row of its own unless it names a variant: its fields follow.
+  let row: Row | undefined;
   if (path.length > 0 && (variant || !['[]', '{}'].includes(path.at(-1)!))) {
     const fromExample = valueAt(example, path);
-    rows.push({
+    rows.push(row = {
       path: `${path.join('.').replaceAll('.[]', '[]').replaceAll('.{}', '.STEP')}${variant ? ` (${variant})` : ''}`,
       type: describeType(node),
       required: required && node.default === undefined,
@@ -107,7 +108,14 @@ function collect(node: JsonSchema, path: string[], rows: Row[], example: unknown
   if (node.type === 'object' && node.properties) {
     for (const [key, child] of Object.entries(node.properties)) collect(child, [...path, key], rows, example, (node.required ?? []).includes(key));
   } else if (node.type === 'array' && node.items && (node.items.properties || node.items.oneOf)) {
+    const first = rows.length;
     collect(node.items, [...path, '[]'], rows, example, true);
+    // A list the example plan leaves empty (excludedTables): one element made of its fields' examples.
+    if (row && row.example === undefined && node.items.properties) {
+      const prefix = `${row.path}[].`;
+      const fields = rows.slice(first).filter((r) => r.path.startsWith(prefix) && !r.path.slice(prefix.length).includes('.') && r.example !== undefined);
+      if (fields.length) row.example = [Object.fromEntries(fields.map((r) => [r.path.slice(prefix.length), r.example]))];
+    }
   } else if (node.type === 'array' && node.items?.anyOf?.some((v) => v.properties)) {
     // A list of a name or an object (approvers): the object's fields get their rows.
     for (const v of node.items.anyOf.filter((v) => v.properties)) collect(v, [...path, '[]'], rows, example, true);

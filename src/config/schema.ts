@@ -231,7 +231,11 @@ export const planSchema = z
     excludedTables: z
       .array(
         z.strictObject({
-          name: qualifiedTable.describe('Table name in SQL syntax, as in `tables`.'),
+          // The example sits on the input: zod's JSON Schema of a plan as written drops metadata put on a transform.
+          name: z
+            .string({ error: 'expected a table name such as public.readings' })
+            .meta({ description: 'Table name in SQL syntax, as in `tables`.', examples: ['public.audit_log'] })
+            .pipe(qualifiedTable),
           reason: z
             .string()
             .trim()
