@@ -8,12 +8,14 @@ import { runbook, stepMarked, type Anchor, type Cadence, type PhaseDef, type Ste
 
 const UNIT_MS = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
 
-/** '15m' → 900000; '-48h' → -172800000; '+0m' → 0. */
+/** '15m' → 900000; '2h30m' → 9000000; '-48h' → -172800000; '+0m' → 0. Units largest first. */
 export function parseDuration(text: string): number {
-  const match = /^([+-]?)(\d+)(s|m|h|d)$/.exec(text);
-  if (!match) throw new RangeError(`not a duration: ${JSON.stringify(text)} (expected e.g. 15m, 2h, 1d)`);
-  const [, sign, amount, unit] = match;
-  return (sign === '-' ? -1 : 1) * Number(amount) * UNIT_MS[unit as keyof typeof UNIT_MS];
+  const match = /^([+-]?)(?=\d)((?:\d+d)?(?:\d+h)?(?:\d+m)?(?:\d+s)?)$/.exec(text);
+  if (!match) throw new RangeError(`not a duration: ${JSON.stringify(text)} (expected e.g. 15m, 2h30m, 1d)`);
+  const [, sign, parts] = match;
+  let ms = 0;
+  for (const [, amount, unit] of parts!.matchAll(/(\d+)([dhms])/g)) ms += Number(amount) * UNIT_MS[unit as keyof typeof UNIT_MS];
+  return (sign === '-' ? -1 : 1) * ms;
 }
 
 /** What the schedule needs to know about a run. All times in ms since the epoch. */

@@ -11,6 +11,8 @@ import type { RehearseFlags } from './commands/rehearse.js';
 // Commands are loaded when they run, not at start: they bring the SDKs (Cloudflare, Resend, Supabase,
 // ink, react), and `cutover --help` or `--version` needs none of them.
 const events = () => import('./commands/events.js');
+import type { LogFlags } from './commands/log.js';
+import { settleNotifications } from '../services/notifier.js';
 
 /** Thin entry: parse flags, call one function per command, turn its result into an exit code. */
 export function buildProgram(io: Io, exit: (code: number) => void): Command {
@@ -44,24 +46,26 @@ export function buildProgram(io: Io, exit: (code: number) => void): Command {
   program.command('status').description('where the cutover stands').option('--json', 'machine-readable output')
     .action(action(async (options: { json?: boolean }) => (await import('./commands/status.js')).status(globals(), options, io)));
   program.command('signoff <step>').description('sign off (or reject) a step as a named approver')
-    .requiredOption('--by <name>', 'who signs').option('--note <text>', 'a note for the record').option('--reject', 'reject instead of approve')
-    .action(action(async (step: string, options: { by: string; note?: string; reject?: boolean }) => (await events()).signoff(globals(), step, options, io)));
+    .option('--by <name>', 'who signs: optional, must be you (the OS account running this says who you are)').option('--note <text>', 'a note for the record').option('--reject', 'reject instead of approve')
+    .action(action(async (step: string, options: { by?: string; note?: string; reject?: boolean }) => (await events()).signoff(globals(), step, options, io)));
   program.command('confirm <step>').description('type the confirmation phrase of a dangerous step')
-    .requiredOption('--by <name>', 'who confirms').requiredOption('--phrase <text>', 'the exact phrase (e.g. the zone name)')
-    .action(action(async (step: string, options: { by: string; phrase: string }) => (await events()).confirm(globals(), step, options, io)));
+    .option('--by <name>', 'who confirms: optional, must be you').requiredOption('--phrase <text>', 'the exact phrase (e.g. the zone name)')
+    .action(action(async (step: string, options: { by?: string; phrase: string }) => (await events()).confirm(globals(), step, options, io)));
   program.command('retry <step>').description('run a failed step again (or re-open a rejected sign-off)')
     .action(action(async (step: string) => (await events()).retry(globals(), step, io)));
   program.command('skip <step>').description('skip a step, with who and why on the record')
-    .requiredOption('--by <name>', 'who decides').requiredOption('--reason <text>', 'why')
-    .action(action(async (step: string, options: { by: string; reason: string }) => (await events()).skip(globals(), step, options, io)));
+    .option('--by <name>', 'who decides: optional, must be you').requiredOption('--reason <text>', 'why')
+    .action(action(async (step: string, options: { by?: string; reason: string }) => (await events()).skip(globals(), step, options, io)));
   program.command('rollback').description('enter the rollback branch (before the freeze: abort)')
-    .requiredOption('--by <name>', 'who asks').requiredOption('--reason <text>', 'why')
-    .action(action(async (options: { by: string; reason: string }) => (await events()).rollback(globals(), options, io)));
+    .option('--by <name>', 'who asks: optional, must be you (a rollback approver)').requiredOption('--reason <text>', 'why')
+    .requiredOption('--phrase <text>', 'the rollback phrase, typed exactly: "rollback ZONE"')
+    .action(action(async (options: { by?: string; reason: string; phrase: string }) => (await events()).rollback(globals(), options, io)));
   program.command('checklist').description('write CUTOVER_CHECKLIST.md from the runbook')
     .option('--out <file>', 'where to write it').option('--check', 'exit 1 if the file differs from the runbook')
     .action(action(async (options: { out?: string; check?: boolean }) => (await import('./commands/setup.js')).checklist(globals(), options, io)));
   program.command('report').description('planned vs actual per step, sign-offs, decisions, reconciliations').option('--out <file>', 'write to a file')
-    .action(action(async (options: { out?: string }) => (await import('./commands/report.js')).report(globals(), options, io)));
+    .option('--html <file>', 'write one self-contained HTML page: timeline chart, freeze window, reconciliation trend, decisions')
+    .action(action(async (options: { out?: string; html?: string }) => (await import('./commands/report.js')).report(globals(), options, io)));
   program.command('reconcile').description('compare source and target (grouped counts and hashes); exit 0 clean, 1 drift or data loss, 2 error')
     .option('--json', 'machine-readable output')
     .option('--prometheus-textfile <file>', 'write metrics for node_exporter\'s textfile collector')
@@ -70,7 +74,7 @@ export function buildProgram(io: Io, exit: (code: number) => void): Command {
     .option('--json', 'machine-readable output')
     .option('--assert <input>', 'record a human-only input first: security-breach, db-corruption or auth-broken')
     .option('--withdraw <input>', 'withdraw an earlier assertion')
-    .option('--by <name>', 'who asserts or withdraws (an approver)')
+    .option('--by <name>', 'who asserts or withdraws: optional, must be you (an approver)')
     .option('--note <text>', 'why, for the record')
     .action(action(async (options: DecideFlags) => (await import('./commands/decide.js')).decide(globals(), options, io)));
   program.command('notify').description('user notices').command('preview <template>').description('show a notice as recipients get it').option('--html <file>', 'write the HTML part to a file')
@@ -84,6 +88,11 @@ export function buildProgram(io: Io, exit: (code: number) => void): Command {
     .option('--keep <dir>', 'keep the servers\' data, state, exports and outbox in DIR')
     .option('--report <file>', 'where to write the report', 'rehearsal-report.md')
     .action(action(async (flags: RehearseFlags) => (await import('./commands/rehearse.js')).rehearse(flags, io)));
+  program.command('log').description('read the journal: every step, sign-off and decision, in the plan\'s time zone')
+    .option('--follow', 'keep printing new lines until Ctrl-C')
+    .option('--step <id>', 'only lines about this step')
+    .option('--json', 'one JSON object per line (times ISO-8601 with the plan\'s offset)')
+    .action(action(async (options: LogFlags) => (await import('./commands/log.js')).log(globals(), options, io)));
   program.addOption(new Option('--no-color', 'no colours (NO_COLOR is honoured too)'));
   // --no-color is NO_COLOR for everything below (the UI and ink read the environment).
   program.hook('preAction', () => {
@@ -125,6 +134,8 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
   const program = buildProgram(io, (value) => (code = value));
   try {
     await program.parseAsync(argv, { from: 'user' });
+    // Team notifications still in flight get a bounded moment; what is left is sent by the next run.
+    await settleNotifications();
     return code ?? EXIT.ok;
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode === 0 ? EXIT.ok : EXIT.usage;

@@ -1,3 +1,4 @@
+import { renderCommentedPlan } from './commented-plan.js';
 import type { PlanInput } from './schema.js';
 
 /** The FreshTrack Pro tables, parents first. */
@@ -85,7 +86,13 @@ export const examplePlan: PlanInput = {
   },
   thresholds: { errorRate: 0.05, rollbackErrorRate: 0.1, rollbackLatencyMultiple: 2, readingsGap: '30m' },
   approvers: {
-    default: ['Ana Ruiz', 'Ben Okafor', 'Chen Wei'],
+    // Each person and the OS account they run `cutover` as on the operations host; elsewhere in the
+    // plan a person is named by their name alone.
+    default: [
+      { name: 'Ana Ruiz', os: 'ana' },
+      { name: 'Ben Okafor', os: 'ben' },
+      { name: 'Chen Wei', os: 'chen' },
+    ],
     steps: {
       'window.go': { approvers: ['Ana Ruiz', 'Ben Okafor', 'Chen Wei'], quorum: 2 },
       'review.decision': { approvers: ['Ana Ruiz', 'Ben Okafor'], quorum: 1 },
@@ -99,11 +106,13 @@ export const examplePlan: PlanInput = {
 
 /** The text of `cutover.config.ts` as `cutover init` writes it. */
 export function renderPlanFile(plan: PlanInput = examplePlan): string {
-  const body = JSON.stringify(plan, null, 2).replace(/^(\s*)"([A-Za-z_][A-Za-z0-9_]*)":/gm, '$1$2:');
   return `// The cutover plan. Validate it with \`cutover check\`; see the timeline with \`cutover plan\`.
 // Secrets never go in this file: fields ending in "Env" name environment variables.
+// Every field is described in docs/plan.md; durations combine units largest first (2h30m).
+// Team notifications (Slack-compatible webhooks, PagerDuty, signed JSON webhooks) go under
+// \`notifications: { targets: [...] }\`; see docs/plan.md.
 import { defineConfig } from 'cutover';
 
-export default defineConfig(${body});
+export default defineConfig(${renderCommentedPlan(plan)});
 `;
 }

@@ -6,6 +6,7 @@ import type { z } from 'zod';
 import { findStep, signoffStepIds } from '../../machines/runbook.js';
 import { ExitError } from '../engine/errors.js';
 import { planSchema, type Plan } from './schema.js';
+import { approverNames, approverProblems } from './people.js';
 import { resolveT0 } from './settings.js';
 
 export interface PlanProblem {
@@ -95,14 +96,15 @@ function crossCheck(plan: Plan): PlanProblem[] {
       problems.push({ path: `tables[${index}].reconcile.bucket`, message: 'bucketing by time needs timestampColumn on the table' });
     }
   });
+  problems.push(...approverProblems(plan));
   const signoffs = new Set(signoffStepIds());
   for (const [stepId, rule] of Object.entries(plan.approvers.steps)) {
     const path = `approvers.steps.${stepId}`;
     if (!findStep(stepId)) problems.push({ path, message: `there is no step "${stepId}" (see \`cutover plan\` for step ids)` });
     else if (!signoffs.has(stepId)) problems.push({ path, message: `${stepId} is not a sign-off step` });
-    const approvers = rule.approvers ?? plan.approvers.default;
-    if (rule.quorum > approvers.length) {
-      problems.push({ path: `${path}.quorum`, message: `quorum ${rule.quorum} is more than the ${approvers.length} approver(s) who may sign` });
+    const approvers = new Set(approverNames(plan, rule.approvers ?? plan.approvers.default));
+    if (rule.quorum > approvers.size) {
+      problems.push({ path: `${path}.quorum`, message: `quorum ${rule.quorum} is more than the ${approvers.size} approver(s) who may sign` });
     }
   }
   plan.excludedTables.forEach((table, index) => {

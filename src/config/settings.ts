@@ -2,6 +2,7 @@ import { DateTime } from 'luxon';
 import { allSteps } from '../../machines/runbook.js';
 import type { RunSettings } from '../../machines/machine.js';
 import { parseDuration } from '../../machines/schedule.js';
+import { approverNames } from './people.js';
 import type { Plan } from './schema.js';
 
 /** The phrase typed to confirm a rollback. */
@@ -64,7 +65,7 @@ export function settingsFromPlan(plan: Plan): RunSettings {
   // Every step may need a person (a breached check stops for a sign-off): default approvers for all.
   for (const step of allSteps()) {
     const rule = explicit[step.id];
-    signoff[step.id] = { approvers: rule?.approvers ?? plan.approvers.default, quorum: rule?.quorum ?? 1 };
+    signoff[step.id] = { approvers: approverNames(plan, rule?.approvers ?? plan.approvers.default), quorum: rule?.quorum ?? 1 };
   }
   return {
     t0: t0Of(plan).toMillis(),

@@ -1,6 +1,7 @@
 import { DateTime } from 'luxon';
 import { allSteps, runbook, stepMarked } from '../../machines/runbook.js';
 import { occurrences, plannedAt, plannedSwitchOffset, phaseOpensAt, formatDuration, type Timing } from '../../machines/schedule.js';
+import { approverNames } from '../config/people.js';
 import type { Plan } from '../config/schema.js';
 import { rollbackPhrase, settingsFromPlan } from '../config/settings.js';
 
@@ -33,14 +34,17 @@ export function renderChecklist(plan: Plan): string {
     `- Environment: **${plan.environment.toUpperCase()}**`,
     `- T0: **${when(settings.t0)}** (${zone})`,
     `- Window: ${plan.windowDuration}; times after the switch are counted from the actual switch (planned: ${when(timing.plannedSwitch)})`,
-    `- Approvers: ${plan.approvers.default.join(', ')}`,
+    `- Approvers: ${approverNames(plan, plan.approvers.default).join(', ')}`,
     `- Point of no return: \`${freeze}\`. Before it the cutover can be aborted; from it until close, rolled back.`,
     '',
   ];
   for (const phase of runbook) {
     const opens = phaseOpensAt(timing, phase.id);
     lines.push(`## ${phase.title} (\`${phase.id}\`)${opens !== undefined ? ` — ${relative(opens)}, ${when(opens)}` : ''}`, '');
-    if (phase.branch === 'rollback') lines.push(`Entered with \`cutover rollback --by NAME --reason TEXT\` or by the review's verdict, from \`${freeze}\` until close. Confirmation phrase: \`${rollbackPhrase(plan)}\`.`, '');
+    if (phase.branch === 'rollback') {
+      const decide = phase.steps.find((step) => step.kind === 'decision')?.id;
+      lines.push(`Entered with \`cutover rollback --reason TEXT --phrase "${rollbackPhrase(plan)}"\`${decide ? ` by a ${decide} approver` : ''}, or by the review's verdict, from \`${freeze}\` until close. Confirmation phrase: \`${rollbackPhrase(plan)}\`.`, '');
+    }
     if (phase.branch === 'abort') lines.push(`Entered by a no-go at \`${noGo}\` (or \`cutover rollback\` before the freeze).`, '');
     for (const step of phase.steps) {
       const at = plannedAt(timing, phase.id, step);

@@ -41,7 +41,8 @@ export function acquireLock(stateDir: string, command: string): { release(): voi
   let tookOverFrom: LockHolder | undefined;
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
-      const fd = openSync(path, 'wx', 0o600);
+      // Readable by the state folder's group: a second operator's command reads who drives (no secrets here).
+      const fd = openSync(path, 'wx', 0o644);
       writeSync(fd, JSON.stringify(me));
       closeSync(fd);
       return {

@@ -56,6 +56,20 @@ export function renderReport(plan: Plan, view: RunView, journal: readonly Journa
       lines.push(`| \`${step.id}\` | ${step.status} | ${at(step.plannedAt)} | ${at(actual)} | ${slipText} | ${took === undefined ? '' : `${(took / 1000).toFixed(1)} s`} | ${result} |`);
     }
   }
+  // Who acted at the gates, and how the system knew them (issue 12): the journal's record of it.
+  const acts = journal.filter((entry) => entry.identity && (entry.type === 'event' || entry.type === 'decision.asserted' || entry.type === 'decision.withdrawn'));
+  if (acts.length) {
+    lines.push('', '## Who acted', '', '| When | What | Who | Recognised by |', '|---|---|---|---|');
+    for (const entry of acts) {
+      const identity = entry.identity as { name: string; account: string; via: string };
+      const event = entry.event as { type: string; stepId?: string; reject?: boolean } | undefined;
+      const what = event
+        ? `${event.type === 'SIGNOFF' && event.reject ? 'REJECT' : event.type}${event.stepId ? ` \`${event.stepId}\`` : ''}`
+        : `${entry.type === 'decision.asserted' ? 'asserted' : 'withdrew'} ${String(entry.name)}`;
+      const how = identity.via === 'os-account' ? `OS account ${identity.account}` : identity.via === 'postgres-login' ? `PostgreSQL login ${identity.account}` : identity.via;
+      lines.push(`| ${at(Date.parse(entry.at))} | ${what} | ${identity.name} | ${how}${entry.inbox ? ' (from another terminal)' : ''} |`.replaceAll('\n', ' '));
+    }
+  }
   const stepOf = (entry: JournalEntry) => findStep(String(entry.stepId))?.step;
   const decisions = journal.filter((entry) => entry.type === 'step.finished' && stepOf(entry)?.kind === 'decision');
   if (decisions.length) {

@@ -12,9 +12,13 @@ import type { Clock } from './clock.js';
 import { ExitError, EXIT } from './errors.js';
 import type { Journal, JournalEntry } from './journal.js';
 import { openLockedJournal } from './locked-journal.js';
+import { assertionLine } from './assertion.js';
+import { authorityOf, authorize, type Authority } from './authority.js';
+import { accountOfUid, identityRecord, recognise, type Identity } from './identity.js';
+import { answerRequest, ensureInbox, pendingRequests, pruneAnswers } from './inbox.js';
 import { collectSecrets, redact } from './redact.js';
 import { loadState, saveState } from './state-store.js';
-import { explainRefusal, locate, type Location } from './view.js';
+import { describeLocation, explainRefusal, locate, type Location } from './view.js';
 
 export interface RunnerOptions {
   stateDir: string;
@@ -40,6 +44,14 @@ export interface RunnerOptions {
   clockOffset?: { get(): number; set(offsetMs: number): void };
 }
 
+/** Who sends an event, as the system established it; `inbox` names the outside request it came from. */
+export interface Sender {
+  identity: Identity;
+  /** The typed rollback phrase (rollback and abort). */
+  phrase?: string;
+  inbox?: string;
+}
+
 /** Why `drive` returned. */
 export type Blocked =
   | { kind: 'signoff' | 'confirm' | 'failed' | 'unknown' | 'rejected'; location: Location }
@@ -56,6 +68,9 @@ class OutcomeUnknownError extends Error {
 }
 
 type RunSnapshot = SnapshotFrom<AnyStateMachine>;
+
+/** How often a driver looks for requests from other processes: well within the promised second. */
+const INBOX_POLL_MS = 250;
 
 function newRunId(now: number): string {
   const stamp = new Date(now).toISOString().slice(0, 16).replace(/[-:]/g, '').replace('T', '-');
@@ -83,6 +98,9 @@ export class Runner {
   private started = false;
   /** The plan's settings when they differ from the stored run's (T0 moved…): sent as REPLAN on start. */
   private pendingReplan?: RunSettings;
+  private authority?: Authority;
+  private inboxTimer?: NodeJS.Timeout;
+  private eventListeners = new Set<() => void>();
 
   private constructor(private readonly options: RunnerOptions) {
     const { stateDir, clock } = options;
@@ -91,6 +109,10 @@ export class Runner {
     this.release = locked.release;
     try {
       this.journal = locked.journal;
+      if (options.mode === 'drive') {
+        ensureInbox(stateDir);
+        pruneAnswers(stateDir);
+      }
       const stored = loadState(stateDir);
       this.secrets = collectSecrets(options.plan, options.env ?? process.env);
       if (stored?.clockOffsetMs !== undefined) options.clockOffset?.set(stored.clockOffsetMs);
@@ -159,19 +181,94 @@ export class Runner {
       });
       this.pendingReplan = undefined;
     }
+    // Requests another process handed in while nobody drove, then, while driving, every quarter second.
+    this.applyInbox();
+    if (this.options.mode === 'drive') {
+      this.inboxTimer = setInterval(() => {
+        try {
+          this.applyInbox();
+        } catch {
+          // The inbox could not be read or answered (a full disk…): the requests stay, the next look retries.
+        }
+      }, INBOX_POLL_MS);
+      this.inboxTimer.unref();
+    }
+  }
+
+  /**
+   * Called after an outside event was applied, whoever sent it (this process or another one through
+   * the inbox), so a driver waiting for a person looks again.
+   */
+  onEvent(listener: () => void): () => void {
+    this.eventListeners.add(listener);
+    return () => this.eventListeners.delete(listener);
+  }
+
+  /**
+   * Apply the requests other processes left in the inbox, oldest first: each is judged like an event
+   * sent here (authority, then the machine), for the person who owns the request file, and answered.
+   */
+  applyInbox(): number {
+    if (this.stopped) return 0;
+    let applied = 0;
+    for (const pending of pendingRequests(this.options.stateDir)) {
+      // Journaled but not answered: the driver stopped in between. Answer, never apply twice.
+      if (this.journal.entries.some((entry) => entry.inbox === pending.id)) {
+        answerRequest(this.options.stateDir, pending.id, { ok: true, message: 'Recorded.' });
+        continue;
+      }
+      if (!pending.request) {
+        answerRequest(this.options.stateDir, pending.id, { ok: false, message: `The request was not applied: ${pending.problem}.` });
+        continue;
+      }
+      const identity = recognise(this.options.plan, accountOfUid(pending.uid));
+      try {
+        const { assertion, phrase } = pending.request;
+        let { event } = pending.request;
+        if (assertion) {
+          const line = assertionLine(this.options.plan, identity, assertion, this.journal.entries);
+          this.note(line.type, { ...line.fields, inbox: pending.id });
+        } else if (event) {
+          // The sender cannot see the state: before the freeze the same request aborts, as `cutover rollback` says.
+          if (event.type === 'ROLLBACK' && !this.context().frozen) event = { ...event, type: 'ABORT' };
+          // Stamped by the run's clock (a rehearsal's runs ahead of the sender's), when it takes effect.
+          if ('at' in event) event = { ...event, at: this.options.clock.now() };
+          this.send(event, { identity, ...(phrase !== undefined ? { phrase } : {}), inbox: pending.id });
+        } else {
+          throw new ExitError('The request names neither an event nor an assertion.', EXIT.usage);
+        }
+        applied++;
+        answerRequest(this.options.stateDir, pending.id, {
+          ok: true,
+          message: `Recorded as ${identity.name} (journal line ${this.journal.lastSeq}). ${describeLocation(this.snapshot(), this.options.clock.now())}`,
+        });
+      } catch (error) {
+        answerRequest(this.options.stateDir, pending.id, { ok: false, message: error instanceof Error ? error.message : String(error) });
+      }
+    }
+    return applied;
   }
 
   /**
    * Record an outside event (sign-off, confirmation, skip, retry, rollback) and apply it. The journal
    * line is fsync'd first: if the process dies right after, the next start applies it from there.
    */
-  send(event: RunEvent): void {
+  send(event: RunEvent, actor: Sender): void {
+    // The name on the record is the one the system recognised, whatever the caller put in `by`.
+    if ('by' in event) event = { ...event, by: actor.identity.name };
+    const verdict = authorize((this.authority ??= authorityOf(this.options.plan)), actor.identity, event, actor.phrase !== undefined ? { phrase: actor.phrase } : {});
+    if (!verdict.ok) throw new ExitError(verdict.message, EXIT.usage);
     const snapshot = this.snapshot();
     if (!snapshot.can(event)) throw new ExitError(explainRefusal(snapshot, event, this.options.clock.now()), EXIT.usage);
-    const entry = this.journal.append(this.options.clock.now(), 'event', { event: redact(event, this.secrets) });
+    const entry = this.journal.append(this.options.clock.now(), 'event', {
+      event: redact(event, this.secrets),
+      identity: identityRecord(actor.identity),
+      ...(actor.inbox ? { inbox: actor.inbox } : {}),
+    });
     this.options.onJournal?.(entry);
     this.appliedSeq = entry.seq;
     this.actor.send(event);
+    for (const listener of this.eventListeners) listener();
   }
 
   subscribe(listener: (snapshot: RunSnapshot) => void): () => void {
@@ -223,8 +320,16 @@ export class Runner {
   /** Stop the actor and release the lock. The state on disk already holds everything. */
   close(): void {
     if (this.stopped) return;
-    this.stopped = true;
     this.stopBefore = '*';
+    clearInterval(this.inboxTimer);
+    // A request handed in since the last look is answered now rather than left for the next runner:
+    // the timer's short `cutover run` may hold the lock just when someone signs.
+    try {
+      if (this.started) this.applyInbox();
+    } catch {
+      // Left in the inbox: the next runner applies it. Closing must still release the lock.
+    }
+    this.stopped = true;
     this.actor.stop();
     this.release();
   }
@@ -282,7 +387,7 @@ export class Runner {
         this.note('step.outcome-unknown', key);
         throw new OutcomeUnknownError(
           `${stepId} was started but the runner stopped before it finished, and it cannot safely run twice. ` +
-            `Check whether it took effect, then \`cutover retry ${stepId}\` to run it again or \`cutover skip ${stepId} --by NAME --reason TEXT\` if it did.`,
+            `Check whether it took effect, then \`cutover retry ${stepId}\` to run it again or \`cutover skip ${stepId} --reason TEXT\` if it did.`,
         );
       }
       this.note('step.resumed', key);

@@ -230,12 +230,12 @@ export function describeLocation(snapshot: AnyMachineSnapshot, now: number): str
     case 'attention': {
       const have = approvals(record);
       const why = sub === 'attention' && record?.attention ? ` Attention: ${record.attention.reason}.` : '';
-      return `Waiting for sign-off of ${stepId} by ${rule.quorum} of ${rule.approvers.join(', ')} (${have.length} so far${have.length ? `: ${have.join(', ')}` : ''}).${why} Sign off with: cutover signoff ${stepId} --by NAME [--note TEXT] [--reject]`;
+      return `Waiting for sign-off of ${stepId} by ${rule.quorum} of ${rule.approvers.join(', ')} (${have.length} so far${have.length ? `: ${have.join(', ')}` : ''}).${why} Sign off with: cutover signoff ${stepId} [--note TEXT] [--reject]`;
     }
     case 'confirming':
-      return `Waiting for a typed confirmation of ${stepId}: cutover confirm ${stepId} --by NAME --phrase "${expectedPhrase(context, step)}"`;
+      return `Waiting for a typed confirmation of ${stepId}: cutover confirm ${stepId} --phrase "${expectedPhrase(context, step)}"`;
     case 'failed':
-      return `${stepId} failed: ${record?.error ?? 'unknown error'}. Fix the cause, then: cutover retry ${stepId} (or cutover skip ${stepId} --by NAME --reason TEXT)`;
+      return `${stepId} failed: ${record?.error ?? 'unknown error'}. Fix the cause, then: cutover retry ${stepId} (or cutover skip ${stepId} --reason TEXT)`;
     case 'unknown':
       return `${stepId}: outcome unknown. ${record?.error ?? ''}`;
     case 'rejected': {
@@ -273,7 +273,7 @@ export function explainRefusal(snapshot: AnyMachineSnapshot, event: RunEvent, no
   }
   if (event.type === 'ABORT') {
     if (mayAbort(context)) return `The cutover is already being aborted. ${where}`;
-    return 'The source is frozen: the cutover can no longer be aborted, only rolled back (cutover rollback --by NAME --reason TEXT).';
+    return 'The source is frozen: the cutover can no longer be aborted, only rolled back (cutover rollback --reason TEXT --phrase "rollback <zone>").';
   }
   if (event.type === 'REPLAN') return 'The plan cannot be re-applied now.';
   const step = findStep(event.stepId);
@@ -283,7 +283,7 @@ export function explainRefusal(snapshot: AnyMachineSnapshot, event: RunEvent, no
     case 'SIGNOFF': {
       const rule = ruleFor(context, event.stepId);
       if (!isApprover(context, event.stepId, event.by)) return `${event.by} is not an approver of ${event.stepId}. Approvers: ${rule.approvers.join(', ')}.`;
-      if (hasSigned(context, event.stepId, event.by)) return `${event.by} has already signed off ${event.stepId}.`;
+      if (hasSigned(context, event.stepId, event.by)) return `${event.by} has already signed off ${event.stepId}: each person counts once toward the quorum; the other approvers sign as themselves.`;
       return `${event.stepId} is not waiting for a sign-off. ${where}`;
     }
     case 'CONFIRM':

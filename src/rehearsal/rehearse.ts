@@ -1,5 +1,5 @@
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { tmpdir, userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DateTime } from 'luxon';
 import type pg from 'pg';
@@ -12,6 +12,7 @@ import { parsePlan } from '../config/load.js';
 import type { Plan, PlanInput } from '../config/schema.js';
 import { settingsFromPlan } from '../config/settings.js';
 import { CompressedClock, type Clock } from '../engine/clock.js';
+import { rehearsalIdentity } from '../engine/identity.js';
 import { loadState } from '../engine/state-store.js';
 import { ExitError, EXIT } from '../engine/errors.js';
 import type { Blocked, Runner } from '../engine/runner.js';
@@ -27,6 +28,9 @@ import { writeRehearsalReport, type WorldEvents } from './report.js';
 import { startAuthAdmin, startNewApp, startOldApp, type StandIn } from './stand-ins.js';
 import { startTraffic, type Traffic } from './traffic.js';
 import { serveZoneFile } from './dns-server.js';
+import { startNotifySink } from './notify-sink.js';
+import { settleNotifications } from '../services/notifier.js';
+import { writeHtmlReport } from '../engine/report-html-file.js';
 
 export interface RehearseOptions {
   /** Temperature readings to generate in the source. */
@@ -81,7 +85,9 @@ export function rehearsalPlan(t0: DateTime, urls: { oldApp: string; newApp: stri
       baselineRequests: 20,
     },
     approvers: {
-      default: [REHEARSAL_APPROVER],
+      // The stand-in approver is whoever runs the rehearsal: `--interactive` signs as that OS account,
+      // the automatic sign-offs as the rehearsal itself (rehearsalIdentity).
+      default: [{ name: REHEARSAL_APPROVER, os: userInfo().username }],
       steps: Object.fromEntries(['window.go', 'review.decision', 'rollback.decide', 'close.signoff'].map((id) => [id, { approvers: [REHEARSAL_APPROVER], quorum: 1 }])),
     },
     // The quiet window is real time (write counters move in real time); a rehearsal needs only a few seconds.
@@ -187,6 +193,8 @@ export async function rehearse(options: RehearseOptions, io: Io): Promise<Rehear
     const traffic: Traffic = startTraffic(targetUrl);
     resources.standIns.push({ url: '', close: () => traffic.close() });
     const world: WorldEvents = { ingested: () => traffic.ingested() + newApp.ingested(), drift: [] };
+    const notifySink = await startNotifySink();
+    resources.standIns.push(notifySink);
 
     const env = {
       ...process.env,
@@ -194,13 +202,14 @@ export async function rehearse(options: RehearseOptions, io: Io): Promise<Rehear
       TARGET_DATABASE_URL: targetUrl,
       SUPABASE_URL: authAdmin.url,
       SUPABASE_SERVICE_ROLE_KEY: serviceRoleKey,
+      ...notifySink.env,
     };
     // A loopback DNS server answers from the zone file, so propagation is asked over the wire.
     const zoneFile = join(workspace, 'zone.json');
     writeFileSync(zoneFile, '{"zone":"freshtrackpro.com","records":[],"changes":[]}\n');
     const dns = await serveZoneFile(zoneFile);
     resources.standIns.push({ url: dns.address, close: () => dns.close() });
-    const planInput = rehearsalPlan(t0, { oldApp: oldApp.url, newApp: newApp.url }, webhookDevEui, dns.address);
+    const planInput = { ...rehearsalPlan(t0, { oldApp: oldApp.url, newApp: newApp.url }, webhookDevEui, dns.address), notifications: { targets: notifySink.targets } };
     const planFile = join(workspace, 'cutover.config.ts');
     writeFileSync(planFile, renderPlanFile(planInput));
     const plan = parsePlan(planInput, planFile);
@@ -238,6 +247,7 @@ export async function rehearse(options: RehearseOptions, io: Io): Promise<Rehear
     };
     say(`Running the timeline T-48h → T+7d with the clock ${options.speed.toLocaleString('en-US')}× faster during waits (actions take their real time)…`);
     const outcome = options.interactive ? await driveInteractive(session, io) : await driveAutomatically(session, io, { withRollback: Boolean(options.withRollback) });
+    await settleNotifications();
     world.sourceReadingsAtEnd = await withClient(sourceUrl, async (client) => Number((await client.query('select count(*) from public.temperature_readings')).rows[0].count));
 
     const reportPath = resolve(options.reportPath ?? 'rehearsal-report.md');
@@ -250,10 +260,13 @@ export async function rehearse(options: RehearseOptions, io: Io): Promise<Rehear
       failures: outcome.failures,
       ended: outcome.blocked,
       world,
+      notifySink,
     });
+    const htmlPath = `${reportPath.replace(/\.md$/, '')}.html`;
+    writeHtmlReport(htmlPath, plan, stateDir, clock.now());
     say('');
     say(outcome.headline);
-    say(`Report: ${reportPath}`);
+    say(`Report: ${reportPath} (and ${htmlPath})`);
     if (options.keep) {
       say(`Kept in ${workspace}: the plan, state (.cutover), exports, outbox, zone.json and both servers' data folders.`);
       say(`Inspect it with: cutover status --config ${planFile}`);
@@ -297,6 +310,7 @@ async function driveAutomatically(session: Session, io: Io, choices: { withRollb
   });
   const notAvailable = new Set<string>();
   const failures: DriveOutcome['failures'] = [];
+  const rehearsal = rehearsalIdentity(REHEARSAL_APPROVER);
   try {
     for (;;) {
       const blocked = await runner.drive({ waitGates: true });
@@ -305,11 +319,11 @@ async function driveAutomatically(session: Session, io: Io, choices: { withRollb
       // --with-rollback: at the decision that follows the verdict (the first-day review).
       if (choices.withRollback && stepId && findStep(stepId)?.step.routesOnVerdict && blocked.kind !== 'ended') {
         io.out('           (--with-rollback: the rehearsal takes the rollback branch at the first-day review)');
-        runner.send({ type: 'ROLLBACK', by: REHEARSAL_APPROVER, reason: 'rehearsal --with-rollback: roll back at the first-day review', at });
+        runner.send({ type: 'ROLLBACK', by: REHEARSAL_APPROVER, reason: 'rehearsal --with-rollback: roll back at the first-day review', at }, { identity: rehearsal, phrase: runner.context().phrases.rollback });
       } else if (blocked.kind === 'signoff') {
-        runner.send({ type: 'SIGNOFF', stepId: stepId!, by: REHEARSAL_APPROVER, at, note: 'automatic sign-off (rehearsal)' });
+        runner.send({ type: 'SIGNOFF', stepId: stepId!, by: REHEARSAL_APPROVER, at, note: 'automatic sign-off (rehearsal)' }, { identity: rehearsal });
       } else if (blocked.kind === 'confirm') {
-        runner.send({ type: 'CONFIRM', stepId: stepId!, by: REHEARSAL_APPROVER, at, phrase: expectedPhrase(runner.context(), findStep(stepId!)!.step) });
+        runner.send({ type: 'CONFIRM', stepId: stepId!, by: REHEARSAL_APPROVER, at, phrase: expectedPhrase(runner.context(), findStep(stepId!)!.step) }, { identity: rehearsal });
       } else if (blocked.kind === 'failed' || blocked.kind === 'unknown') {
         const error = runner.context().steps[stepId!]?.error ?? 'unknown error';
         if (/is not implemented yet/.test(error)) notAvailable.add(stepId!);
@@ -317,7 +331,7 @@ async function driveAutomatically(session: Session, io: Io, choices: { withRollb
         if (FATAL.test(stepId!) && !notAvailable.has(stepId!)) {
           return { blocked, headline: `The rehearsal stopped: ${stepId} failed: ${error}`, notAvailable: [...notAvailable], failures };
         }
-        runner.send({ type: 'SKIP', stepId: stepId!, by: REHEARSAL_APPROVER, reason: notAvailable.has(stepId!) ? 'not yet available in this version' : `failed in rehearsal: ${error}`, at });
+        runner.send({ type: 'SKIP', stepId: stepId!, by: REHEARSAL_APPROVER, reason: notAvailable.has(stepId!) ? 'not yet available in this version' : `failed in rehearsal: ${error}`, at }, { identity: rehearsal });
       } else {
         return { blocked, headline: describeLocation(runner.snapshot(), session.clock.now()), notAvailable: [...notAvailable], failures };
       }

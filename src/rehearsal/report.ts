@@ -9,6 +9,8 @@ import type { GeneratedCounts } from './freshtrack.js';
 import { branchPhase, type StepId } from '../../machines/runbook.js';
 import type { Session } from '../services/session.js';
 import { output, outputsOf } from '../steps/outputs.js';
+import { notificationLines, type NotifySink } from './notify-sink.js';
+import { peopleTime } from '../engine/time-format.js';
 
 /** What the rehearsal did to the world, for the report. */
 export interface WorldEvents {
@@ -29,6 +31,7 @@ export interface RehearsalFacts {
   failures: { stepId: string; error: string }[];
   ended: Blocked;
   world: WorldEvents;
+  notifySink?: NotifySink;
 }
 
 /** The data path's steps in the report's table; export and load move every row (a rate means something). */
@@ -117,8 +120,8 @@ export async function writeRehearsalReport(path: string, facts: RehearsalFacts):
     if (step.runs) lines.push(`- \`${step.id}\`: ${step.runs.done} of ${step.runs.total} runs${step.runs.missed ? `, ${step.runs.missed} missed` : ''}; last: ${step.summary ?? step.error ?? '—'}`);
   }
   const attentions = journal.entries.filter((entry) => entry.type === 'step.finished' && entry.attention);
-  lines.push(`- Attention raised ${attentions.length} time(s)${attentions.length ? ':' : '.'}`);
-  for (const entry of attentions.slice(0, 10)) lines.push(`  - ${String(entry.at)} \`${String(entry.stepId)}\`${entry.occurrence ? ` run ${String(entry.occurrence)}` : ''}: ${String(entry.attention)}`);
+  lines.push(attentions.length ? `- Attention raised ${attentions.length === 1 ? 'once' : `${attentions.length.toLocaleString('en-US')} times`}:` : '- Attention never raised.');
+  for (const entry of attentions.slice(0, 10)) lines.push(`  - ${peopleTime(entry.at, session.plan.t0.zone)} \`${String(entry.stepId)}\`${entry.occurrence ? ` run ${String(entry.occurrence)}` : ''}: ${String(entry.attention)}`);
   if (facts.world.drift.length) {
     lines.push('', '### Injected drift', '', `Deleted ${facts.world.drift.length} migrated readings from the target after the switch:`, '');
     // Reconciliations run with the first hypercare check and every reconcile cadence from the switch
@@ -139,12 +142,12 @@ export async function writeRehearsalReport(path: string, facts: RehearsalFacts):
             ? 'NOT named by any reconciliation'
             : typeof named === 'string'
               ? `named by the reconciliation (${named})`
-              : `named by the reconciliation: ${runName(named)} at ${String(named.at)}${after(String(named.at))}`),
+              : `named by the reconciliation: ${runName(named)} at ${peopleTime(named.at, session.plan.t0.zone)}${after(String(named.at))}`),
       );
     }
     const caught = (entry: (typeof journal.entries)[number]) => `${String(entry.attention ?? '')} ${String(entry.summary ?? '')}`;
     const first = finished.find((entry) => /rows? missing/.test(caught(entry)));
-    lines.push('', first ? `First caught by ${runName(first)} at ${String(first.at)}${after(String(first.at))}: ${caught(first).trim()}` : 'No reconciliation caught it.');
+    lines.push('', first ? `First caught by ${runName(first)} at ${peopleTime(first.at, session.plan.t0.zone)}${after(String(first.at))}: ${caught(first).trim()}` : 'No reconciliation caught it.');
   }
 
   const rollback = view.phases.find((phase) => phase.id === branchPhase('rollback').id);
@@ -183,12 +186,14 @@ export async function writeRehearsalReport(path: string, facts: RehearsalFacts):
     }
   }
 
+  lines.push(...notificationLines(session.stateDir, String((snapshot.context as { runId?: string }).runId ?? ''), facts.notifySink));
+
   lines.push('', '## DNS changes (local zone)', '');
   const zoneFile = join(facts.workspace, 'zone.json');
   const zone = existsSync(zoneFile) ? (JSON.parse(readFileSync(zoneFile, 'utf8')) as { changes: { at: string; before: { content: string; ttl: number } | null; after: { name: string; type: string; content: string; ttl: number } }[] }) : undefined;
   if (!zone?.changes.length) lines.push('None.');
   for (const change of zone?.changes ?? []) {
-    lines.push(`- ${change.at} ${change.after.type} ${change.after.name}: ${change.before ? `${change.before.content} (TTL ${change.before.ttl})` : '(new)'} → ${change.after.content} (TTL ${change.after.ttl})`);
+    lines.push(`- ${peopleTime(change.at, session.plan.t0.zone)} ${change.after.type} ${change.after.name}: ${change.before ? `${change.before.content} (TTL ${change.before.ttl})` : '(new)'} → ${change.after.content} (TTL ${change.after.ttl})`);
   }
 
   lines.push('', '## Every step: planned against actual (virtual time)', '');

@@ -1,13 +1,13 @@
-import { allSteps } from '../../machines/runbook.js';
 import type { Plan } from '../config/schema.js';
-import { settingsFromPlan } from '../config/settings.js';
 import type { Clock } from '../engine/clock.js';
+import { assertionLine, checkAssertion, type Assertion } from '../engine/assertion.js';
 import { ExitError, EXIT } from '../engine/errors.js';
+import type { Identity } from '../engine/identity.js';
 import type { JournalEntry } from '../engine/journal.js';
 import { appendUnderLock } from '../engine/locked-journal.js';
-import { assertionsInForce, ASSERTED, HUMAN_INPUTS, WITHDRAWN, type HumanInputName } from '../steps/checks/decision-inputs.js';
 import { decideOnEvidence, type DecisionOutput } from '../steps/checks/review.js';
 import { readRunEvidence } from '../steps/checks/run-evidence.js';
+import { establishActor, handToDriver, type Sayer } from './events.js';
 
 /**
  * `cutover decide`: the decision tree on the run's current evidence, read without the lock; and the
@@ -32,50 +32,20 @@ export function decideRun(session: DecideSession): RunDecision {
   return { runId: evidence.runId, ...decision };
 }
 
-/** The decision steps of the runbook (the first-day review, the rollback's decision). */
-const decisionSteps = () => allSteps().filter((step) => step.kind === 'decision').map((step) => step.id);
-
-/** Who may assert a human-only input: the approvers of the decisions it feeds. */
-export function assertionApprovers(plan: Plan): string[] {
-  const { signoff } = settingsFromPlan(plan);
-  return [...new Set(decisionSteps().flatMap((id) => signoff[id]?.approvers ?? []))];
+export interface AssertionRequest extends Assertion {
+  /** Who asserts, as the system recognised them (their authority is checked too). */
+  identity: Identity;
 }
 
-export interface AssertionRequest {
-  /** As typed: security-breach, db-corruption or auth-broken. */
-  name: string;
-  by: string;
-  note?: string;
-  /** Withdraw an earlier assertion instead (a mistake, or the problem was ruled out). */
-  withdraw?: boolean;
-}
-
+/** Written under the lock; while another process drives the run, the caller hands it over instead. */
 export function recordAssertion(session: DecideSession, request: AssertionRequest): JournalEntry {
-  const names = Object.keys(HUMAN_INPUTS);
-  if (!(request.name in HUMAN_INPUTS)) {
-    throw new ExitError(`"${request.name}" is not something a person can assert here. Use one of: ${names.join(', ')}.`, EXIT.usage);
-  }
-  const input = HUMAN_INPUTS[request.name as HumanInputName];
-  const approvers = assertionApprovers(session.plan);
-  if (!approvers.includes(request.by)) {
-    throw new ExitError(
-      `${request.by} is not an approver of ${decisionSteps().join(' or ')}, so cannot ${request.withdraw ? 'withdraw' : 'assert'} ${request.name}. Approvers: ${approvers.join(', ')}.`,
-      EXIT.usage,
-    );
-  }
+  checkAssertion(session.plan, request.identity, request);
   // Refuse before taking the lock: a typo in the state folder must not create an empty run.
   readRunEvidence(session.plan, session.stateDir, `${request.name} cannot be recorded`);
   const command = `cutover decide --${request.withdraw ? 'withdraw' : 'assert'} ${request.name}`;
   return appendUnderLock(session.stateDir, command, () => session.clock.now(), (journal) => {
-    if (request.withdraw && !assertionsInForce(journal.entries)[input]) {
-      throw new ExitError(`Nobody has asserted ${request.name}: there is nothing to withdraw.`, EXIT.usage);
-    }
-    return journal.append(session.clock.now(), request.withdraw ? WITHDRAWN : ASSERTED, {
-      input,
-      name: request.name,
-      by: request.by,
-      note: request.note ?? '',
-    });
+    const line = assertionLine(session.plan, request.identity, request, journal.entries);
+    return journal.append(session.clock.now(), line.type, line.fields);
   });
 }
 
@@ -83,21 +53,38 @@ export interface DecideRequest {
   /** security-breach | db-corruption | auth-broken: record this human-only input first. */
   assert?: string;
   withdraw?: string;
+  /** Optional: when given it must name the person the system recognised. */
   by?: string;
   note?: string;
 }
 
+export type DecideResult =
+  | { decision: RunDecision; recorded?: { entry?: JournalEntry; identity: Identity } }
+  /** The assertion was handed to the driving process and not (yet) applied: the exit code says why. */
+  | { handedOff: number };
+
 /**
- * `cutover decide`: record an assertion or withdrawal when asked, then the verdict on the evidence.
- * Flag mistakes are refused before anything is written.
+ * `cutover decide`: record an assertion or withdrawal when asked (as the person running the command,
+ * checked against the plan), then the verdict on the evidence. Flag mistakes are refused before
+ * anything is written. While another process drives the run, the assertion is handed to it: the
+ * journal has one writer at a time. `io.out` hears about a hand-over while it waits for the answer.
  */
-export function decide(session: DecideSession, request: DecideRequest): { decision: RunDecision; recorded?: JournalEntry } {
+export async function decide(session: DecideSession, io: Sayer, request: DecideRequest): Promise<DecideResult> {
   if (request.assert && request.withdraw) throw new ExitError('Give --assert or --withdraw, not both.', EXIT.usage);
   const name = request.assert ?? request.withdraw;
-  if (name && !request.by) throw new ExitError(`--by NAME is required with --${request.assert ? 'assert' : 'withdraw'}: an assertion names who makes it.`, EXIT.usage);
   if (!name && (request.by || request.note)) throw new ExitError('--by and --note go with --assert or --withdraw.', EXIT.usage);
-  const recorded = name
-    ? recordAssertion(session, { name, by: request.by!, ...(request.note ? { note: request.note } : {}), ...(request.withdraw ? { withdraw: true } : {}) })
-    : undefined;
-  return { decision: decideRun(session), ...(recorded ? { recorded } : {}) };
+  if (!name) return { decision: decideRun(session) };
+  // Who asserts is the OS account running this; --by, when given, must name that same person.
+  const identity = establishActor(session, io, { type: request.withdraw ? 'WITHDRAW' : 'ASSERT', input: name }, request.by);
+  const assertion: Assertion = { name, ...(request.note ? { note: request.note } : {}), ...(request.withdraw ? { withdraw: true } : {}) };
+  let entry: JournalEntry | undefined;
+  try {
+    entry = recordAssertion(session, { ...assertion, identity });
+  } catch (error) {
+    // Another process drives the run: it writes the line.
+    if (!(error instanceof ExitError && error.exitCode === EXIT.locked)) throw error;
+    const handed = await handToDriver(session, io.out, { assertion, command: `cutover decide --${request.withdraw ? 'withdraw' : 'assert'} ${name}` });
+    if (handed !== EXIT.ok) return { handedOff: handed };
+  }
+  return { decision: decideRun(session), recorded: { identity, ...(entry ? { entry } : {}) } };
 }

@@ -1,49 +1,132 @@
-import type { RunEvent } from '../../machines/machine.js';
+import type { RunContext, RunEvent } from '../../machines/machine.js';
+import { authorityOf, authorize, type GateAct } from '../engine/authority.js';
+import { EXIT, ExitError } from '../engine/errors.js';
+import { checkClaim, whoIsRunning, type Identity } from '../engine/identity.js';
+import { awaitAnswer, postRequest, type InboxRequest } from '../engine/inbox.js';
+import { readLock } from '../engine/lock.js';
+import { peekRun } from '../engine/peek.js';
+import type { Runner } from '../engine/runner.js';
 import { describeLocation } from '../engine/view.js';
+import type { Io } from './io.js';
 import { openRunner, type Session } from './session.js';
+
+/** How long a sender waits for the driving process to answer before leaving the request queued. */
+const ANSWER_WAIT_MS = 10_000;
+
+/** Who runs the command and where its words go: the account (set by in-process tests only) and the output. */
+export type Sayer = Pick<Io, 'account' | 'out'>;
+
+/**
+ * The person running the command, as the OS recognises them, checked against the plan's authority
+ * for this act (exit 2 naming who may), then against `--by` if it was given.
+ */
+export function establishActor(session: Pick<Session, 'plan'>, io: Pick<Io, 'account'>, act: GateAct, by: string | undefined, typed: { phrase?: string } = {}): Identity {
+  const identity = whoIsRunning(session.plan, io.account);
+  const verdict = authorize(authorityOf(session.plan), identity, act, typed);
+  if (!verdict.ok) throw new ExitError(verdict.message, EXIT.usage);
+  checkClaim(identity, by);
+  return identity;
+}
 
 /**
  * Sign-offs, confirmations, retries, skips and rollback requests: restore the run, record the event
  * (journal first), persist, stop. Actions it makes due are not run here but by the next `cutover run`.
- * Returns where the run stands afterwards, in words.
+ * When another process drives the run, the event goes to it through the inbox instead, and that
+ * process applies it within a second (exit 0 applied, 2 refused, 3 still queued). Lines go to `io.out`
+ * as they happen: a hand-over waits up to 10 s for its answer, and the person reads why meanwhile.
  */
-export function sendEvent(session: Session, command: string, build: (now: number, frozen: boolean) => RunEvent): string {
-  const runner = openRunner(session, 'command', command);
+export async function sendEvent(
+  session: Session,
+  io: Sayer,
+  command: string,
+  by: string | undefined,
+  build: (now: number, frozen: boolean, print: boolean) => RunEvent,
+  typed: { phrase?: string } = {},
+): Promise<number> {
+  // Judged before the lock is taken, on the stored state (read, not driven).
+  const draft = build(session.clock.now(), storedFrozen(session), false);
+  const identity = establishActor(session, io, draft, by, typed);
+  let runner: Runner;
+  try {
+    runner = openRunner(session, 'command', command);
+  } catch (error) {
+    if (error instanceof ExitError && error.exitCode === EXIT.locked) return handToDriver(session, io.out, { event: draft, ...typed, command });
+    throw error;
+  }
   try {
     // In command mode a step the state shows as running is held, not run: the event applies (or is
     // refused with the reason) and the step runs, if still due, in the next `cutover run`.
     runner.start();
-    runner.send(build(session.clock.now(), runner.context().frozen));
-    return describeLocation(runner.snapshot(), session.clock.now());
+    const event = build(session.clock.now(), runner.context().frozen, true);
+    runner.send(event, { identity, ...typed });
+    io.out(describeLocation(runner.snapshot(), session.clock.now()));
+    return EXIT.ok;
   } finally {
     runner.close();
   }
 }
 
-export const signoff = (session: Session, stepId: string, options: { by: string; note?: string; reject?: boolean }) =>
-  sendEvent(session, `cutover signoff ${stepId}`, (at) => ({
+/** Whether the stored run has entered the freeze (a fresh or unreadable state: not yet). */
+export function storedFrozen(session: Pick<Session, 'stateDir' | 'plan'>): boolean {
+  try {
+    return Boolean((peekRun(session.stateDir, session.plan).snapshot.context as RunContext).frozen);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Another process holds the lock: leave the request in the inbox and wait for that process's answer.
+ * Exit 0 applied, 2 refused (its message), 3 not answered yet (it stays queued for whoever drives next).
+ */
+export async function handToDriver(session: Pick<Session, 'stateDir'>, say: (line: string) => void, request: Omit<InboxRequest, 'postedAt'>): Promise<number> {
+  const holder = readLock(session.stateDir);
+  const driver = holder ? `${holder.user}@${holder.host} (pid ${holder.pid}, "${holder.command}")` : 'another process';
+  const id = postRequest(session.stateDir, { ...request, postedAt: new Date().toISOString() });
+  say(`${driver} drives this run: handed "${request.command}" to it.`);
+  const answer = await awaitAnswer(session.stateDir, id, ANSWER_WAIT_MS);
+  if (!answer) {
+    say(`No answer within ${ANSWER_WAIT_MS / 1000} s: the request stays queued (${id}) and is applied by whichever process drives the run next. Check with: cutover status`);
+    return EXIT.gate;
+  }
+  if (!answer.ok) throw new ExitError(answer.message, EXIT.usage);
+  say(answer.message);
+  return EXIT.ok;
+}
+
+export const signoff = (session: Session, io: Sayer, stepId: string, options: { by?: string; note?: string; reject?: boolean }) =>
+  sendEvent(session, io, `cutover signoff ${stepId}`, options.by, (at) => ({
     type: 'SIGNOFF',
     stepId,
-    by: options.by,
+    by: options.by ?? '',
     at,
     ...(options.note ? { note: options.note } : {}),
     ...(options.reject ? { reject: true } : {}),
   }));
 
-export const confirm = (session: Session, stepId: string, options: { by: string; phrase: string }) =>
-  sendEvent(session, `cutover confirm ${stepId}`, (at) => ({ type: 'CONFIRM', stepId, by: options.by, phrase: options.phrase, at }));
+export const confirm = (session: Session, io: Sayer, stepId: string, options: { by?: string; phrase: string }) =>
+  sendEvent(session, io, `cutover confirm ${stepId}`, options.by, (at) => ({ type: 'CONFIRM', stepId, by: options.by ?? '', phrase: options.phrase, at }));
 
-export const retry = (session: Session, stepId: string) => sendEvent(session, `cutover retry ${stepId}`, (at) => ({ type: 'RETRY', stepId, at }));
+export const retry = (session: Session, io: Sayer, stepId: string) =>
+  sendEvent(session, io, `cutover retry ${stepId}`, undefined, (at) => ({ type: 'RETRY', stepId, at }));
 
-export const skip = (session: Session, stepId: string, options: { by: string; reason: string }) =>
-  sendEvent(session, `cutover skip ${stepId}`, (at) => ({ type: 'SKIP', stepId, by: options.by, reason: options.reason, at }));
+export const skip = (session: Session, io: Sayer, stepId: string, options: { by?: string; reason: string }) =>
+  sendEvent(session, io, `cutover skip ${stepId}`, options.by, (at) => ({ type: 'SKIP', stepId, by: options.by ?? '', reason: options.reason, at }));
 
 /**
- * Before the freeze there is nothing to roll back: the same request aborts the cutover instead.
- * `aborting` is told before the event is sent, so the operator reads why first.
+ * Before the freeze there is nothing to roll back: the same request aborts the cutover instead. Both
+ * need a rollback approver and the typed rollback phrase. Handed to a driver, the driver's state
+ * decides which it is. `aborting` is told before the event is sent, so the operator reads why first.
  */
-export const rollback = (session: Session, options: { by: string; reason: string }, aborting: () => void) =>
-  sendEvent(session, 'cutover rollback', (at, frozen) => {
-    if (!frozen) aborting();
-    return { type: frozen ? 'ROLLBACK' : 'ABORT', by: options.by, reason: options.reason, at };
-  });
+export const rollback = (session: Session, io: Sayer, options: { by?: string; reason: string; phrase?: string }, aborting: () => void) =>
+  sendEvent(
+    session,
+    io,
+    'cutover rollback',
+    options.by,
+    (at, frozen, print) => {
+      if (print && !frozen) aborting();
+      return { type: frozen ? 'ROLLBACK' : 'ABORT', by: options.by ?? '', reason: options.reason, at };
+    },
+    options.phrase !== undefined ? { phrase: options.phrase } : {},
+  );

@@ -32,22 +32,42 @@ export function checkUntil(until: string | undefined): void {
   if (until && !findStep(until)) throw new ExitError(`--until ${until}: there is no such step. See the step ids with: cutover plan`, EXIT.usage);
 }
 
+/**
+ * One process drives a run. A second `cutover run` (the recurring timer while the lead's UI is open)
+ * steps aside with exit 4: the driver sleeps through the time gates itself, so it runs every recurring
+ * check when due, and it applies sign-offs from other terminals (docs/operations.md).
+ */
+export function stepAsideIfDriven<T>(open: () => T): T {
+  try {
+    return open();
+  } catch (error) {
+    if (!(error instanceof ExitError && error.exitCode === EXIT.locked)) throw error;
+    throw new ExitError(
+      `${error.message.replace(/ Only one runner may drive a cutover\. Use that one, or stop it first\.$/, '')}\n` +
+        'That process drives the run: it runs the recurring checks when they are due and applies sign-offs, confirmations and skips sent from other terminals (cutover signoff …). This one steps aside (exit 4).',
+      EXIT.locked,
+    );
+  }
+}
+
 /** Line-oriented run: journal lines as they happen, throttled progress, and where it stopped. */
 export async function runLines(session: Session, options: RunOptions, io: Io, drive: { waitGates: boolean }): Promise<number> {
   const zone = session.plan.t0.zone;
   let lastProgress = 0;
-  const runner = openRunner(session, 'drive', 'cutover run', {
-    onJournal: (entry) => {
-      const line = formatJournalLine(entry, zone);
-      if (line) io.out(line);
-    },
-    onProgress: (stepId, progress) => {
-      const now = Date.now();
-      if (now - lastProgress < 2_000 && progress.done !== progress.total) return;
-      lastProgress = now;
-      io.out(formatProgress(stepId, progress));
-    },
-  });
+  const runner = stepAsideIfDriven(() =>
+    openRunner(session, 'drive', 'cutover run', {
+      onJournal: (entry) => {
+        const line = formatJournalLine(entry, zone);
+        if (line) io.out(line);
+      },
+      onProgress: (stepId, progress) => {
+        const now = Date.now();
+        if (now - lastProgress < 2_000 && progress.done !== progress.total) return;
+        lastProgress = now;
+        io.out(formatProgress(stepId, progress));
+      },
+    }),
+  );
   // Ctrl-C: everything is already on disk; stop the actor, free the lock, say how to resume.
   const stop = () => {
     runner.close();

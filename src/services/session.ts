@@ -7,6 +7,8 @@ import { Runner, type RunnerOptions } from '../engine/runner.js';
 import { createStepRegistry } from '../steps/registry.js';
 import type { Adapters, StepRegistry } from '../steps/types.js';
 import { createAdapters } from '../adapters/providers.js';
+import { notifierFor } from './notify-run.js';
+import type { Notifier } from './notifier.js';
 import type { GlobalOptions, Io } from './io.js';
 
 /** State lives beside the plan unless --state says otherwise. */
@@ -62,7 +64,9 @@ export async function openSession(globals: GlobalOptions, io: Io): Promise<Sessi
 }
 
 export function openRunner(session: Session, mode: RunnerOptions['mode'], command: string, extra: Partial<RunnerOptions> = {}): Runner {
-  return Runner.open({
+  // Only the driver tells the team: a recording command's events reach them when the driver applies them.
+  let notifier: Notifier | undefined;
+  const runner = Runner.open({
     stateDir: session.stateDir,
     plan: session.plan,
     planDir: session.planDir,
@@ -74,5 +78,11 @@ export function openRunner(session: Session, mode: RunnerOptions['mode'], comman
     command,
     ...(session.clockOffset ? { clockOffset: session.clockOffset } : {}),
     ...extra,
+    onJournal: (entry) => {
+      extra.onJournal?.(entry);
+      notifier?.onEntry(entry);
+    },
   });
+  if (mode === 'drive') notifier = notifierFor(session, runner);
+  return runner;
 }

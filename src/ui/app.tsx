@@ -1,11 +1,12 @@
 import { useCallback, useEffect, useMemo, useState, type ReactNode } from 'react';
 import { Box, Text, useApp, useInput, useWindowSize } from 'ink';
-import { expectedPhrase, ruleFor, type RunContext, type RunEvent } from '../../machines/machine.js';
+import { expectedPhrase, type RunContext, type RunEvent } from '../../machines/machine.js';
 import { branchPhase, findStep } from '../../machines/runbook.js';
 import { exitCodeFor } from '../services/run.js';
 import type { Plan } from '../config/schema.js';
 import type { Clock } from '../engine/clock.js';
 import { EXIT, ExitError } from '../engine/errors.js';
+import type { Identity } from '../engine/identity.js';
 import type { Runner } from '../engine/runner.js';
 import { buildView, type StepView } from '../engine/view.js';
 import { ConfirmPrompt } from './confirm-prompt.js';
@@ -30,6 +31,8 @@ export interface AppProps {
   clock: Clock;
   /** Progress and journal lines, fed by the runner's callbacks. */
   feed: LiveFeed;
+  /** Who runs the UI, as the OS recognised them: every event is sent as this person. */
+  identity: Identity;
   /** A step's dry-run text (the registry's `dryRun`), or undefined when it has no action. */
   dryRun(stepId: string): Promise<string | undefined>;
   /** `--until STEP`: drive no further than this step. */
@@ -43,7 +46,7 @@ export interface AppProps {
 
 type Overlay = { kind: 'decision' } | { kind: 'skip'; stepId: string } | { kind: 'rollback' | 'abort' };
 
-/** The decision that opens the rollback branch: its approvers are the people offered to start it. */
+/** The decision that opens the rollback branch (named in the rollback form's explanation). */
 const rollbackDecision = branchPhase('rollback').steps.find((step) => step.kind === 'decision') ?? branchPhase('rollback').steps[0]!;
 
 const HEADER_ROWS = 3;
@@ -58,7 +61,7 @@ function findStepView(phases: ReturnType<typeof buildView>['phases'], stepId: st
 
 /** The cutover lead's screen: a view of the run and a keyboard that sends the machine's events. */
 export function App(props: AppProps) {
-  const { runner, plan, clock, feed, dryRun, until, noColor = false, onQuit } = props;
+  const { runner, plan, clock, feed, dryRun, until, identity, noColor = false, onQuit } = props;
   const localZone = props.localZone ?? systemZone();
   const zone = plan.t0.zone;
   const { exit } = useApp();
@@ -72,8 +75,13 @@ export function App(props: AppProps) {
   const loop = useMemo(() => new DriveLoop(runner, { ...(until ? { until } : {}) }, () => setLoopState((value) => value + 1)), [runner, until]);
   useEffect(() => {
     void loop.run();
-    return () => loop.stop();
-  }, [loop]);
+    // Any event applied (this UI's own, or another terminal's through the inbox): the run may move on.
+    const off = runner.onEvent(() => loop.poke());
+    return () => {
+      off();
+      loop.stop();
+    };
+  }, [loop, runner]);
 
   const [overlay, setOverlay] = useState<Overlay>();
   const [typing, setTyping] = useState(false);
@@ -85,9 +93,9 @@ export function App(props: AppProps) {
   useEffect(() => setScroll(0), [stepId]);
 
   const send = useCallback(
-    (event: RunEvent): SendResult => {
+    (event: RunEvent, typed: { phrase?: string } = {}): SendResult => {
       try {
-        runner.send(event);
+        runner.send(event, { identity, ...typed });
       } catch (error) {
         if (error instanceof ExitError) return { ok: false, message: error.message };
         throw error;
@@ -96,7 +104,7 @@ export function App(props: AppProps) {
       setNotice(undefined);
       return { ok: true };
     },
-    [runner, loop],
+    [runner, loop, identity],
   );
 
   const quit = useCallback(() => {
@@ -156,12 +164,12 @@ export function App(props: AppProps) {
     panel = (
       <ReasonForm
         title={`Skip · ${overlay.stepId}`}
-        effect={`Marks ${overlay.stepId} skipped on the record and goes on (cutover skip ${overlay.stepId} --by NAME --reason TEXT).`}
-        people={ruleFor(context, overlay.stepId).approvers}
+        effect={`Marks ${overlay.stepId} skipped on the record and goes on (cutover skip ${overlay.stepId} --reason TEXT).`}
+        identity={identity}
         width={columns}
         height={panelRows}
-        onSubmit={({ by, reason }) => {
-          const result = send({ type: 'SKIP', stepId: overlay.stepId, by, reason, at: clock.now() });
+        onSubmit={({ reason }) => {
+          const result = send({ type: 'SKIP', stepId: overlay.stepId, by: identity.name, reason, at: clock.now() });
           if (result.ok) setOverlay(undefined);
           return result;
         }}
@@ -176,14 +184,15 @@ export function App(props: AppProps) {
         title={rollback ? 'Start the rollback' : 'Abort the cutover'}
         effect={
           rollback
-            ? 'Enters the rollback branch: rollback.decide then shows the evidence and asks for the typed phrase and sign-offs.'
+            ? `Enters the rollback branch: ${rollbackDecision.id} then shows the evidence and asks for the typed phrase and sign-offs.`
             : 'Enters the abort branch (before the freeze nothing was migrated): restore the TTL, tell users.'
         }
-        people={rollback ? ruleFor(context, rollbackDecision.id).approvers : plan.approvers.default}
+        identity={identity}
+        phrase={context.phrases.rollback}
         width={columns}
         height={panelRows}
-        onSubmit={({ by, reason }) => {
-          const result = send({ type: rollback ? 'ROLLBACK' : 'ABORT', by, reason, at: clock.now() });
+        onSubmit={({ reason, phrase }) => {
+          const result = send({ type: rollback ? 'ROLLBACK' : 'ABORT', by: identity.name, reason, at: clock.now() }, phrase !== undefined ? { phrase } : {});
           if (result.ok) setOverlay(undefined);
           return result;
         }}
@@ -205,7 +214,8 @@ export function App(props: AppProps) {
         {...((step.kind === 'decision' ? decisionSummary : dryRunText) ? { preview: (step.kind === 'decision' ? decisionSummary : dryRunText)! } : {})}
         width={columns}
         height={panelRows}
-        onConfirm={({ by, phrase }) => send({ type: 'CONFIRM', stepId: step.id, by, phrase, at: clock.now() })}
+        identity={identity}
+        onConfirm={({ phrase }) => send({ type: 'CONFIRM', stepId: step.id, by: identity.name, phrase, at: clock.now() })}
         onTyping={onTyping}
       />
     );
@@ -215,14 +225,16 @@ export function App(props: AppProps) {
       <Box flexDirection="column">
         {decisionStep ? <DecisionPanel reading={decisionFromRun(context, plan, step.id, runner.journal.entries)} width={columns} height={panelRows - signoffRows} closable={false} /> : null}
         <SignoffPanel
-          // A new panel per sign-off recorded: the next approver starts from a clean form.
-          key={`${step.id}:${step.signoffs.length}`}
+          // A new panel per round (after a rejection and a re-open); another approver's sign-off arriving
+          // from their terminal must not wipe the note this person is typing.
+          key={`${step.id}:${step.signoffs.filter((signoff) => signoff.reject).length}`}
           step={step}
           {...(context.steps[step.id]?.attention ? { attention: context.steps[step.id]!.attention!.reason } : {})}
           {...(findStep(step.id)?.step.rejectionAborts ? { rejectWarning: `Rejecting ${step.id} is a NO-GO: the cutover is aborted (TTL restored, users told).` } : {})}
           width={columns}
           height={signoffRows}
-          onSignoff={({ by, note, reject }) => send({ type: 'SIGNOFF', stepId: step.id, by, at: clock.now(), ...(note ? { note } : {}), ...(reject ? { reject: true } : {}) })}
+          identity={identity}
+          onSignoff={({ note, reject }) => send({ type: 'SIGNOFF', stepId: step.id, by: identity.name, at: clock.now(), ...(note ? { note } : {}), ...(reject ? { reject: true } : {}) })}
           onTyping={onTyping}
         />
       </Box>

@@ -1,7 +1,8 @@
 import { useEffect, useState } from 'react';
-import { Box, Text } from 'ink';
+import { Box, Text, useInput } from 'ink';
 import type { StepView } from '../engine/view.js';
-import { firstEnabled, PickPerson } from './choice-list.js';
+import { sameName } from '../config/people.js';
+import type { Identity } from '../engine/identity.js';
 import { rule, truncate, wrapLines } from './format.js';
 import type { SendResult } from './signoff-panel.js';
 import { TextInput } from './text-input.js';
@@ -23,25 +24,36 @@ export function ConfirmPrompt(props: {
   preview?: string;
   width: number;
   height: number;
-  onConfirm(input: { by: string; phrase: string }): SendResult;
+  /** Who runs this UI: the confirmation is theirs (nobody picks a name). */
+  identity: Identity;
+  onConfirm(input: { phrase: string }): SendResult;
   onTyping(typing: boolean): void;
 }) {
-  const { step, phrase, what, preview, width, height, onConfirm, onTyping } = props;
+  const { step, phrase, what, preview, identity, width, height, onConfirm, onTyping } = props;
   const theme = useTheme();
-  const choices = step.approvers.map((name) => ({ label: name }));
-  const [stage, setStage] = useState<'who' | 'phrase'>('who');
-  const [index, setIndex] = useState(() => firstEnabled(choices));
+  const by = identity.name;
+  const approver = identity.known && step.approvers.some((name) => sameName(name, by));
   // Bumped to clear the phrase field (a new field) after a refusal or a cancel.
   const [attempt, setAttempt] = useState(0);
   const [message, setMessage] = useState<{ text: string; bad: boolean }>();
-  const by = step.approvers[index] ?? '';
+  // Enter opens the phrase field; until then the keys stay the app's (q, scrolling).
+  const [stage, setStage] = useState<'ready' | 'phrase'>('ready');
 
   useEffect(() => {
-    onTyping(stage === 'phrase');
+    onTyping(approver && stage === 'phrase');
     return () => onTyping(false);
-  }, [stage, onTyping]);
+  }, [approver, stage, onTyping]);
 
-  const fixed = 4 + (stage === 'who' ? choices.length : 1) + (message ? 1 : 0);
+  useInput(
+    (_input, key) => {
+      if (!key.return) return;
+      setMessage(undefined);
+      setStage('phrase');
+    },
+    { isActive: approver && stage === 'ready' },
+  );
+
+  const fixed = 5 + (message ? 1 : 0);
   const previewLines = preview ? wrapLines(`Will do: ${preview}`, width, Math.max(0, height - fixed)) : [];
 
   return (
@@ -58,17 +70,12 @@ export function ConfirmPrompt(props: {
       <Text wrap="truncate-end" bold>
         {truncate(`Type ${what} exactly: ${phrase}`, width)}
       </Text>
-      {stage === 'who' ? (
-        <PickPerson
-          prompt="Who confirms? ↑/↓ choose · Enter next"
-          choices={choices}
-          initial={index}
-          onPick={(picked) => {
-            setIndex(picked);
-            setMessage(undefined);
-            setStage('phrase');
-          }}
-        />
+      {!approver ? (
+        <Text wrap="truncate-end" color={theme.warn}>
+          {truncate(`You are ${by}, not an approver of ${step.id}. An approver confirms from their terminal: cutover confirm ${step.id} --phrase …`, width)}
+        </Text>
+      ) : stage === 'ready' ? (
+        <Text wrap="truncate-end">{truncate(`Confirming as ${by} · Enter to type the phrase`, width)}</Text>
       ) : (
         <>
           <Text wrap="truncate-end" dimColor>
@@ -78,7 +85,7 @@ export function ConfirmPrompt(props: {
             key={attempt}
             label="Phrase:"
             onSubmit={(value) => {
-              const result = onConfirm({ by, phrase: value });
+              const result = onConfirm({ phrase: value });
               if (!result.ok) {
                 setMessage({ text: result.message, bad: true });
                 setAttempt((value) => value + 1);
@@ -86,7 +93,7 @@ export function ConfirmPrompt(props: {
             }}
             onCancel={() => {
               setAttempt((value) => value + 1);
-              setStage('who');
+              setStage('ready');
               setMessage({ text: `Cancelled: nothing was sent; ${step.id} is still waiting for its confirmation.`, bad: false });
             }}
             isActive

@@ -3,11 +3,11 @@ import type { Key } from 'ink';
 /**
  * The keyboard. Every key that changes the run sends one event to the machine, exactly as the CLI
  * command named next to it would, so nothing here is UI-only power:
- *   sign-off panel → cutover signoff STEP --by NAME [--note] [--reject]
- *   typed phrase   → cutover confirm STEP --by NAME --phrase TEXT
+ *   sign-off panel → cutover signoff STEP [--note] [--reject]
+ *   typed phrase   → cutover confirm STEP --phrase TEXT
  *   r              → cutover retry STEP
- *   s              → cutover skip STEP --by NAME --reason TEXT
- *   R              → cutover rollback --by NAME --reason TEXT (before the freeze: abort)
+ *   s              → cutover skip STEP --reason TEXT
+ *   R              → cutover rollback --reason TEXT --phrase "rollback <zone>" (before the freeze: abort)
  * Keys that only change the view: b (decision panel), PgUp/PgDn/Home (timeline), q (quit).
  */
 export type HelpItem = readonly [keys: string, what: string];

@@ -1,38 +1,49 @@
 import { useEffect, useState } from 'react';
 import { Box, Text } from 'ink';
-import { firstEnabled, PickPerson } from './choice-list.js';
+import type { Identity } from '../engine/identity.js';
 import { rule, truncate } from './format.js';
 import type { SendResult } from './signoff-panel.js';
 import { TextInput } from './text-input.js';
 import { useTheme } from './theme.js';
 
 /**
- * Who and why, for events that need both on the record: skip (`cutover skip STEP --by --reason`) and
- * rollback / abort (`cutover rollback --by --reason`). Esc backs out; nothing is sent until Enter.
+ * Why, for events that need a reason on the record: skip (`cutover skip STEP --reason`) and rollback /
+ * abort (`cutover rollback --reason --phrase`), which also ask for the typed rollback phrase. Who is
+ * the person running the UI; the engine refuses, naming who may, when that person may not. Esc backs
+ * out; nothing is sent until Enter.
  */
 export function ReasonForm(props: {
   title: string;
   /** One line on what sending this will do. */
   effect: string;
-  people: readonly string[];
+  identity: Identity;
+  /** The phrase to type after the reason (rollback and abort). */
+  phrase?: string;
   width: number;
   height: number;
-  onSubmit(input: { by: string; reason: string }): SendResult;
+  onSubmit(input: { reason: string; phrase?: string }): SendResult;
   onCancel(): void;
   onTyping(typing: boolean): void;
 }) {
-  const { title, effect, people, width, height, onSubmit, onCancel, onTyping } = props;
+  const { title, effect, identity, phrase, width, height, onSubmit, onCancel, onTyping } = props;
   const theme = useTheme();
-  const choices = people.map((name) => ({ label: name }));
-  const [stage, setStage] = useState<'who' | 'reason'>('who');
-  const [index, setIndex] = useState(() => firstEnabled(choices));
+  const [reason, setReason] = useState<string>();
+  // Bumped to clear the phrase field after a refusal.
+  const [attempt, setAttempt] = useState(0);
   const [message, setMessage] = useState<string>();
-  const by = people[index] ?? '';
 
   useEffect(() => {
-    onTyping(stage === 'reason');
+    onTyping(true);
     return () => onTyping(false);
-  }, [stage, onTyping]);
+  }, [onTyping]);
+
+  const submit = (input: { reason: string; phrase?: string }) => {
+    const result = onSubmit(input);
+    if (!result.ok) {
+      setMessage(result.message);
+      setAttempt((value) => value + 1);
+    }
+  };
 
   return (
     <Box flexDirection="column" width={width} height={height} overflow="hidden">
@@ -40,36 +51,31 @@ export function ReasonForm(props: {
         {rule(title, width, 'Esc cancels')}
       </Text>
       <Text wrap="truncate-end">{truncate(effect, width)}</Text>
-      {stage === 'who' ? (
-        <PickPerson
-          prompt="Who? ↑/↓ choose · Enter next · Esc cancel"
-          choices={choices}
-          initial={index}
-          onPick={(picked) => {
-            setIndex(picked);
-            setStage('reason');
+      <Text wrap="truncate-end" dimColor>
+        {truncate(`As ${identity.name} · Enter ${phrase && reason === undefined ? 'next' : 'send'} · Esc ${reason === undefined ? 'cancel' : 'back'}`, width)}
+      </Text>
+      {reason === undefined ? (
+        <TextInput
+          label="Reason:"
+          onSubmit={(value) => {
+            if (!value.trim()) {
+              setMessage('A reason is required: it goes on the record.');
+              return;
+            }
+            setMessage(undefined);
+            if (phrase) setReason(value.trim());
+            else submit({ reason: value.trim() });
           }}
           onCancel={onCancel}
+          isActive
+          width={width}
         />
       ) : (
         <>
-          <Text wrap="truncate-end" dimColor>
-            {truncate(`As ${by} · Enter send · Esc back`, width)}
+          <Text wrap="truncate-end" bold>
+            {truncate(`Type the rollback phrase exactly: ${phrase}`, width)}
           </Text>
-          <TextInput
-            label="Reason:"
-            onSubmit={(value) => {
-              if (!value.trim()) {
-                setMessage('A reason is required: it goes on the record.');
-                return;
-              }
-              const result = onSubmit({ by, reason: value.trim() });
-              if (!result.ok) setMessage(result.message);
-            }}
-            onCancel={() => setStage('who')}
-            isActive
-            width={width}
-          />
+          <TextInput key={attempt} label="Phrase:" onSubmit={(value) => submit({ reason, phrase: value })} onCancel={() => setReason(undefined)} isActive width={width} />
         </>
       )}
       {message ? (

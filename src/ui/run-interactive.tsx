@@ -1,11 +1,12 @@
 import { render } from 'ink';
 import { EXIT } from '../engine/errors.js';
+import { whoIsRunning } from '../engine/identity.js';
 import type { Runner } from '../engine/runner.js';
 import { describeLocation } from '../engine/view.js';
 import type { Io } from '../services/io.js';
 import { previewStep } from '../services/preview.js';
 import { outputsOf } from '../steps/outputs.js';
-import type { RunOptions } from '../services/run.js';
+import { stepAsideIfDriven, type RunOptions } from '../services/run.js';
 import { openRunner, type Session } from '../services/session.js';
 import { App } from './app.js';
 import { LiveFeed } from './live-feed.js';
@@ -22,7 +23,7 @@ export function dryRunFor(session: Session, runner: Runner, signal: AbortSignal)
  */
 export async function runInteractive(session: Session, options: RunOptions, io: Io): Promise<number> {
   const feed = new LiveFeed(() => session.clock.now());
-  const runner = openRunner(session, 'drive', 'cutover run', { onProgress: feed.onProgress, onJournal: feed.onJournal });
+  const runner = stepAsideIfDriven(() => openRunner(session, 'drive', 'cutover run', { onProgress: feed.onProgress, onJournal: feed.onJournal }));
   feed.seed(runner.journal.entries);
   const dryRuns = new AbortController();
   const dryRun = dryRunFor(session, runner, dryRuns.signal);
@@ -35,6 +36,7 @@ export async function runInteractive(session: Session, options: RunOptions, io: 
       clock={session.clock}
       feed={feed}
       dryRun={dryRun}
+      identity={whoIsRunning(session.plan, io.account)}
       {...(options.until ? { until: options.until } : {})}
       noColor={noColorRequested(io.env)}
       onQuit={(value) => (code = value)}

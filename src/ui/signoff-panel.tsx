@@ -2,7 +2,8 @@ import { useEffect, useState } from 'react';
 import { Box, Text, useInput } from 'ink';
 import { currentRound } from '../../machines/machine.js';
 import type { StepView } from '../engine/view.js';
-import { firstEnabled, type Choice, PickPerson } from './choice-list.js';
+import { sameName } from '../config/people.js';
+import type { Identity } from '../engine/identity.js';
 import { useKeyState } from './hooks.js';
 import { rule, truncate } from './format.js';
 import { TextInput } from './text-input.js';
@@ -11,11 +12,13 @@ import { useTheme } from './theme.js';
 /** What sending an event came to: the machine's refusal, in its own words, when it refused. */
 export type SendResult = { ok: true } | { ok: false; message: string };
 
-type Stage = 'approver' | 'note' | 'decide';
+type Stage = 'start' | 'note' | 'decide';
 
 /**
- * Sign-off: pick an approver from the plan's list, add a note, approve or reject. It only reports
- * the choice (`onSignoff`); the caller sends SIGNOFF, and the machine decides what it means.
+ * Sign-off as the person running the UI (the OS account says who that is; nobody picks a name): add
+ * a note, approve or reject. Other approvers sign from their own terminals (`cutover signoff STEP`)
+ * and their sign-offs appear here as the driver applies them. It only reports the choice
+ * (`onSignoff`); the caller sends SIGNOFF, and the machine decides what it means.
  */
 export function SignoffPanel(props: {
   step: StepView;
@@ -25,42 +28,56 @@ export function SignoffPanel(props: {
   rejectWarning?: string;
   width: number;
   height: number;
-  onSignoff(input: { by: string; note?: string; reject: boolean }): SendResult;
+  /** Who runs this UI. */
+  identity: Identity;
+  onSignoff(input: { note?: string; reject: boolean }): SendResult;
   onTyping(typing: boolean): void;
 }) {
-  const { step, attention, rejectWarning, width, height, onSignoff, onTyping } = props;
+  const { step, attention, rejectWarning, identity, width, height, onSignoff, onTyping } = props;
   const theme = useTheme();
   // After a rejection and a re-open a new round starts: earlier sign-offs stay on the record but
   // no longer count, and whoever rejected may sign again.
   const round = currentRound({ attempts: step.attempts, signoffs: step.signoffs });
   const earlier = step.signoffs.slice(0, step.signoffs.length - round.length);
   const signed = new Set(round.map((signoff) => signoff.by));
-  const choices: Choice[] = step.approvers.map((name) => ({ label: name, ...(signed.has(name) ? { disabled: true, note: 'signed' } : {}) }));
-  const [stage, setStage] = useState<Stage>('approver');
-  const [index, setIndex] = useState(() => firstEnabled(choices));
+  const by = identity.name;
+  const approver = identity.known && step.approvers.some((name) => sameName(name, by));
+  const signedAlready = [...signed].some((name) => sameName(name, by));
+  // Someone who may not sign, or has signed this round, watches: the others sign from their terminals.
+  const canSign = approver && !signedAlready;
+  const [stage, setStage] = useState<Stage>('start');
   const [note, setNote] = useState('');
+  // Bumped to clear the note field (a new field) on Esc.
+  const [field, setField] = useState(0);
   const [reject, setReject, rejecting] = useKeyState(false);
   const [message, setMessage] = useState<string>();
-  const by = step.approvers[index] ?? '';
 
   useEffect(() => {
-    onTyping(stage === 'note');
+    onTyping(canSign && stage === 'note');
     return () => onTyping(false);
-  }, [stage, onTyping]);
+  }, [canSign, stage, onTyping]);
+
+  // Enter opens the form; until then the keys stay the app's (q, scrolling).
+  useInput(
+    (_input, key) => {
+      if (key.return) setStage('note');
+    },
+    { isActive: canSign && stage === 'start' },
+  );
 
   useInput(
     (input, key) => {
       if (key.leftArrow || key.rightArrow || key.tab) setReject((value) => !value);
       else if (key.escape) setStage('note');
       else if (key.return) {
-        const result = onSignoff({ by, ...(note.trim() ? { note: note.trim() } : {}), reject: rejecting() });
+        const result = onSignoff({ ...(note.trim() ? { note: note.trim() } : {}), reject: rejecting() });
         if (!result.ok) {
           setMessage(result.message);
-          setStage('approver');
+          setStage('start');
         }
       }
     },
-    { isActive: stage === 'decide' },
+    { isActive: canSign && stage === 'decide' },
   );
 
   const left = Math.max(0, step.quorum - signed.size);
@@ -81,34 +98,39 @@ export function SignoffPanel(props: {
         </Text>
       ) : null}
       <Text wrap="truncate-end">{truncate(sofar, width)}</Text>
-      {stage === 'approver' ? (
-        <PickPerson
-          prompt="Who signs? ↑/↓ choose · Enter next"
-          choices={choices}
-          initial={index}
-          onPick={(picked) => {
-            setIndex(picked);
-            setStage('note');
-          }}
-        />
+      {!canSign ? (
+        <Text wrap="truncate-end" color={theme.warn}>
+          {truncate(
+            signedAlready
+              ? `You (${by}) signed. The others sign from their own terminals: cutover signoff ${step.id}`
+              : `You are ${by}, not an approver of ${step.id}. Approvers sign from their own terminals: cutover signoff ${step.id}`,
+            width,
+          )}
+        </Text>
       ) : null}
-      {stage === 'note' ? (
+      {canSign && stage === 'start' ? <Text wrap="truncate-end">{truncate(`Signing as ${by} · Enter to sign`, width)}</Text> : null}
+      {canSign && stage === 'note' ? (
         <>
           <Text wrap="truncate-end">Signing as {by} · Enter next · Esc back</Text>
           <TextInput
+            key={field}
             label="Note (optional):"
             initial={note}
             onSubmit={(value) => {
               setNote(value);
               setStage('decide');
             }}
-            onCancel={() => setStage('approver')}
+            onCancel={() => {
+              setNote('');
+              setField((value) => value + 1);
+              setStage('start');
+            }}
             isActive
             width={width}
           />
         </>
       ) : null}
-      {stage === 'decide' ? (
+      {canSign && stage === 'decide' ? (
         <>
           <Text wrap="truncate-end">{truncate(`Signing as ${by}${note.trim() ? ` · note: "${note.trim()}"` : ' · no note'}`, width)}</Text>
           <Text wrap="truncate-end">

@@ -13,6 +13,7 @@ import type { StepRegistry } from '../../src/steps/types.js';
 import { cli } from '../support/cli.js';
 import { driveToEnd } from '../support/drive.js';
 import { usePostgres } from '../support/postgres.js';
+import { startWebhookFake, type WebhookFake } from '../fakes/signed-webhook.js';
 import { createPair, fixtureTables, FREEZE, ingestAfterSwitch, NOW, SWITCH, type Pair } from '../reconcile/fixture.js';
 
 /**
@@ -28,6 +29,8 @@ const stateDir = join(dir, '.cutover');
 const earlyState = join(dir, 'early-state');
 const promFile = join(dir, 'textfile_collector', 'cutover.prom');
 let pair: Pair;
+/** The team's webhook: `cutover reconcile` from cron tells it about drift. */
+let hook: WebhookFake;
 
 const records = (examplePlan.dns as { records: PlanInput['dns']['records'] }).records;
 const input: PlanInput = {
@@ -65,8 +68,9 @@ async function driveRun(state: string, stop: (blocked: Blocked, runner: Runner) 
 }
 
 const minutesBeforeNow = (minutes: number) => new Date(NOW.getTime() - minutes * 60_000);
-const env = () => ({ SOURCE_DATABASE_URL: pair.sourceUrl, TARGET_DATABASE_URL: pair.targetUrl, CUTOVER_CLOCK: `manual:${NOW.toISOString()}` });
-const run = (args: string[], extra: Record<string, string | undefined> = {}) => cli(['--config', planFile, ...args], { ...env(), ...extra });
+const env = () => ({ SOURCE_DATABASE_URL: pair.sourceUrl, TARGET_DATABASE_URL: pair.targetUrl, CUTOVER_CLOCK: `manual:${NOW.toISOString()}`, HOOK_SECRET: 'hook-secret' });
+/** `as`: the OS account the command runs as (the example plan's people are ana, ben and chen). */
+const run = (args: string[], extra: Record<string, string | undefined> = {}, as?: string) => cli(['--config', planFile, ...args], { ...env(), ...extra }, as);
 /** Each reconciliation at its own time, as a 6-hourly timer would make them (the fixture's ingestion ends at NOW). */
 const at = (time: Date) => ({ CUTOVER_CLOCK: `manual:${time.toISOString()}` });
 const FIRST = minutesBeforeNow(20);
@@ -85,7 +89,8 @@ const summaries = () => Journal.open(stateDir).entries.filter((entry) => entry.t
 const storedRuns = () => readdirSync(join(stateDir, 'reconcile')).filter((name) => name.endsWith('.json'));
 
 beforeAll(async () => {
-  writeFileSync(planFile, renderPlanFile(input));
+  hook = await startWebhookFake({ secret: 'hook-secret' });
+  writeFileSync(planFile, renderPlanFile({ ...input, notifications: { targets: [{ kind: 'webhook', name: 'team', url: hook.url, secretEnv: 'HOOK_SECRET' }] } }));
   writeFileSync(join(dir, 'zone.json'), JSON.stringify({ zone: 'freshtrackpro.com', records: [], changes: [] }));
   pair = await createPair(server());
   await ingestAfterSwitch(pair.target, [1, 2, 3, 4, 5]);
@@ -97,6 +102,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  await hook?.close();
   await pair?.close();
   rmSync(dir, { recursive: true, force: true });
 });
@@ -126,6 +132,8 @@ describe('cutover reconcile', () => {
     expect(m.get('cutover_reconcile_clean')).toBe(1);
     expect(m.get('cutover_reconcile_missing_rows{table="public.readings"}')).toBe(0);
     expect(m.get('cutover_reconcile_last_success_timestamp_seconds')).toBe(FIRST.getTime() / 1000);
+    // Clean, and nothing was wrong before: the team is not told anything.
+    expect(hook.received).toEqual([]);
   });
 
   it('exits 1 on data loss, naming the row; with a runner holding the lock it still stores the run and says the journal line was skipped', async () => {
@@ -148,6 +156,9 @@ describe('cutover reconcile', () => {
     expect(metrics().get('cutover_reconcile_missing_rows{table="public.readings"}')).toBe(1);
     expect(metrics().get('cutover_reconcile_clean')).toBe(0);
     expect(metrics().get('cutover_reconcile_last_success_timestamp_seconds')).toBe(SECOND.getTime() / 1000);
+    // Nobody drives the run and the journal line was skipped: the team still hears about it, once.
+    expect(hook.received).toEqual([expect.objectContaining({ type: 'reconcile.drift', key: `reconcile:${SECOND.toISOString()}`, title: 'Reconciliation drift (cutover reconcile)' })]);
+    expect(String(hook.received[0]!.text)).toContain('data loss: 1 source rows missing from the target');
   });
 });
 
@@ -157,7 +168,7 @@ describe('cutover decide', () => {
     expect(text.code).toBe(1);
     expect(text.stdout).toContain('Verdict: ROLLBACK');
     expect(text.stdout).toContain(`YES — 1 source row missing from the target (reconciliation at ${SECOND.toISOString()})`);
-    expect(text.stdout).toContain('To roll back: cutover rollback --by NAME --reason TEXT');
+    expect(text.stdout).toContain('To roll back: cutover rollback --reason TEXT --phrase "rollback freshtrackpro.com"');
     const json = await run(['decide', '--json']);
     expect(json.code).toBe(1);
     expect(JSON.parse(json.stdout)).toMatchObject({ verdict: 'rollback', inputs: { dataLoss: { missingRows: 1 } }, path: expect.any(Array) });
@@ -175,37 +186,43 @@ describe('cutover decide', () => {
   });
 
   it('records a named approver\'s assertion in the journal; it counts until withdrawn', async () => {
-    const stranger = await run(['decide', '--assert', 'security-breach', '--by', 'Mallory']);
+    const stranger = await run(['decide', '--assert', 'security-breach'], {}, 'mallory');
     expect(stranger.code).toBe(2);
-    expect(stranger.stderr).toContain('Mallory is not an approver of review.decision or rollback.decide');
-    expect((await run(['decide', '--assert', 'meteor-strike', '--by', 'Ana Ruiz'])).stderr).toContain('Use one of: security-breach, db-corruption, auth-broken.');
+    expect(stranger.stderr).toContain('mallory (OS account) may not assert security-breach: the approvers of review.decision and rollback.decide decide on the evidence. Who may: Ana Ruiz (OS account ana), Ben Okafor (OS account ben).');
+    expect((await run(['decide', '--assert', 'meteor-strike'], {}, 'ana')).stderr).toContain('Use one of: security-breach, db-corruption, auth-broken.');
 
-    const asserted = await run(['decide', '--assert', 'security-breach', '--by', 'Ana Ruiz', '--note', 'service key found in a public gist']);
+    const asserted = await run(['decide', '--assert', 'security-breach', '--by', 'Ana Ruiz', '--note', 'service key found in a public gist'], {}, 'ana');
     expect(asserted.code).toBe(1);
     expect(asserted.stdout).toMatch(/^Recorded: security-breach asserted by Ana Ruiz \("service key found in a public gist"\) \(journal line \d+\)\./);
     expect(asserted.stdout).toContain(`YES — asserted by Ana Ruiz at ${NOW.toISOString()}: service key found in a public gist`);
-    expect(Journal.open(stateDir).entries.at(-1)).toMatchObject({ type: 'decision.asserted', input: 'securityBreach', by: 'Ana Ruiz' });
+    expect(Journal.open(stateDir).entries.at(-1)).toMatchObject({
+      type: 'decision.asserted',
+      input: 'securityBreach',
+      by: 'Ana Ruiz',
+      identity: { name: 'Ana Ruiz', account: 'ana', via: 'os-account' },
+    });
     expect((await run(['decide'])).code).toBe(1);
 
-    const withdrawn = await run(['decide', '--withdraw', 'security-breach', '--by', 'Ben Okafor', '--note', 'key rotated, access logs clean']);
+    const withdrawn = await run(['decide', '--withdraw', 'security-breach', '--note', 'key rotated, access logs clean'], {}, 'ben');
     expect(withdrawn.code).toBe(0);
     expect(withdrawn.stdout).toContain('Verdict: CONTINUE');
-    expect((await run(['decide', '--withdraw', 'security-breach', '--by', 'Ben Okafor'])).stderr).toContain('Nobody has asserted security-breach');
+    expect((await run(['decide', '--withdraw', 'security-breach'], {}, 'ben')).stderr).toContain('Nobody has asserted security-breach');
   });
 
-  it('refuses to record an assertion while a runner holds the lock (exit 4), and needs --by', async () => {
+  it('hands an assertion to the process holding the lock; queued (exit 3) while nobody applies it; --by must be you', async () => {
     const lock = acquireLock(stateDir, 'cutover run (another operator)');
     try {
-      const result = await run(['decide', '--assert', 'auth-broken', '--by', 'Ana Ruiz']);
-      expect(result.code).toBe(4);
-      expect(result.stderr).toContain('Another runner holds this cutover');
+      const result = await run(['decide', '--assert', 'auth-broken'], {}, 'ana');
+      expect(result.code).toBe(3);
+      expect(result.stdout).toContain('drives this run: handed "cutover decide --assert auth-broken" to it.');
+      expect(result.stdout).toContain('the request stays queued');
       // Reading the evidence needs no lock.
       expect((await run(['decide'])).code).toBe(0);
     } finally {
       lock.release();
     }
-    const noBy = await run(['decide', '--assert', 'auth-broken']);
-    expect(noBy.code).toBe(2);
-    expect(noBy.stderr).toContain('--by NAME is required with --assert');
+    const claimed = await run(['decide', '--assert', 'auth-broken', '--by', 'Ben Okafor'], {}, 'ana');
+    expect(claimed.code).toBe(2);
+    expect(claimed.stderr).toContain('--by "Ben Okafor" is not who runs this command: you are recognised as Ana Ruiz (OS account ana).');
   });
 });

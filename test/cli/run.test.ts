@@ -23,7 +23,9 @@ writeFileSync(
 );
 const T0 = Date.parse('2026-12-06T03:00:00Z'); // 2026-12-05 22:00 in New York
 const at = (ms: number) => ({ CUTOVER_CLOCK: `manual:${new Date(ms).toISOString()}` });
-const run = (args: string[], env: Record<string, string> = at(T0 - 72 * 3_600_000)) => cli(['--config', planFile, ...args], env);
+const before = at(T0 - 72 * 3_600_000);
+/** `as`: the OS account the command runs as (the example plan's people are ana, ben and chen). */
+const run = (args: string[], env: Record<string, string> = before, as?: string) => cli(['--config', planFile, ...args], env, as);
 
 describe('cutover run and the commands around it', () => {
   it('exits 3 at a time gate, naming what it waits for and when', async () => {
@@ -33,7 +35,7 @@ describe('cutover run and the commands around it', () => {
   });
 
   it('refuses a sign-off for a step that is not waiting, naming where the run is (exit 2)', async () => {
-    const result = await run(['signoff', 'window.go', '--by', 'Ana Ruiz']);
+    const result = await run(['signoff', 'window.go'], before, 'ana');
     expect(result.code).toBe(2);
     expect(result.stderr).toContain('window.go is not the current step. Waiting until 2026-12-04T03:00:00Z');
   });
@@ -46,7 +48,7 @@ describe('cutover run and the commands around it', () => {
     expect(failed.stdout).not.toContain('retrying');
     expect(failed.stdout).toContain('Fix the cause, then: cutover retry prep.preflight');
 
-    const skip = await run(['skip', 'prep.preflight', '--by', 'Ana Ruiz', '--reason', 'databases checked by hand'], at(T0 - 48 * 3_600_000));
+    const skip = await run(['skip', 'prep.preflight', '--reason', 'databases checked by hand'], at(T0 - 48 * 3_600_000), 'ana');
     expect(skip.code).toBe(0);
     // Lower TTL and the advance notice run for real on the local zone and the outbox; then a sign-off.
     const next = await run(['run', '--non-interactive'], at(T0 - 48 * 3_600_000));
@@ -57,22 +59,28 @@ describe('cutover run and the commands around it', () => {
   });
 
   it('takes sign-offs only from approvers, once each, and rejection blocks until re-opened', async () => {
-    const stranger = await run(['signoff', 'prep.staging-rehearsal', '--by', 'Mallory']);
+    const stranger = await run(['signoff', 'prep.staging-rehearsal'], before, 'mallory');
     expect(stranger.code).toBe(2);
-    expect(stranger.stderr).toContain('Mallory is not an approver of prep.staging-rehearsal. Approvers: Ana Ruiz, Ben Okafor, Chen Wei.');
-    const rejected = await run(['signoff', 'prep.staging-rehearsal', '--by', 'Ben Okafor', '--reject', '--note', 'staging verify failed']);
+    expect(stranger.stderr).toContain(
+      'mallory (OS account) may not sign off prep.staging-rehearsal: prep.staging-rehearsal is signed by its approvers. Who may: Ana Ruiz (OS account ana), Ben Okafor (OS account ben), Chen Wei (OS account chen).',
+    );
+    // Typing an approver's name changes nothing: the OS account says who runs the command.
+    const impostor = await run(['signoff', 'prep.staging-rehearsal', '--by', 'Ana Ruiz'], before, 'mallory');
+    expect(impostor.code).toBe(2);
+    expect(impostor.stderr).toContain('mallory (OS account) may not sign off prep.staging-rehearsal');
+    const rejected = await run(['signoff', 'prep.staging-rehearsal', '--reject', '--note', 'staging verify failed'], before, 'ben');
     expect(rejected.code).toBe(0);
     expect(rejected.stdout).toContain('prep.staging-rehearsal was rejected by Ben Okafor ("staging verify failed")');
     const stuck = await run(['run', '--non-interactive']);
     expect(stuck.code).toBe(1);
-    expect((await run(['retry', 'prep.staging-rehearsal'])).code).toBe(0);
-    const approved = await run(['signoff', 'prep.staging-rehearsal', '--by', 'Ana Ruiz', '--note', 'rehearsed on staging']);
+    expect((await run(['retry', 'prep.staging-rehearsal'], before, 'ben')).code).toBe(0);
+    const approved = await run(['signoff', 'prep.staging-rehearsal', '--by', 'Ana Ruiz', '--note', 'rehearsed on staging'], before, 'ana');
     expect(approved.code).toBe(0);
     expect(approved.stdout).toContain('Waiting for sign-off of prep.critical-workflows');
   });
 
   it('stops before a step with --until, and shows what comes with --dry-run', async () => {
-    await run(['signoff', 'prep.critical-workflows', '--by', 'Chen Wei']);
+    await run(['signoff', 'prep.critical-workflows'], before, 'chen');
     const dry = await run(['run', '--dry-run'], at(T0 - 24 * 3_600_000));
     expect(dry.code).toBe(0);
     expect(dry.stdout).toContain('- final.health:');
@@ -94,7 +102,7 @@ describe('cutover run and the commands around it', () => {
   });
 
   it('turns a rollback request before the freeze into an abort', async () => {
-    const result = await run(['rollback', '--by', 'Ana Ruiz', '--reason', 'vendor outage'], at(T0 - 24 * 3_600_000));
+    const result = await run(['rollback', '--reason', 'vendor outage', '--phrase', 'rollback freshtrackpro.com'], at(T0 - 24 * 3_600_000), 'ana');
     expect(result.code).toBe(0);
     expect(result.stdout).toContain('The source was never frozen, so this aborts the cutover');
     const ended = await run(['run', '--non-interactive'], at(T0 - 24 * 3_600_000));

@@ -37,7 +37,7 @@ const malformed: [string, (plan: any) => void, RegExp][] = [
   ['a misspelt field', (p) => (p.tables[0].appendonly = true), /tables\[0\]\.appendonly: unknown field \(did you mean appendOnly\?\)/],
   ['an unknown mail provider', (p) => (p.mail.provider = 'sendgrid'), /mail\.provider: /],
   ['a table listed twice', (p) => p.tables.push({ name: 'public.sites', key: ['id'] }), /tables\[10\]\.name: public\.sites is listed twice/],
-  ['a cadence in words', (p) => (p.cadences.hypercare = '15 minutes'), /cadences\.hypercare: expected a duration such as 15m, 2h or 1d/],
+  ['a cadence in words', (p) => (p.cadences.hypercare = '15 minutes'), /cadences\.hypercare: expected a duration such as 15m, 2h30m or 1d/],
   ['a staging plan mailing everyone', (p) => (p.environment = 'staging'), /mail\.allowList: a staging plan that sends real mail needs an allow-list/],
   ['a probe that is not http', (p) => (p.probes.oldHealth.url = 'ftp://api.freshtrackpro.com/health'), /probes\.oldHealth\.url: expected an http\(s\) URL/],
   ['time buckets without a timestamp column', (p) => delete p.tables[8].timestampColumn && (p.tables[8].reconcile = { groupBy: ['role'], bucket: 'hour' }), /tables\[8\]\.reconcile\.bucket: bucketing by time needs timestampColumn/],

@@ -14,6 +14,7 @@ import { allSteps } from '../../machines/runbook.js';
 import { t0Of } from '../../src/config/settings.js';
 import { CompressedClock } from '../../src/engine/clock.js';
 import { ExitError } from '../../src/engine/errors.js';
+import { rehearsalIdentity } from '../../src/engine/identity.js';
 import { Runner } from '../../src/engine/runner.js';
 import type { StepRegistry } from '../../src/steps/types.js';
 import { localPlan } from '../support/plan.js';
@@ -72,8 +73,9 @@ async function main(): Promise<number> {
   }
   runner.start();
   const [stepId, by, phrase] = rest as [string, string, string?];
-  if (mode === 'signoff') runner.send({ type: 'SIGNOFF', stepId, by, at: clock.now() });
-  else runner.send({ type: 'CONFIRM', stepId, by, phrase: phrase!, at: clock.now() });
+  // The child plays the approver it is told to (as the rehearsal does).
+  if (mode === 'signoff') runner.send({ type: 'SIGNOFF', stepId, by, at: clock.now() }, { identity: rehearsalIdentity(by) });
+  else runner.send({ type: 'CONFIRM', stepId, by, phrase: phrase!, at: clock.now() }, { identity: rehearsalIdentity(by) });
   process.stdout.write('SIGNED\n');
   if (process.env.HANG_AFTER_SIGNOFF) await hang();
   runner.close();

@@ -13,6 +13,8 @@ export interface RecordedRequest {
   query: URLSearchParams;
   headers: IncomingMessage['headers'];
   body: unknown;
+  /** The body's exact text (signatures are computed over it). */
+  raw: string;
   /** Arrival time, ms on a monotonic clock. */
   at: number;
 }
@@ -23,6 +25,8 @@ export interface Fault {
   path?: RegExp;
   /** How many matching requests it affects. */
   times: number;
+  /** Let this many matching requests through first (fail the second, not the first). */
+  skip?: number;
   /** Answer with this status instead of serving the request. */
   status?: number;
   /** Retry-After header sent with the status. */
@@ -48,15 +52,15 @@ export interface FakeServer {
   close(): Promise<void>;
 }
 
-async function readBody(request: IncomingMessage): Promise<unknown> {
+async function readBody(request: IncomingMessage): Promise<{ body: unknown; raw: string }> {
   const chunks: Buffer[] = [];
   for await (const chunk of request) chunks.push(chunk as Buffer);
   const text = Buffer.concat(chunks).toString('utf8');
-  if (!text) return undefined;
+  if (!text) return { body: undefined, raw: '' };
   try {
-    return JSON.parse(text);
+    return { body: JSON.parse(text), raw: text };
   } catch {
-    return text;
+    return { body: text, raw: text };
   }
 }
 
@@ -69,9 +73,11 @@ export async function startFakeServer(
   const faults: Fault[] = [];
   const hanging = new Set<ServerResponse>();
 
+  // A string body is sent as text (Slack's webhooks answer `ok` / `invalid_token` as plain text).
   const send = (response: ServerResponse, reply: Reply) => {
-    response.writeHead(reply.status, { 'content-type': 'application/json', ...reply.headers });
-    response.end(JSON.stringify(reply.body));
+    const text = typeof reply.body === 'string';
+    response.writeHead(reply.status, { 'content-type': text ? 'text/plain; charset=utf-8' : 'application/json', ...reply.headers });
+    response.end(text ? reply.body : JSON.stringify(reply.body));
   };
 
   const server: Server = createServer(async (request, response) => {
@@ -81,16 +87,18 @@ export async function startFakeServer(
       path: url.pathname.startsWith(basePath) ? url.pathname.slice(basePath.length) : url.pathname,
       query: url.searchParams,
       headers: request.headers,
-      body: await readBody(request),
+      ...(await readBody(request)),
       at: performance.now(),
     };
     requests.push(recorded);
-    const fault = faults.find(
-      (candidate) =>
-        candidate.times > 0 &&
-        (!candidate.method || candidate.method === recorded.method) &&
-        (!candidate.path || candidate.path.test(recorded.path)),
-    );
+    const fault = faults.find((candidate) => {
+      const matches = candidate.times > 0 && (!candidate.method || candidate.method === recorded.method) && (!candidate.path || candidate.path.test(recorded.path));
+      if (matches && candidate.skip) {
+        candidate.skip -= 1;
+        return false;
+      }
+      return matches;
+    });
     if (fault) fault.times -= 1;
     if (fault?.status) {
       send(response, { status: fault.status, body: errorBody(fault.status), headers: fault.retryAfter ? { 'retry-after': fault.retryAfter } : {} });

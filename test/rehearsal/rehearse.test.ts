@@ -35,6 +35,14 @@ describe('cutover rehearse', () => {
     expect(text).toMatch(/A api\.freshtrackpro\.com: 203\.0\.113\.11 \(TTL 300\) → 198\.51\.100\.20 \(TTL 300\)/);
     expect(text).toMatch(/`watch\.reconcile`: 24 of 24 runs; last: Reconciled 10 tables, [\d,]+ buckets: clean/);
     expect(text).toMatch(/`hypercare\.check`: 8 of 8 runs/);
+    // The team was told through the local stand-in: every phase, every gate, once each.
+    expect(text).toContain('| team-chat | phase.opened | Phase prep opened: Preparation | sent |');
+    expect(text).toContain('| audit-hook | gate.waiting | window.go waits for a sign-off | sent |');
+    expect(text).toMatch(/Received by the stand-in: team-chat (\d+) of \1 sent, audit-hook (\d+) of \2 sent\./);
+    // The HTML report is written beside the Markdown one.
+    const html = readFileSync(join(dir, 'plain.html'), 'utf8');
+    expect(html).toContain('<h2>Timeline: planned against actual</h2>');
+    expect(html).toMatch(/24 reconciliations: 24 clean/);
   });
 
   it('--with-rollback --inject-drift 10: the first reconciliation, with the first hypercare check, names every deleted row; the verdict with its evidence, every rollback step, zero readings lost', async () => {
@@ -47,12 +55,12 @@ describe('cutover rehearse', () => {
     const deleted = [...text.matchAll(/^- id (\d+) \(sensor [0-9a-f-]+, [^)]+\): (.+)$/gm)];
     expect(deleted).toHaveLength(10);
     // Issue 10, item 4: named by the first reconciliation after the switch, within the first hypercare hour
-    // (it used to be the first-day review, a day later).
+    // (it used to be the first-day review, a day later). Times as people read them (issue 14): "Dec 06 04:12:00 -05:00".
     for (const [, , named] of deleted) {
-      expect(named).toMatch(/^named by the reconciliation: `hypercare\.check` run 1 at \S+ \((\d+) min after the switch\)$/);
+      expect(named).toMatch(/^named by the reconciliation: `hypercare\.check` run 1 at [A-Z][a-z]{2} \d{2} \d{2}:\d{2}:\d{2} [+-]\d{2}:\d{2} \((\d+) min after the switch\)$/);
       expect(Number(/\((\d+) min after/.exec(named!)![1])).toBeLessThan(60);
     }
-    expect(text).toMatch(/First caught by `hypercare\.check` run 1 at \S+ \(\d+ min after the switch\): .*10 source rows missing/);
+    expect(text).toMatch(/First caught by `hypercare\.check` run 1 at [A-Z][a-z]{2} \d{2} \d{2}:\d{2}:\d{2} [+-]\d{2}:\d{2} \(\d+ min after the switch\): .*10 source rows missing/);
     expect(text).toContain('Decision tree verdict: **ROLLBACK**');
     expect(text).toMatch(/^- .*\*\*yes\*\* — 10 source rows missing from the target/m);
     for (const step of ['rollback.decide', 'rollback.freeze-target', 'rollback.export-delta', 'rollback.dns-revert', 'rollback.unfreeze-source', 'rollback.reimport', 'rollback.notice']) {
@@ -63,5 +71,9 @@ describe('cutover rehearse', () => {
     expect(count(atFreeze)).toBe(20_000);
     expect(count(written)).toBeGreaterThan(1000);
     expect(count(atEnd)).toBe(count(atFreeze) + count(written));
+    expect(text).toContain('| team-chat | decision.verdict | Decision: ROLLBACK | sent |');
+    expect(text).toContain('| team-chat | rollback.started | Rollback started | sent |');
+    expect(text).toContain('| audit-hook | rollback.finished | Rollback finished: the old system is live again | sent |');
+    expect(text).not.toContain('MISMATCH');
   });
 });

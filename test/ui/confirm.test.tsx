@@ -47,6 +47,8 @@ describe('typed confirmation', () => {
     frame = await screen.waitFor((f) => section(f, 'Timeline').includes('dns.switch'), 'dns.switch in the timeline');
     expect(lineWith(section(frame, 'Timeline'), 'dns.switch')).toMatch(/^  ✓ dns\.switch .*confirmed Ana Ruiz/);
     expect(confirmations(runner.journal.entries)).toHaveLength(1);
+    // The record says who, and how the system knew: the UI's OS account.
+    expect(confirmations(runner.journal.entries)[0]).toMatchObject({ identity: { name: 'Ana Ruiz', account: 'ana', via: 'os-account' } });
     screen.unmount();
     runner.close();
   });
@@ -61,7 +63,7 @@ describe('typed confirmation', () => {
     screen.press(ESC);
 
     const frame = await screen.waitFor('Cancelled: nothing was sent; dns.switch is still waiting for its confirmation.');
-    expect(frame).toContain('Who confirms?');
+    expect(frame).toContain('Confirming as Ana Ruiz · Enter to type the phrase');
     expect(frame).not.toContain('freshtrack█');
     expect(confirmations(runner.journal.entries)).toEqual([]);
     expect(runner.location()).toMatchObject({ stepId: 'dns.switch', sub: 'confirming' });

@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { evaluateDecision } from '../../machines/decision-tree.js';
 import { buildDecisionInputs } from '../../src/steps/checks/decision-inputs.js';
 import { driveToEnd } from '../support/drive.js';
+import { recognise } from '../../src/engine/identity.js';
 import { cleanupDirs, uiRun } from './fixture.js';
 import { DOWN, ENTER, ESC, lineWith, section } from './terminal.js';
 
@@ -59,9 +60,12 @@ describe('decision panel', () => {
 
     screen.press('R');
     await screen.waitFor('Start the rollback');
-    screen.press(ENTER);
     await screen.waitFor('Reason:');
     screen.type('20 % of requests fail');
+    screen.press(ENTER);
+    // Rollback, like abort, needs the typed phrase as well as a rollback approver.
+    await screen.waitFor('Type the rollback phrase exactly: rollback freshtrackpro.com');
+    screen.type('rollback freshtrackpro.com');
     screen.press(ENTER);
 
     frame = await screen.waitFor('Confirm · rollback.decide');
@@ -82,13 +86,11 @@ describe('decision panel', () => {
     screen.press(ENTER);
     await screen.waitFor('[ Approve ]');
     screen.press(ENTER);
-    await screen.waitFor('Ana Ruiz ✓ · 1 more needed');
-    screen.press(DOWN);
-    screen.press(ENTER);
-    await screen.waitFor('Signing as Ben Okafor');
-    screen.press(ENTER);
-    await screen.waitFor('[ Approve ]');
-    screen.press(ENTER);
+    frame = await screen.waitFor('Ana Ruiz ✓ · 1 more needed');
+    // One person cannot fill a quorum of two: the UI offers Ana nothing more to sign.
+    expect(frame).toContain('You (Ana Ruiz) signed. The others sign from their own terminals');
+    // Ben signs from his own terminal; the driver applies it (as it does a request from the inbox).
+    runner.send({ type: 'SIGNOFF', stepId: 'rollback.decide', by: 'Ben Okafor', at: run.clock.now() }, { identity: recognise(run.plan, 'ben') });
 
     frame = await screen.waitFor('The rollback is complete: the old system is live again.');
     expect(lineWith(section(frame, 'Timeline'), 'rollback.notice')).toMatch(/^▸ ✓ rollback\.notice/);

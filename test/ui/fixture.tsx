@@ -6,6 +6,7 @@ import type { PlanInput } from '../../src/config/schema.js';
 import { t0Of } from '../../src/config/settings.js';
 import { openRunner, type Session } from '../../src/services/session.js';
 import { ManualClock } from '../../src/engine/clock.js';
+import { recognise } from '../../src/engine/identity.js';
 import type { Runner } from '../../src/engine/runner.js';
 import type { StepAction, StepRegistry } from '../../src/steps/types.js';
 import { App, type AppProps } from '../../src/ui/app.js';
@@ -71,7 +72,11 @@ export function uiRun(options: { actions?: StepRegistry; plan?: Partial<PlanInpu
     feed.seed(runner.journal.entries);
     return { runner, feed };
   };
-  /** Render the UI on an 80×24 fake terminal; the operator's own zone is Berlin. */
+  /**
+   * Render the UI on an 80×24 fake terminal; the operator's own zone is Berlin. The UI acts as the
+   * person running it: Ana Ruiz (OS account ana in the example plan) unless `extra.identity` says whom
+   * another operator's terminal would recognise.
+   */
   const show = (runner: Runner, feed: LiveFeed, extra: Partial<AppProps> = {}): Screen & { quitCode(): number | undefined } => {
     let code: number | undefined;
     const screen = renderScreen(
@@ -82,6 +87,7 @@ export function uiRun(options: { actions?: StepRegistry; plan?: Partial<PlanInpu
         feed={feed}
         dryRun={dryRunFor(session, runner, new AbortController().signal)}
         localZone="Europe/Berlin"
+        identity={recognise(plan, 'ana')}
         onQuit={(value) => (code = value)}
         {...extra}
       />,

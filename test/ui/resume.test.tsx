@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { EXIT } from '../../src/engine/errors.js';
 import { cleanupDirs, deferred, uiRun } from './fixture.js';
-import { CTRL_C, DOWN, ENTER, lineWith, section } from './terminal.js';
+import { recognise } from '../../src/engine/identity.js';
+import { CTRL_C, ENTER, lineWith, section } from './terminal.js';
 
 afterEach(cleanupDirs);
 
@@ -9,9 +10,8 @@ describe('quit and resume', () => {
   it('q closes the runner; the next UI opens on the same step with what was signed', async () => {
     const run = uiRun();
     const first = run.open();
-    const screen = run.show(first.runner, first.feed);
+    const screen = run.show(first.runner, first.feed, { identity: recognise(run.plan, 'ben') });
     await screen.waitFor('Sign-off · prep.staging-rehearsal');
-    screen.press(DOWN);
     screen.press(ENTER);
     await screen.waitFor('Note (optional):');
     screen.type('green on staging');

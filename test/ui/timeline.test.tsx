@@ -33,10 +33,10 @@ describe('timeline and header', () => {
     expect(lineWith(frame, 'prep.advance-notice')).toMatch(/^  · prep\.advance-notice /);
     expect(frame).toContain('r retry · s skip');
 
-    // Skip it from the keyboard, with who and why, as `cutover skip` would.
+    // Skip it from the keyboard, as the person running the UI and with why, as `cutover skip` would.
     screen.press('s');
     await screen.waitFor('Skip · prep.lower-ttl');
-    screen.press(ENTER);
+    await screen.waitFor('As Ana Ruiz · Enter send');
     await screen.waitFor('Reason:');
     screen.type('TTL lowered by hand in the provider console');
     screen.press(ENTER);
@@ -73,10 +73,10 @@ describe('timeline and header', () => {
       ── Sign-off · prep.staging-rehearsal ────────────────────────── quorum 1 of 3 ──
       Staging rehearsal passed: A full migration was rehearsed on staging and its ver…
       No sign-offs yet · 1 needed
-      Who signs? ↑/↓ choose · Enter next
-       ▸ Ana Ruiz
-         Ben Okafor
-         Chen Wei
+      Signing as Ana Ruiz · Enter to sign
+
+
+
 
       Dec 03 22:00:00  ✓ prep.lower-ttl 0ms: prep.lower-ttl ok
       Dec 03 22:00:00  ▶ prep.advance-notice

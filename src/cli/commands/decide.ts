@@ -1,3 +1,4 @@
+import { rollbackPhrase } from '../../config/settings.js';
 import { EXIT } from '../../engine/errors.js';
 import { decide as decideService, type DecideRequest } from '../../services/decide.js';
 import { openSession } from '../../services/session.js';
@@ -8,23 +9,27 @@ export interface DecideFlags extends DecideRequest {
 }
 
 /**
- * `cutover decide [--json]`, and `--assert INPUT --by NAME [--note TEXT]` (or `--withdraw INPUT`) to
- * record a human-only input first. Exit 1 when the verdict is rollback, 0 otherwise.
+ * `cutover decide [--json]`, and `--assert INPUT [--by NAME] [--note TEXT]` (or `--withdraw INPUT`) to
+ * record a human-only input first, as the person running the command. Exit 1 when the verdict is
+ * rollback, 0 otherwise (3 when a hand-over to the driving process is still queued).
  */
 export async function decide(globals: GlobalOptions, flags: DecideFlags, io: Io): Promise<number> {
   const { json, ...request } = flags;
-  const { decision, recorded } = decideService(await openSession(globals, io), request);
+  const session = await openSession(globals, io);
+  const result = await decideService(session, io, request);
+  if ('handedOff' in result) return result.handedOff;
+  const { decision, recorded } = result;
   if (json) {
     const { text: _text, ...rest } = decision;
-    io.out(JSON.stringify({ ...rest, ...(recorded ? { recorded } : {}) }, null, 2));
+    io.out(JSON.stringify({ ...rest, ...(recorded?.entry ? { recorded: recorded.entry } : {}) }, null, 2));
   } else {
-    if (recorded) {
+    if (recorded?.entry) {
       const note = flags.note ? ` ("${flags.note}")` : '';
-      io.out(`Recorded: ${flags.assert ?? flags.withdraw} ${flags.withdraw ? 'withdrawn' : 'asserted'} by ${flags.by}${note} (journal line ${recorded.seq}).`);
+      io.out(`Recorded: ${flags.assert ?? flags.withdraw} ${flags.withdraw ? 'withdrawn' : 'asserted'} by ${recorded.identity.name}${note} (journal line ${recorded.entry.seq}).`);
     }
     io.out(`Run ${decision.runId}, evidence as of ${decision.evaluatedAt}:`);
     io.out(decision.text.trimEnd());
-    if (decision.verdict === 'rollback') io.out('\nTo roll back: cutover rollback --by NAME --reason TEXT (at the first-day review, approving review.decision does it).');
+    if (decision.verdict === 'rollback') io.out(`\nTo roll back: cutover rollback --reason TEXT --phrase "${rollbackPhrase(session.plan)}" (at the first-day review, approving review.decision does it).`);
   }
   return decision.verdict === 'rollback' ? EXIT.attention : EXIT.ok;
 }

@@ -2,10 +2,13 @@ import { reconcileNow } from '../../services/reconcile.js';
 import { openSession } from '../../services/session.js';
 import { renderReconcile } from '../../steps/reconcile/index.js';
 import type { GlobalOptions, Io } from '../io.js';
+import { notifyDrift } from '../../services/notify-run.js';
 
 /** `cutover reconcile [--json] [--prometheus-textfile FILE]`: for cron and systemd timers. */
 export async function reconcileCommand(globals: GlobalOptions, options: { json?: boolean; prometheusTextfile?: string }, io: Io): Promise<number> {
-  const run = await reconcileNow(await openSession(globals, io), options.prometheusTextfile ? { prometheusTextfile: options.prometheusTextfile } : {});
+  const session = await openSession(globals, io);
+  const run = await reconcileNow(session, options.prometheusTextfile ? { prometheusTextfile: options.prometheusTextfile } : {});
+  notifyDrift(session, run);
   if (options.json) {
     const { result, ...rest } = run;
     io.out(JSON.stringify({ ...rest, ...result }, null, 2));

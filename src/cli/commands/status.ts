@@ -8,7 +8,7 @@ import type { GlobalOptions, Io } from '../io.js';
 export function renderStatus(view: RunView, zone: string): string {
   const at = (ms: number | undefined) => (ms === undefined ? '' : DateTime.fromMillis(ms, { zone }).toFormat('LLL dd HH:mm ZZZZ'));
   const lines = [`Run ${view.runId} — ${view.headline}`, `T0 ${at(view.t0)}${view.switchedAt ? `, switched ${at(view.switchedAt)}` : ''}`];
-  lines.push(view.rollbackPossible ? 'Rollback possible (cutover rollback --by NAME --reason TEXT).' : view.abortPossible ? 'Before the point of no return (freeze.enable): the cutover can still be aborted.' : '');
+  lines.push(view.rollbackPossible ? 'Rollback possible (cutover rollback --reason TEXT --phrase "rollback <zone>").' : view.abortPossible ? 'Before the point of no return (freeze.enable): the cutover can still be aborted.' : '');
   for (const phase of view.phases) {
     const touched = phase.steps.some((step) => step.status !== 'pending');
     if (phase.branch && !touched) continue;

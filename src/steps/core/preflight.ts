@@ -1,3 +1,4 @@
+import { notifyTargets } from '../../adapters/notify-targets.js';
 import type { StepAction } from '../types.js';
 import { reachSystems } from './reach-systems.js';
 
@@ -11,7 +12,12 @@ export const preflight: StepAction = {
       // Not retried by the engine: a person fixes the cause and runs `cutover retry prep.preflight`.
       throw Object.assign(new Error(failed.map((result) => `${result.system}: ${result.message}`).join('; ')), { retryable: false });
     }
-    return { summary: `all ${results.length} systems reached: ${results.map((result) => result.system).join(', ')}`, output: { checks: results } };
+    // Notification targets never stop the run; a missing secret is said here, at T-48h, rather than
+    // discovered at 3 a.m. when nobody was paged. (`cutover check` also reaches them.)
+    const { problems } = notifyTargets(ctx.plan, ctx.env);
+    for (const problem of problems) ctx.note(`WARNING notifications ${problem.name}: ${problem.problem}; this target will not be told anything`);
+    const warning = problems.length ? `; WARNING: notification target${problems.length === 1 ? '' : 's'} ${problems.map((problem) => problem.name).join(', ')} without ${problems.length === 1 ? 'its secret' : 'their secrets'} (see the notes)` : '';
+    return { summary: `all ${results.length} systems reached: ${results.map((result) => result.system).join(', ')}${warning}`, output: { checks: results, ...(problems.length ? { notificationProblems: problems } : {}) } };
   },
   dryRun: (ctx) =>
     `Reach the source (${ctx.plan.source.urlEnv}) and target (${ctx.plan.target.urlEnv}) databases, the ${ctx.plan.dns.provider} DNS provider for ${ctx.plan.dns.zone}, the ${ctx.plan.mail.provider} mail provider, and ${ctx.plan.probes.oldHealth.url}.`,

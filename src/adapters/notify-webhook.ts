@@ -1,0 +1,56 @@
+import { createHmac } from 'node:crypto';
+import type { NotificationTarget } from '../config/notify-schema.js';
+import { postJson } from './notify-http.js';
+import type { NotifyEvent, NotifyTarget, Reach } from './notify-types.js';
+import { withRetry, type RetryOptions } from './retry.js';
+
+type WebhookPlan = Extract<NotificationTarget, { kind: 'webhook' }>;
+
+/** `sha256=<hex>` over the exact bytes of the body, as GitHub and Stripe-style receivers expect. */
+export function signBody(secret: string, body: string): string {
+  return `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
+}
+
+/**
+ * A generic JSON webhook. Each request carries the delivery id (`X-Cutover-Delivery`, also `id` in
+ * the body) so a receiver can drop a repeat, and an HMAC-SHA256 signature of the body so it can
+ * trust the sender.
+ */
+export class WebhookTarget implements NotifyTarget {
+  readonly kind = 'webhook';
+  readonly idempotent = true;
+  readonly name: string;
+  private readonly events?: ReadonlySet<string>;
+
+  constructor(
+    private readonly plan: WebhookPlan,
+    private readonly secret: string,
+    private readonly timeoutMs = 10_000,
+  ) {
+    this.name = plan.name;
+    if (plan.events) this.events = new Set(plan.events);
+  }
+
+  wants(event: NotifyEvent): boolean {
+    return !this.events || event.kind === 'resolved' || this.events.has(event.kind);
+  }
+
+  private post(id: string, payload: Record<string, unknown>, signal?: AbortSignal) {
+    const body = JSON.stringify({ id, ...payload });
+    return postJson(this.plan.url, body, { [this.plan.signatureHeader]: signBody(this.secret, body), 'x-cutover-delivery': id }, this.timeoutMs, signal);
+  }
+
+  async send(event: NotifyEvent, deliveryId: string, retry: RetryOptions): Promise<void> {
+    await withRetry('webhook', `webhook ${this.name}: post "${event.title}"`, () => this.post(deliveryId, { type: event.kind, ...event }, retry.signal), retry);
+  }
+
+  /** A signed `ping` (like GitHub's): the receiver learns the secret matches and has nothing to show. */
+  async reach(retry: RetryOptions): Promise<Reach> {
+    try {
+      await withRetry('webhook', `webhook ${this.name}`, () => this.post(`ping-${Date.now().toString(36)}`, { type: 'ping' }, retry.signal), retry);
+      return { ok: true, message: `${this.plan.url} accepted a signed ping` };
+    } catch (error) {
+      return { ok: false, message: `${this.plan.url}: ${(error as Error).message}` };
+    }
+  }
+}
