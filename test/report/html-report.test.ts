@@ -28,7 +28,8 @@ const html = join(dir, 'report.html');
 const T0 = Date.parse('2026-12-06T03:00:00Z'); // 2026-12-05 22:00 in New York
 // Two hours late into the preparation phase: its first steps start late and must show as slipped.
 const late = { CUTOVER_CLOCK: `manual:${new Date(T0 - 46 * 3_600_000).toISOString()}` };
-const cutover = (args: string[]) => cli(['--config', planFile, ...args], late);
+/** `as`: the OS account the command runs as (the example plan's Ana Ruiz is the account ana). */
+const cutover = (args: string[], as?: string) => cli(['--config', planFile, ...args], late, as);
 let browser: Browser | undefined;
 
 beforeAll(async () => {
@@ -44,10 +45,10 @@ beforeAll(async () => {
     }),
   );
   expect((await cutover(['run', '--non-interactive'])).code).toBe(1); // preflight: no databases here
-  expect((await cutover(['skip', 'prep.preflight', '--by', 'Ana Ruiz', '--reason', 'databases checked by hand'])).code).toBe(0);
+  expect((await cutover(['skip', 'prep.preflight', '--by', 'Ana Ruiz', '--reason', 'databases checked by hand'], 'ana')).code).toBe(0);
   expect((await cutover(['run', '--non-interactive'])).code).toBe(3);
-  expect((await cutover(['signoff', 'prep.staging-rehearsal', '--by', 'Ben Okafor', '--note', 'staging run 14 <passed>'])).code).toBe(0);
-  expect((await cutover(['signoff', 'prep.critical-workflows', '--by', 'Chen Wei'])).code).toBe(0);
+  expect((await cutover(['signoff', 'prep.staging-rehearsal', '--by', 'Ben Okafor', '--note', 'staging run 14 <passed>'], 'ben')).code).toBe(0);
+  expect((await cutover(['signoff', 'prep.critical-workflows', '--by', 'Chen Wei'], 'chen')).code).toBe(0);
   expect((await cutover(['run', '--non-interactive'])).code).toBe(3);
   const written = await cutover(['report', '--html', html]);
   expect(written.code).toBe(0);
