@@ -2,10 +2,9 @@ import { appendFileSync, cpSync, mkdtempSync, readFileSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { examplePlan, renderPlanFile } from '../../src/config/example.js';
-import type { PlanInput } from '../../src/config/schema.js';
 import { showLog } from '../../src/services/journal-log.js';
 import { cli } from '../support/cli.js';
+import { writeLocalPlan } from '../support/local-plan.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'cutover-log-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -15,18 +14,8 @@ const env = { CUTOVER_CLOCK: `manual:${new Date(T0 - 48 * 3_600_000).toISOString
 /** `as`: the OS account the command runs as (the example plan's Ana Ruiz is the account ana). */
 const cutover = (args: string[], as?: string) => cli(['--config', planFile, ...args], env, as);
 
-beforeAll(async () => {
-  const records = (examplePlan.dns as { records: PlanInput['dns']['records'] }).records;
-  writeFileSync(join(dir, 'zone.json'), JSON.stringify({ zone: 'freshtrackpro.com', records: records.map((r) => ({ name: r.name, type: r.type, content: r.oldValue, ttl: r.normalTtl })), changes: [] }));
-  writeFileSync(join(dir, 'audience.txt'), 'ana@example.com\n');
-  writeFileSync(
-    planFile,
-    renderPlanFile({
-      ...examplePlan,
-      dns: { provider: 'local', zone: 'freshtrackpro.com', file: 'zone.json', records },
-      mail: { provider: 'outbox', dir: 'outbox', from: 'FreshTrack Pro <notices@freshtrackpro.com>', audience: { source: 'file', file: 'audience.txt' } },
-    }),
-  );
+beforeAll(() => {
+  writeLocalPlan(dir, { audience: ['ana@example.com'] });
 });
 
 describe('cutover log', () => {

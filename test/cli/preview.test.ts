@@ -1,12 +1,11 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { examplePlan, renderPlanFile } from '../../src/config/example.js';
-import type { PlanInput } from '../../src/config/schema.js';
 import { openRunner, openSession } from '../../src/services/session.js';
 import { dryRunFor } from '../../src/ui/run-interactive.js';
 import { cli } from '../support/cli.js';
+import { writeLocalPlan } from '../support/local-plan.js';
 
 /**
  * One preview: `cutover plan`, `cutover run --dry-run` and the UI's "Does:" line show the same text
@@ -16,18 +15,7 @@ import { cli } from '../support/cli.js';
 const dir = mkdtempSync(join(tmpdir(), 'cutover-preview-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const planFile = join(dir, 'cutover.config.ts');
-const records = (examplePlan.dns as { records: PlanInput['dns']['records'] }).records;
-writeFileSync(join(dir, 'zone.json'), JSON.stringify({ zone: 'freshtrackpro.com', records: records.map((r) => ({ name: r.name, type: r.type, content: r.oldValue, ttl: r.normalTtl })), changes: [] }));
-writeFileSync(join(dir, 'audience.txt'), 'ana@example.com\n');
-writeFileSync(
-  planFile,
-  renderPlanFile({
-    ...examplePlan,
-    dns: { provider: 'local', zone: 'freshtrackpro.com', file: 'zone.json', records },
-    mail: { provider: 'outbox', dir: 'outbox', from: 'FreshTrack Pro <notices@freshtrackpro.com>', audience: { source: 'file', file: 'audience.txt' } },
-  }),
-);
+const planFile = writeLocalPlan(dir, { audience: ['ana@example.com'] });
 const env = { CUTOVER_CLOCK: 'manual:2026-12-03T00:00:00Z' };
 
 describe('the step preview', () => {

@@ -1,26 +1,14 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { examplePlan, renderPlanFile } from '../../src/config/example.js';
-import type { PlanInput } from '../../src/config/schema.js';
 import { cli } from '../support/cli.js';
+import { writeLocalPlan } from '../support/local-plan.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'cutover-cli-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const planFile = join(dir, 'cutover.config.ts');
-const records = (examplePlan.dns as { records: PlanInput['dns']['records'] }).records;
-writeFileSync(join(dir, 'zone.json'), JSON.stringify({ zone: 'freshtrackpro.com', records: records.map((r) => ({ name: r.name, type: r.type, content: r.oldValue, ttl: r.normalTtl })), changes: [] }));
-writeFileSync(join(dir, 'audience.txt'), 'ana@example.com\nben@example.com\n');
-writeFileSync(
-  planFile,
-  renderPlanFile({
-    ...examplePlan,
-    dns: { provider: 'local', zone: 'freshtrackpro.com', file: 'zone.json', records },
-    mail: { provider: 'outbox', dir: 'outbox', from: 'FreshTrack Pro <notices@freshtrackpro.com>', audience: { source: 'file', file: 'audience.txt' } },
-  }),
-);
+const planFile = writeLocalPlan(dir);
 const T0 = Date.parse('2026-12-06T03:00:00Z'); // 2026-12-05 22:00 in New York
 const at = (ms: number) => ({ CUTOVER_CLOCK: `manual:${new Date(ms).toISOString()}` });
 const before = at(T0 - 72 * 3_600_000);

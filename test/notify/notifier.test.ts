@@ -1,12 +1,12 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { examplePlan, renderPlanFile } from '../../src/config/example.js';
 import type { PlanInput } from '../../src/config/schema.js';
 import { readDeliveries } from '../../src/services/notifier.js';
 import { cli } from '../support/cli.js';
+import { writeLocalPlan } from '../support/local-plan.js';
 import { startPagerDutyFake, type PagerDutyFake } from '../fakes/pagerduty.js';
 import { startWebhookFake, type WebhookFake } from '../fakes/signed-webhook.js';
 import { startSlackFake, type SlackFake } from '../fakes/slack-webhook.js';
@@ -39,16 +39,8 @@ afterEach(() => {
 function setup(notifications: Partial<NonNullable<PlanInput['notifications']>> = {}): { dir: string; planFile: string; env: Record<string, string> } {
   const dir = mkdtempSync(join(tmpdir(), 'cutover-notify-'));
   dirs.push(dir);
-  const records = (examplePlan.dns as { records: PlanInput['dns']['records'] }).records;
-  writeFileSync(join(dir, 'zone.json'), JSON.stringify({ zone: 'freshtrackpro.com', records: records.map((r) => ({ name: r.name, type: r.type, content: r.oldValue, ttl: r.normalTtl })), changes: [] }));
-  writeFileSync(join(dir, 'audience.txt'), 'ana@example.com\nben@example.com\n');
-  const planFile = join(dir, 'cutover.config.ts');
-  writeFileSync(
-    planFile,
-    renderPlanFile({
-      ...examplePlan,
-      dns: { provider: 'local', zone: 'freshtrackpro.com', file: 'zone.json', records },
-      mail: { provider: 'outbox', dir: 'outbox', from: 'FreshTrack Pro <notices@freshtrackpro.com>', audience: { source: 'file', file: 'audience.txt' } },
+  const planFile = writeLocalPlan(dir, {
+    extra: {
       notifications: {
         targets: [
           { kind: 'slack', name: 'ops-chat', webhookUrlEnv: 'SLACK_WEBHOOK_URL' },
@@ -57,8 +49,8 @@ function setup(notifications: Partial<NonNullable<PlanInput['notifications']>> =
         ],
         ...notifications,
       },
-    }),
-  );
+    },
+  });
   const env = { SLACK_WEBHOOK_URL: slack.webhookUrl, PAGERDUTY_ROUTING_KEY: pagerduty.routingKey, AUDIT_HOOK_SECRET: 'hmac-secret-for-tests' };
   return { dir, planFile, env };
 }

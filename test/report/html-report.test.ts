@@ -1,13 +1,12 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runbook } from '../../machines/runbook.js';
-import { examplePlan, renderPlanFile } from '../../src/config/example.js';
-import type { PlanInput } from '../../src/config/schema.js';
 import { cli } from '../support/cli.js';
+import { writeLocalPlan } from '../support/local-plan.js';
 import { loadPlan } from '../../src/config/load.js';
 import { peekRun } from '../../src/engine/peek.js';
 import { renderHtmlReport } from '../../src/engine/report-html.js';
@@ -33,17 +32,7 @@ const cutover = (args: string[], as?: string) => cli(['--config', planFile, ...a
 let browser: Browser | undefined;
 
 beforeAll(async () => {
-  const records = (examplePlan.dns as { records: PlanInput['dns']['records'] }).records;
-  writeFileSync(join(dir, 'zone.json'), JSON.stringify({ zone: 'freshtrackpro.com', records: records.map((r) => ({ name: r.name, type: r.type, content: r.oldValue, ttl: r.normalTtl })), changes: [] }));
-  writeFileSync(join(dir, 'audience.txt'), 'ana@example.com\nben@example.com\n');
-  writeFileSync(
-    planFile,
-    renderPlanFile({
-      ...examplePlan,
-      dns: { provider: 'local', zone: 'freshtrackpro.com', file: 'zone.json', records },
-      mail: { provider: 'outbox', dir: 'outbox', from: 'FreshTrack Pro <notices@freshtrackpro.com>', audience: { source: 'file', file: 'audience.txt' } },
-    }),
-  );
+  writeLocalPlan(dir);
   expect((await cutover(['run', '--non-interactive'])).code).toBe(1); // preflight: no databases here
   expect((await cutover(['skip', 'prep.preflight', '--by', 'Ana Ruiz', '--reason', 'databases checked by hand'], 'ana')).code).toBe(0);
   expect((await cutover(['run', '--non-interactive'])).code).toBe(3);
