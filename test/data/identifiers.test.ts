@@ -6,6 +6,7 @@ import { examplePlan } from '../../src/config/example.js';
 import { canonicalTableId, parseTableName } from '../../src/config/identifiers.js';
 import { planSchema } from '../../src/config/schema.js';
 import { exportTables } from '../../src/steps/data/export.js';
+import { freezeSource, unfreezeSource } from '../../src/steps/data/freeze.js';
 import { loadTables } from '../../src/steps/data/load.js';
 import { readManifest } from '../../src/steps/data/manifest.js';
 import { verifyTables } from '../../src/steps/data/verify.js';
@@ -168,5 +169,49 @@ describe('round trip of quoted names on PostgreSQL', () => {
     const [row] = await pair.sql<{ n: number }>('source', `SELECT count(*)::int AS n FROM public."Audit ""Log"" Entries" WHERE "what/where" = 'new'`);
     // Its parent "User" 41 is not append-only, so the reading is held back for review, not orphaned.
     expect(row!.n + reimported.tables.reduce((sum, t) => sum + t.heldBack.count, 0)).toBe(1);
+  });
+});
+
+describe('the freeze on quoted names', () => {
+  let pair: Pair;
+  const plan = planSchema.parse({ ...examplePlan, tables: PLAN_TABLES });
+  const names = plan.tables.map((t) => t.name);
+  const acl = (pair: Pair) =>
+    pair.sql<{ name: string; acl: string | null; triggers: string | null }>(
+      'source',
+      `SELECT c.oid::regclass::text AS name, c.relacl::text AS acl,
+              (SELECT string_agg(t.tgname || ':' || t.tgenabled::text, ',' ORDER BY t.tgname) FROM pg_trigger t WHERE t.tgrelid = c.oid AND NOT t.tgisinternal) AS triggers
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname IN ('public', 'Billing Dept') AND c.relkind IN ('r', 'p', 'S') ORDER BY 1`,
+    );
+
+  beforeAll(async () => {
+    pair = await makePair(server(), 'identfreeze');
+    await pair.sql('source', SCHEMA + DATA);
+    await pair.sql(
+      'source',
+      `DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'ident_app') THEN CREATE ROLE ident_app NOLOGIN; END IF; END $$;
+       GRANT USAGE ON SCHEMA "Billing Dept" TO ident_app;
+       GRANT SELECT, INSERT, UPDATE, DELETE ON public."User", public."Audit ""Log"" Entries", "Billing Dept"."Invoice.Line" TO ident_app;
+       GRANT USAGE, UPDATE ON SEQUENCE public."User_userId_seq" TO ident_app;`,
+    );
+  });
+  afterAll(() => pair.cleanup());
+
+  it('revokes, guards and restores exactly on tables with capitals, spaces, quotes and dots in their names', async () => {
+    const before = await acl(pair);
+    const recordFile = join(pair.dir, 'freeze-grants.json');
+    const frozen = await freezeSource({ source: pair.source, tables: names, appRoles: ['ident_app'], recordFile, window: 'the test window' });
+    expect(frozen.revoked.map((g) => g.table)).toEqual(expect.arrayContaining(['public."User"', 'public."Audit ""Log"" Entries"', '"Billing Dept"."Invoice.Line"']));
+    // Refused for the app role and, through the barrier, for the superuser too.
+    await expect(pair.sql('source', `SET ROLE ident_app; INSERT INTO public."User" ("displayName", "createdAt") VALUES ('x', now())`)).rejects.toThrow(/permission denied|maintenance|the test window/);
+    await expect(pair.sql('source', `UPDATE "Billing Dept"."Invoice.Line" SET amount = 0 WHERE "Invoice" = 1`)).rejects.toThrow(/the test window/);
+    const [count] = await pair.sql<{ n: number }>('source', `SELECT count(*)::int AS n FROM public."User"`);
+    expect(count!.n).toBe(40);
+
+    const unfrozen = await unfreezeSource({ source: pair.source, grants: frozen.revoked });
+    expect(unfrozen.restored).toBe(frozen.revoked.length);
+    expect(await acl(pair)).toEqual(before);
+    await pair.sql('source', `SET ROLE ident_app; INSERT INTO public."User" ("displayName", "createdAt") VALUES ('after', now())`);
   });
 });
