@@ -3,6 +3,7 @@ import { buildMachine } from '../../machines/machine.js';
 import type { Plan } from '../config/schema.js';
 import { settingsFromPlan } from '../config/settings.js';
 import { Journal } from './journal.js';
+import { checkBinding } from './binding.js';
 import { loadState } from './state-store.js';
 
 /**
@@ -12,6 +13,7 @@ import { loadState } from './state-store.js';
 export function peekRun(stateDir: string, plan: Plan): { snapshot: AnyMachineSnapshot; journal: Journal; started: boolean } {
   const stored = loadState(stateDir);
   const journal = Journal.open(stateDir);
+  checkBinding(stateDir, stored, journal, plan);
   const actor = createActor(buildMachine(), {
     ...(stored ? { snapshot: stored.machine as never } : {}),
     input: { runId: stored?.runId ?? '(not started)', ...settingsFromPlan(plan) },

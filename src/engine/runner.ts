@@ -1,4 +1,5 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import pRetry from 'p-retry';
 import { createActor, fromPromise, type Actor, type AnyStateMachine, type SnapshotFrom } from 'xstate';
@@ -12,7 +13,8 @@ import { ExitError, EXIT } from './errors.js';
 import { Journal, type JournalEntry } from './journal.js';
 import { acquireLock } from './lock.js';
 import { collectSecrets, redact } from './redact.js';
-import { loadState, saveState } from './state-store.js';
+import { checkBinding } from './binding.js';
+import { loadState, planFingerprint, saveState } from './state-store.js';
 import { explainRefusal, locate, type Location } from './view.js';
 
 export interface RunnerOptions {
@@ -79,9 +81,13 @@ export class Runner {
   private listeners = new Set<(snapshot: RunSnapshot) => void>();
   private progressByStep = new Map<string, Progress>();
   private stopped = false;
+  private closed = false;
   private started = false;
   /** The plan's settings when they differ from the stored run's (T0 moved…): sent as REPLAN on start. */
   private pendingReplan?: RunSettings;
+  /** A write to the state folder failed (full disk…): nothing more is done or saved. */
+  private fault?: Error;
+  private faultListeners = new Set<(error: Error) => void>();
 
   private constructor(private readonly options: RunnerOptions) {
     const { stateDir, clock } = options;
@@ -89,14 +95,19 @@ export class Runner {
     const lock = acquireLock(stateDir, options.command);
     this.release = lock.release;
     try {
+      removeStaleTemps(stateDir);
       this.journal = Journal.open(stateDir);
       const stored = loadState(stateDir);
       this.secrets = collectSecrets(options.plan, options.env ?? process.env);
+      const binding = checkBinding(stateDir, stored, this.journal, options.plan);
+      // An incomplete last line was never acknowledged: cut it, and say so in the journal.
+      const recovered = this.journal.recoverTail(clock.now());
+      if (recovered) options.onJournal?.(recovered);
       if (lock.tookOverFrom) {
         this.note('lock.taken-over', { from: `${lock.tookOverFrom.user}@${lock.tookOverFrom.host} pid ${lock.tookOverFrom.pid}` });
       }
       if (stored?.clockOffsetMs !== undefined) options.clockOffset?.set(stored.clockOffsetMs);
-      this.runId = stored?.runId ?? newRunId(clock.now());
+      this.runId = stored?.runId ?? binding.journalRunId ?? newRunId(clock.now());
       this.appliedSeq = stored?.appliedSeq ?? this.journal.lastSeq;
       const settings = settingsFromPlan(options.plan);
       const machine = buildMachine().provide({
@@ -109,7 +120,9 @@ export class Runner {
         ...(stored ? { snapshot: stored.machine as never } : {}),
         input: { runId: this.runId, ...settings },
       });
-      if (!stored) this.note('run.created', { runId: this.runId, plan: options.plan.name, environment: options.plan.environment });
+      if (!stored && !binding.journalRunId) {
+        this.note('run.created', { runId: this.runId, plan: options.plan.name, environment: options.plan.environment, planFingerprint: planFingerprint(options.plan) });
+      }
       this.actor.subscribe({
         next: (snapshot) => this.persist(snapshot),
         error: (error) => this.note('engine.error', { error: String(error) }),
@@ -202,7 +215,17 @@ export class Runner {
       };
       // Start (and replay journaled events) before judging where the run stands.
       if (!this.started) this.start();
-      const unsubscribe = this.subscribe(check);
+      const onFault = (error: Error) => {
+        unsubscribe();
+        reject(error);
+      };
+      const unsubscribe = () => {
+        stopListening();
+        this.faultListeners.delete(onFault);
+      };
+      const stopListening = this.subscribe(check);
+      this.faultListeners.add(onFault);
+      if (this.fault) onFault(this.fault);
       queueMicrotask(() => check(this.snapshot()));
     });
   }
@@ -224,26 +247,62 @@ export class Runner {
 
   /** Stop the actor and release the lock. The state on disk already holds everything. */
   close(): void {
-    if (this.stopped) return;
-    this.stopped = true;
+    if (this.closed) return;
+    this.closed = true;
     this.stopBefore = '*';
-    this.actor.stop();
+    if (!this.stopped) {
+      this.stopped = true;
+      this.actor.stop();
+    }
     this.release();
   }
 
   private note(type: string, fields: Record<string, unknown>): JournalEntry {
-    const entry = this.journal.append(this.options.clock.now(), type, redact(fields, this.secrets) as Record<string, unknown>);
+    if (this.fault) throw this.fault;
+    let entry: JournalEntry;
+    try {
+      entry = this.journal.append(this.options.clock.now(), type, redact(fields, this.secrets) as Record<string, unknown>);
+    } catch (error) {
+      this.stopOnFault(error as Error);
+      throw error;
+    }
     this.options.onJournal?.(entry);
     return entry;
   }
 
-  private persist(snapshot: RunSnapshot): void {
-    saveState(this.options.stateDir, {
-      runId: this.runId,
-      machine: this.actor.getPersistedSnapshot(),
-      appliedSeq: this.appliedSeq,
-      ...(this.options.clockOffset ? { clockOffsetMs: this.options.clockOffset.get() } : {}),
+  /**
+   * A write to the state folder failed. The journal and the state on disk are whole (a failed write
+   * is taken back), so stop here: nothing further runs or is saved, and `drive` rejects with the
+   * error (a full disk or permission problem is an ExitError naming the folder).
+   */
+  private stopOnFault(error: Error): void {
+    if (this.fault) return;
+    this.fault = error;
+    this.stopBefore = '*';
+    for (const listener of this.faultListeners) listener(error);
+    // Not inside XState's notification: stop once the current transition is done.
+    queueMicrotask(() => {
+      if (this.stopped) return;
+      this.stopped = true;
+      this.actor.stop();
     });
+  }
+
+  private persist(snapshot: RunSnapshot): void {
+    if (this.fault) return;
+    try {
+      saveState(this.options.stateDir, {
+        runId: this.runId,
+        machine: this.actor.getPersistedSnapshot(),
+        appliedSeq: this.appliedSeq,
+        planFingerprint: planFingerprint(this.options.plan),
+        journal: { seq: this.journal.lastSeq, hash: this.journal.headHash },
+        ...(this.options.clockOffset ? { clockOffsetMs: this.options.clockOffset.get() } : {}),
+      });
+    } catch (error) {
+      this.stopOnFault(error as Error);
+      return;
+    }
     for (const listener of this.listeners) listener(snapshot);
   }
 
@@ -259,6 +318,7 @@ export class Runner {
     // step has any effect.
     await new Promise((resolve) => setImmediate(resolve));
     if (signal.aborted) throw signal.reason;
+    if (this.fault) return new Promise(() => {});
     const { clock } = this.options;
     const { stepId } = input;
     const held = this.options.mode === 'command' || this.stopBefore === '*' || this.stopBefore === stepId;
@@ -361,6 +421,13 @@ export class Runner {
       signal,
       env: this.options.env ?? process.env,
     };
+  }
+}
+
+/** Temp files of atomic writes by runners that were killed mid-write (we hold the lock: none is live). */
+function removeStaleTemps(stateDir: string): void {
+  for (const name of readdirSync(stateDir)) {
+    if (/^\..+\.\d+(\.[0-9a-f]+)?\.tmp$/.test(name)) rmSync(join(stateDir, name), { force: true });
   }
 }
 

@@ -7,8 +7,9 @@
  *   crash-child.ts DIR confirm STEP BY PHRASE
  *
  * HANG_AT=STEP makes that action hang forever after its "start" line (to be killed mid-action).
+ * PAUSE_AT=STEP makes it wait after its "start" line until the file DIR/go exists.
  */
-import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { allSteps } from '../../machines/runbook.js';
 import { t0Of } from '../../src/config/settings.js';
@@ -32,6 +33,11 @@ function effect(line: string) {
 /** Wait to be killed; the interval keeps the process alive (a bare pending promise would not). */
 const hang = () => new Promise<never>(() => setInterval(() => {}, 1_000));
 
+/** Wait until the parent creates `file` (it changes the world meanwhile, e.g. fills the disk). */
+async function waitForFile(file: string): Promise<void> {
+  while (!existsSync(file)) await new Promise((resolve) => setTimeout(resolve, 20));
+}
+
 const registry: StepRegistry = Object.fromEntries(
   allSteps().map((step) => [
     step.id,
@@ -40,6 +46,7 @@ const registry: StepRegistry = Object.fromEntries(
       run: async (ctx) => {
         effect(`start ${ctx.stepId} ${ctx.attempt}`);
         if (process.env.HANG_AT === ctx.stepId) await hang();
+        if (process.env.PAUSE_AT === ctx.stepId) await waitForFile(join(dir, 'go'));
         effect(`end ${ctx.stepId} ${ctx.attempt}`);
         return { summary: 'ok', output: ctx.stepId === 'review.decision' ? { verdict: 'continue' } : {} };
       },
