@@ -15,6 +15,7 @@ import { decide, type DecideFlags } from './commands/decide.js';
 import { notifyPreview } from './commands/notify.js';
 import { reconcileCommand } from './commands/reconcile.js';
 import { rehearse, type RehearseFlags } from './commands/rehearse.js';
+import { unlock } from './commands/unlock.js';
 
 /** Thin entry: parse flags, call one function per command, turn its result into an exit code. */
 export function buildProgram(io: Io, exit: (code: number) => void): Command {
@@ -58,6 +59,9 @@ export function buildProgram(io: Io, exit: (code: number) => void): Command {
   program.command('rollback').description('enter the rollback branch (before the freeze: abort)')
     .requiredOption('--by <name>', 'who asks').requiredOption('--reason <text>', 'why')
     .action(action((options: { by: string; reason: string }) => events.rollback(globals(), options, io)));
+  program.command('unlock').description('release the lock of a runner on another host, or a dead one (journaled)')
+    .requiredOption('--by <name>', 'who releases it').requiredOption('--reason <text>', 'why')
+    .action(action((options: { by: string; reason: string }) => unlock(globals(), options, io)));
   program.command('checklist').description('write CUTOVER_CHECKLIST.md from the runbook')
     .option('--out <file>', 'where to write it').option('--check', 'exit 1 if the file differs from the runbook')
     .action(action((options: { out?: string; check?: boolean }) => checklist(globals(), options, io)));

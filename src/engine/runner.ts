@@ -427,7 +427,7 @@ export class Runner {
 /** Temp files of atomic writes by runners that were killed mid-write (we hold the lock: none is live). */
 function removeStaleTemps(stateDir: string): void {
   for (const name of readdirSync(stateDir)) {
-    if (/^\..+\.\d+(\.[0-9a-f]+)?\.tmp$/.test(name)) rmSync(join(stateDir, name), { force: true });
+    if (/^\.state\.json\.\d+(\.[0-9a-f]+)?\.tmp$/.test(name)) rmSync(join(stateDir, name), { force: true });
   }
 }
 
