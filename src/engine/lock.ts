@@ -3,7 +3,7 @@ import { closeSync, constants, linkSync, openSync, readdirSync, readFileSync, re
 import { hostname, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { ExitError, EXIT } from './errors.js';
-import { guardWrite, NOFOLLOW, readNoFollow, writeFully } from './storage.js';
+import { ensureStateDir, guardWrite, NOFOLLOW, readNoFollow, writeFully } from './storage.js';
 
 /**
  * The driver's lock: one runner drives a cutover at a time.
@@ -132,6 +132,7 @@ export interface Lock {
  * holder, or one on another host, makes this runner exit 4 (`force` takes it anyway: `cutover unlock`).
  */
 export function acquireLock(stateDir: string, command: string, options: { force?: boolean } = {}): Lock {
+  ensureStateDir(stateDir, { create: true });
   const startTicks = processStartTicks(process.pid);
   const boot = bootId();
   const me: LockHolder = {

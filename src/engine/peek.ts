@@ -4,6 +4,7 @@ import type { Plan } from '../config/schema.js';
 import { settingsFromPlan } from '../config/settings.js';
 import { Journal } from './journal.js';
 import { checkBinding } from './binding.js';
+import { ensureStateDir } from './storage.js';
 import { loadState } from './state-store.js';
 
 /**
@@ -11,6 +12,7 @@ import { loadState } from './state-store.js';
  * restored into an actor that is never started, so nothing runs.
  */
 export function peekRun(stateDir: string, plan: Plan): { snapshot: AnyMachineSnapshot; journal: Journal; started: boolean } {
+  ensureStateDir(stateDir, { create: false });
   const stored = loadState(stateDir);
   const journal = Journal.open(stateDir);
   checkBinding(stateDir, stored, journal, plan);

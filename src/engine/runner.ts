@@ -1,4 +1,4 @@
-import { mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import pRetry from 'p-retry';
@@ -14,6 +14,7 @@ import { Journal, type JournalEntry } from './journal.js';
 import { acquireLock } from './lock.js';
 import { collectSecrets, redact } from './redact.js';
 import { checkBinding } from './binding.js';
+import { ensureStateDir } from './storage.js';
 import { loadState, planFingerprint, saveState } from './state-store.js';
 import { explainRefusal, locate, type Location } from './view.js';
 
@@ -91,7 +92,7 @@ export class Runner {
 
   private constructor(private readonly options: RunnerOptions) {
     const { stateDir, clock } = options;
-    mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+    ensureStateDir(stateDir, { create: true, env: options.env ?? process.env });
     const lock = acquireLock(stateDir, options.command);
     this.release = lock.release;
     try {

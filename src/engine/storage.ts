@@ -1,5 +1,5 @@
-import { closeSync, constants, openSync, readFileSync, statfsSync, writeSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { chmodSync, chownSync, closeSync, constants, lstatSync, mkdirSync, openSync, readFileSync, statfsSync, writeSync, type Stats } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { ExitError, EXIT } from './errors.js';
 
 /**
@@ -123,4 +123,59 @@ export function readNoFollow(file: string, what: string): string | undefined {
       closeSync(fd);
     }
   });
+}
+
+/**
+ * The state folder holds the run's record and personal data (recipients, row keys): it is created
+ * owner-only and refused when someone else could change it — writable by group or others, or owned
+ * by another user — because whoever can write there can plant a journal or a link. Shared operation
+ * hosts name a group in CUTOVER_STATE_GROUP (a gid or name): then the folder may belong to another
+ * member and be group-writable, if its group is that one (never world-writable).
+ */
+export function ensureStateDir(stateDir: string, options: { create: boolean; env?: Record<string, string | undefined> }): boolean {
+  const env = options.env ?? process.env;
+  const group = env.CUTOVER_STATE_GROUP ? groupId(env.CUTOVER_STATE_GROUP) : undefined;
+  let info = lstatQuiet(stateDir);
+  if (!info) {
+    if (!options.create) return false;
+    guardWrite(join(stateDir, '.'), 0, 'the state folder', () => mkdirSync(stateDir, { recursive: true, mode: 0o700 }));
+    if (group !== undefined) {
+      chownSync(stateDir, -1, group);
+      chmodSync(stateDir, 0o2770);
+    } else chmodSync(stateDir, 0o700);
+    info = lstatSync(stateDir);
+  }
+  const refuse = (why: string, todo: string) => new ExitError(`The state folder ${stateDir} ${why}. It is not used: ${todo}`, EXIT.usage);
+  if (info.isSymbolicLink()) throw refuse('is a symbolic link', 'point --state at the real folder (links in and at the state folder are never followed).');
+  if (!info.isDirectory()) throw refuse('is not a folder', 'use --state DIR to name a folder.');
+  const uid = process.getuid?.();
+  const mode = info.mode & 0o777;
+  if (mode & 0o002) throw refuse(`is writable by every user (mode ${mode.toString(8)})`, `chmod o-w ${stateDir} (it should be 0700).`);
+  if (group !== undefined && info.gid === group) return true;
+  if (uid !== undefined && info.uid !== uid) {
+    throw refuse(
+      `belongs to another user (uid ${info.uid}, you are ${uid})`,
+      `run cutover as that user, or chown it to yourself; on a shared operations host set CUTOVER_STATE_GROUP to the operators' group and give the folder that group.`,
+    );
+  }
+  if (mode & 0o020) throw refuse(`is writable by its group (mode ${mode.toString(8)})`, `chmod 700 ${stateDir}, or set CUTOVER_STATE_GROUP to that group if several operators share it.`);
+  return true;
+}
+
+function lstatQuiet(path: string): Stats | undefined {
+  try {
+    return lstatSync(path);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return undefined;
+    if (code && PERMISSION.has(code)) throw new ExitError(`Permission problem (${code}) reaching the state folder ${path}: the user running cutover may not open it. Fix the modes of the folders above it.`, EXIT.attention);
+    throw error;
+  }
+}
+
+function groupId(spec: string): number {
+  if (/^\d+$/.test(spec)) return Number(spec);
+  const line = (readNoFollow('/etc/group', 'the group list') ?? '').split('\n').find((entry) => entry.startsWith(`${spec}:`));
+  if (!line) throw new ExitError(`CUTOVER_STATE_GROUP=${spec}: there is no such group on this host. Give a group name or gid.`, EXIT.usage);
+  return Number(line.split(':')[2]);
 }

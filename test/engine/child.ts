@@ -21,8 +21,8 @@ export interface Result {
   stderr: string;
 }
 
-export function start(dir: string, args: string[], env: Record<string, string> = {}) {
-  const proc = spawn(process.execPath, [jiti, child, dir, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+export function start(dir: string, args: string[], env: Record<string, string> = {}, as?: { uid: number; gid: number }) {
+  const proc = spawn(process.execPath, [jiti, child, dir, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], ...(as ?? {}) });
   children.push(proc);
   let stdout = '';
   let stderr = '';
@@ -32,7 +32,7 @@ export function start(dir: string, args: string[], env: Record<string, string> =
   return { proc, done };
 }
 
-export const runChild = (dir: string, args: string[], env?: Record<string, string>) => start(dir, args, env).done;
+export const runChild = (dir: string, args: string[], env?: Record<string, string>, as?: { uid: number; gid: number }) => start(dir, args, env, as).done;
 
 /** Poll until `predicate` holds (no fixed sleeps: wait for the thing itself). */
 export async function until(predicate: () => boolean, what: string, timeoutMs = 60_000): Promise<void> {
