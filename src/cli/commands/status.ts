@@ -1,6 +1,6 @@
 import { DateTime } from 'luxon';
 import { EXIT } from '../../engine/errors.js';
-import { peekRun } from '../../engine/peek.js';
+import { describeRunner, peekRun } from '../../engine/peek.js';
 import { buildView, type RunView, type StepView } from '../../engine/view.js';
 import { loadPlan } from '../../config/load.js';
 import { clockFromEnv, stateDirOf } from '../session.js';
@@ -39,8 +39,10 @@ export function renderStatus(view: RunView, zone: string): string {
 export async function status(globals: GlobalOptions, options: { json?: boolean }, io: Io): Promise<number> {
   const { plan, file } = await loadPlan(globals.config);
   const { clock } = clockFromEnv(io.env);
-  const { snapshot } = peekRun(stateDirOf(globals, file), plan);
+  const stateDir = stateDirOf(globals, file);
+  const { snapshot, started } = peekRun(stateDir, plan);
   const view = buildView(snapshot, clock.now());
-  io.out(options.json ? JSON.stringify(view, null, 2) : renderStatus(view, plan.t0.zone));
+  const runner = started ? describeRunner(stateDir, snapshot.status === 'done') : undefined;
+  io.out(options.json ? JSON.stringify({ ...view, ...(runner ? { runner } : {}) }, null, 2) : [renderStatus(view, plan.t0.zone), ...(runner ? ['', runner.text] : [])].join('\n'));
   return EXIT.ok;
 }
