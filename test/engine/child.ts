@@ -59,15 +59,30 @@ export function cleanup(): void {
   for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 }
 
-/** Drive to the end as the people would: drive, sign off / confirm where it stops, repeat. */
-export async function finish(dir: string, env: Record<string, string> = {}): Promise<void> {
+/**
+ * Drive to the end as the people would: drive, sign off / confirm where it stops, repeat. With
+ * `killWhen`, the driving child is SIGKILLed as soon as it holds, and this returns then.
+ */
+export async function finish(dir: string, env: Record<string, string> = {}, killWhen?: () => boolean): Promise<'ended' | 'killed'> {
   const settings = settingsFromPlan(localPlan(dir));
   for (let turn = 0; turn < 100; turn++) {
-    const result = await runChild(dir, ['drive'], env);
+    const driving = start(dir, ['drive'], env);
+    let killed = false;
+    if (killWhen) {
+      void until(() => killed || driving.proc.exitCode !== null || killWhen(), 'the kill point', 600_000).then(() => {
+        if (driving.proc.exitCode === null && killWhen()) {
+          killed = true;
+          driving.proc.kill('SIGKILL');
+        }
+      });
+    }
+    const result = await driving.done;
+    if (killed) return 'killed';
+    killed = true;
     const [, kind, stepId] = result.stdout.trim().split(' ');
     if (kind === 'ended') {
       expect(stepId).toBe('completed');
-      return;
+      return 'ended';
     }
     expect(result.code, result.stderr).toBe(3);
     if (kind === 'signoff') {

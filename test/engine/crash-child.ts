@@ -5,6 +5,7 @@
  *   crash-child.ts DIR drive            run until a sign-off/confirm (exit 3) or the end (exit 0)
  *   crash-child.ts DIR signoff STEP BY  record a sign-off, print SIGNED, then wait to be killed
  *   crash-child.ts DIR confirm STEP BY PHRASE
+ *   crash-child.ts DIR retry STEP | skip STEP BY REASON
  *
  * HANG_AT=STEP makes that action hang forever after its "start" line (to be killed mid-action).
  * PAUSE_AT=STEP makes it wait after its "start" line until the file DIR/go exists.
@@ -80,6 +81,8 @@ async function main(): Promise<number> {
   runner.start();
   const [stepId, by, phrase] = rest as [string, string, string?];
   if (mode === 'signoff') runner.send({ type: 'SIGNOFF', stepId, by, at: clock.now() });
+  else if (mode === 'retry') runner.send({ type: 'RETRY', stepId, at: clock.now() });
+  else if (mode === 'skip') runner.send({ type: 'SKIP', stepId, by, reason: phrase ?? 'checked by hand', at: clock.now() });
   else runner.send({ type: 'CONFIRM', stepId, by, phrase: phrase!, at: clock.now() });
   process.stdout.write('SIGNED\n');
   if (process.env.HANG_AFTER_SIGNOFF) await hang();
