@@ -40,9 +40,10 @@ export function buildProgram(io: Io, exit: (code: number) => void): Command {
     .action(action((options: { json?: boolean }) => plan(globals(), options, io)));
   program.command('run').description('advance the cutover until a sign-off, confirmation or time gate')
     .option('--non-interactive', 'line output even on a terminal; exit 3 at a gate')
+    .option('--wait', 'sleep through time gates (any clock: CUTOVER_CLOCK=compressed too); stop only for people')
     .option('--until <step>', 'stop before this step runs')
     .option('--dry-run', 'show what the next steps would do; change nothing')
-    .action(action((options: { nonInteractive?: boolean; until?: string; dryRun?: boolean }) => run(globals(), options, io)));
+    .action(action((options: { nonInteractive?: boolean; wait?: boolean; until?: string; dryRun?: boolean }) => run(globals(), options, io)));
   program.command('status').description('where the cutover stands').option('--json', 'machine-readable output')
     .action(action((options: { json?: boolean }) => status(globals(), options, io)));
   program.command('signoff <step>').description('sign off (or reject) a step as a named approver')

@@ -11,6 +11,8 @@ import { openRunner, openSession, type Session } from '../session.js';
 
 export interface RunOptions {
   nonInteractive?: boolean;
+  /** Sleep through time gates (with any clock) instead of exiting 3 at them: for timers and rehearsals. */
+  wait?: boolean;
   until?: string;
   dryRun?: boolean;
 }
@@ -125,11 +127,15 @@ export async function run(globals: GlobalOptions, options: RunOptions, io: Io): 
     io.err(`--until ${options.until}: there is no such step. See the step ids with: cutover plan`);
     return EXIT.usage;
   }
+  if (options.wait && session.clock.kind === 'manual') {
+    io.err('--wait sleeps until each time gate opens, but CUTOVER_CLOCK=manual stands still: it would wait for ever. Use CUTOVER_CLOCK=compressed:SPEED (or the real clock).');
+    return EXIT.usage;
+  }
   if (io.interactive && !options.nonInteractive) {
     const { runInteractive } = await import('../../ui/run-interactive.js');
     return runInteractive(session, options, io);
   }
-  return runLines(session, options, io, { waitGates: false });
+  return runLines(session, options, io, { waitGates: Boolean(options.wait) });
 }
 
 /** Line-oriented run: journal lines as they happen, throttled progress, and where it stopped. */
