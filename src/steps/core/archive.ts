@@ -1,12 +1,9 @@
-import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
 import { readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
 import type { StepAction, StepContext } from '../types.js';
-
-const run = promisify(execFile);
+import { writeTarGz } from './tar.js';
 
 async function sha256(path: string): Promise<string> {
   const hash = createHash('sha256');
@@ -39,8 +36,8 @@ export const archiveExports: StepAction = {
     await writeFile(join(folder, 'SHA256SUMS'), `${sums.join('\n')}\n`, { mode: 0o600 });
     const partial = `${archive}.part`;
     await rm(partial, { force: true });
-    // Debian's (and every server's) tar: no dependency for a one-off tarball.
-    await run('tar', ['-czf', partial, '-C', exportsRoot, ctx.runId], { signal: ctx.signal });
+    // In-process, not a `tar` child: a child would outlive a killed runner and keep writing.
+    await writeTarGz(exportsRoot, ctx.runId, partial, ctx.signal);
     const digest = await sha256(partial);
     await rename(partial, archive);
     await writeFile(sumsFile, `${digest}  ${ctx.runId}.tar.gz\n`, { mode: 0o600 });
