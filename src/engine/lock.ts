@@ -54,7 +54,7 @@ export function processStartTicks(pid: number): number | undefined {
 
 const bootId = () => readProc('/proc/sys/kernel/random/boot_id')?.trim();
 
-function pidAlive(pid: number): boolean {
+export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -115,6 +115,9 @@ function writeTemp(stateDir: string, content: string): string {
     const fd = openSync(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | NOFOLLOW, 0o600);
     try {
       writeFully(fd, Buffer.from(content), temp);
+    } catch (error) {
+      rmSync(temp, { force: true });
+      throw error;
     } finally {
       closeSync(fd);
     }

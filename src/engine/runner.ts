@@ -11,7 +11,7 @@ import type { Adapters, Progress, StepContext, StepRegistry } from '../steps/typ
 import type { Clock } from './clock.js';
 import { ExitError, EXIT } from './errors.js';
 import { Journal, type JournalEntry } from './journal.js';
-import { acquireLock } from './lock.js';
+import { acquireLock, pidAlive } from './lock.js';
 import { collectSecrets, redact } from './redact.js';
 import { checkBinding } from './binding.js';
 import { ensureStateDir } from './storage.js';
@@ -425,10 +425,16 @@ export class Runner {
   }
 }
 
-/** Temp files of atomic writes by runners that were killed mid-write (we hold the lock: none is live). */
+/**
+ * Temp files of writes by processes killed mid-write. State temps are only written under the lock we
+ * hold, so none is live; a lock temp may belong to a contender starting right now, so only a dead
+ * process's goes.
+ */
 function removeStaleTemps(stateDir: string): void {
   for (const name of readdirSync(stateDir)) {
-    if (/^\.state\.json\.\d+(\.[0-9a-f]+)?\.tmp$/.test(name)) rmSync(join(stateDir, name), { force: true });
+    const lockTemp = /^\.lock\.(\d+)\.[0-9a-f]+\.tmp$/.exec(name);
+    const stale = /^\.state\.json\.\d+(\.[0-9a-f]+)?\.tmp$/.test(name) || (lockTemp && !pidAlive(Number(lockTemp[1])));
+    if (stale) rmSync(join(stateDir, name), { force: true });
   }
 }
 
