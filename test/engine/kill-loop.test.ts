@@ -101,7 +101,9 @@ try {
   const began = Date.now();
   for (let turn = 0; turn < 2_000; turn++) {
     runs++;
-    const killAfter = kills < targetKills ? 300 + Math.floor(Math.random() * 5_000) : undefined;
+    // Anywhere in the next 15 s of this runner's life, and not every time, so the kills spread over
+    // the whole timeline (a runner that reaches a sign-off first exits 3 and is not killed).
+    const killAfter = kills < targetKills && Math.random() < 0.8 ? 300 + Math.floor(Math.random() * 15_000) : undefined;
     const result = await cli([...base, 'run', '--non-interactive', '--wait'], env, killAfter);
     if (result.killed) {
       kills++;
