@@ -101,9 +101,10 @@ try {
   const began = Date.now();
   for (let turn = 0; turn < 2_000; turn++) {
     runs++;
-    // Anywhere in the next 15 s of this runner's life, and not every time, so the kills spread over
-    // the whole timeline (a runner that reaches a sign-off first exits 3 and is not killed).
-    const killAfter = kills < targetKills && Math.random() < 0.8 ? 300 + Math.floor(Math.random() * 15_000) : undefined;
+    // Most runners live a few seconds before a sign-off stops them: a kill anywhere in the first 3 s,
+    // for a runner in two, spreads the kills over the whole timeline (one that reaches a sign-off
+    // first exits 3 and is not killed).
+    const killAfter = kills < targetKills && Math.random() < 0.5 ? 150 + Math.floor(Math.random() * 3_000) : undefined;
     const result = await cli([...base, 'run', '--non-interactive', '--wait'], env, killAfter);
     if (result.killed) {
       kills++;
