@@ -7,7 +7,7 @@
  * each notice once, the webhook test reading was posted at most once, the target holds the source's
  * rows, and the journal verifies.
  *
- *   npx tsc -p tsconfig.json && KILL_LOOP=KILLS[,ROWS[,SPEED[,MINUTES]]] npx vitest run test/engine/kill-loop.test.ts
+ *   npx tsc -p tsconfig.json && KILL_LOOP=KILLS[,ROWS[,SPEED[,MINUTES[,SHARE[,WITHIN_MS]]]]] npx vitest run test/engine/kill-loop.test.ts
  *
  * Skipped unless KILL_LOOP is set (it takes minutes); its figures are quoted in the issue's closing note.
  */
@@ -33,7 +33,7 @@ import { prepareFreshTrackPair } from '../../src/rehearsal/freshtrack.js';
 import { REHEARSAL_APPROVER, rehearsalPlan, rehearsalT0 } from '../../src/rehearsal/rehearse.js';
 import { startAuthAdmin, startNewApp, startOldApp } from '../../src/rehearsal/stand-ins.js';
 
-const [targetKills = 30, rows = 50_000, speed = 20_000, minutes = 60] = (process.env.KILL_LOOP ?? '').split(',').filter(Boolean).map(Number);
+const [targetKills = 30, rows = 50_000, speed = 20_000, minutes = 60, killShare = 0.6, killWithinMs = 2_500] = (process.env.KILL_LOOP ?? '').split(',').filter(Boolean).map(Number);
 const main = join(import.meta.dirname, '../../dist/src/cli/main.js');
 
 async function sql<T>(url: string, text: string): Promise<T[]> {
@@ -116,10 +116,10 @@ try {
   const began = Date.now();
   for (let turn = 0; turn < 2_000; turn++) {
     runs++;
-    // Most runners live a few seconds before a sign-off stops them: a kill anywhere in the first 3 s,
-    // for a runner in two, spreads the kills over the whole timeline (one that reaches a sign-off
-    // first exits 3 and is not killed).
-    const killAfter = kills < targetKills && Math.random() < 0.6 ? Math.floor(Math.random() * 2_500) : undefined;
+    // Most runners live a few seconds before a sign-off stops them: a kill at a random moment soon
+    // after it takes the lock, for a share of the runners, spreads the kills over the whole timeline
+    // (one that reaches a sign-off first exits 3 and is not killed).
+    const killAfter = kills < targetKills && Math.random() < killShare ? Math.floor(Math.random() * killWithinMs) : undefined;
     if (Date.now() - began > minutes * 60_000) break;
     const result = await cli([...base, 'run', '--non-interactive', '--wait'], env, killAfter, stateDir);
     if (result.killed) {
