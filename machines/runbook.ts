@@ -124,7 +124,9 @@ const definition = [
       { id: 'dns.external-check', kind: 'action', planned: '+130m', title: 'External check', description: 'The public names reach the new system.' },
       { id: 'validate.multi-device', kind: 'signoff', planned: '+135m', title: 'Multi-device check', description: 'Desktop, mobile and another network reach the new system.' },
       { id: 'validate.monitoring', kind: 'action', planned: '+140m', title: 'Monitoring active', description: 'Grafana, the status page and log shipping answer.' },
-      { id: 'validate.webhook', kind: 'action', planned: '+145m', title: 'Webhook reaches the new system', description: 'A TTN-style test uplink is posted and arrives in the target database.' },
+      // Not idempotent: each POST adds a test reading to the target. A runner killed after "started"
+      // asks the operator (outcome unknown) instead of posting a second one.
+      { id: 'validate.webhook', kind: 'action', planned: '+145m', title: 'Webhook reaches the new system', description: 'A TTN-style test uplink is posted and arrives in the target database.', notIdempotent: true },
       { id: 'validate.complete-notice', kind: 'email', template: 'maintenance-complete', planned: '+150m', title: 'Send completion notice', description: 'Tell users the system is back, with password reset instructions.' },
     ],
   },

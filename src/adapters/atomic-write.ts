@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, openSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, constants, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
@@ -22,14 +22,14 @@ export async function writeFileAtomic(file: string, content: string, options: At
   const dir = dirname(file);
   await mkdir(dir, { recursive: true, mode: options.dirMode ?? 0o755 });
   const temp = join(dir, `.${basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-  const handle = await open(temp, 'w', options.mode ?? 0o644);
+  const handle = await open(temp, 'wx', options.mode ?? 0o644);
   try {
-    await handle.writeFile(content);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  try {
+    try {
+      await handle.writeFile(content);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
     await rename(temp, file);
   } catch (error) {
     await rm(temp, { force: true });
@@ -63,17 +63,32 @@ export async function writeFileSynced(file: string, content: string, mode = 0o64
   }
 }
 
-/** The same, synchronously: the engine persists inside XState's subscribe callback, before anything else runs. */
+/**
+ * The same, synchronously: the engine persists inside XState's subscribe callback, before anything
+ * else runs. A short or failed write never reaches the target, and its temp file is removed.
+ */
 export function writeFileAtomicSync(file: string, content: string, mode = 0o600): void {
-  const temp = join(dirname(file), `.${basename(file)}.${process.pid}.tmp`);
-  const fd = openSync(temp, 'w', mode);
+  const temp = join(dirname(file), `.${basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  const data = Buffer.from(content);
+  // O_EXCL: a fresh file, never an existing one or a link planted under that name.
+  const fd = openSync(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, mode);
   try {
-    writeSync(fd, content);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
+    try {
+      let offset = 0;
+      while (offset < data.length) {
+        const written = writeSync(fd, data, offset, data.length - offset);
+        if (written <= 0) throw Object.assign(new Error(`ENOSPC: no space left on device, write '${temp}'`), { code: 'ENOSPC' });
+        offset += written;
+      }
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(temp, file);
+  } catch (error) {
+    rmSync(temp, { force: true });
+    throw error;
   }
-  renameSync(temp, file);
   const dirFd = openSync(dirname(file), 'r');
   try {
     fsyncSync(dirFd);

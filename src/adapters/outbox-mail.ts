@@ -65,6 +65,7 @@ export class OutboxMailProvider implements MailProvider {
     const { dir } = this.options;
     await mkdir(dir, { recursive: true, mode: 0o700 });
     await chmod(dir, 0o700);
+    await removeDeadTemps(dir);
 
     const folder = join(dir, folderName(idempotencyKey));
     if (await exists(folder)) {
@@ -100,6 +101,29 @@ export class OutboxMailProvider implements MailProvider {
     }
     await syncDir(dir);
     return { ids: idsFor(idempotencyKey, messages.length) };
+  }
+}
+
+/**
+ * Temp folders of a writer that was killed mid-batch: they hold recipient addresses, so they go as
+ * soon as the next batch is written. A live writer's (another pid still running) is left alone.
+ */
+async function removeDeadTemps(dir: string): Promise<void> {
+  for (const name of await readdir(dir)) {
+    const match = /^\.tmp-.*-(\d+)-[0-9a-f]{8}$/.exec(name);
+    if (!match) continue;
+    const pid = Number(match[1]);
+    if (pid === process.pid || processAlive(pid)) continue;
+    await rm(join(dir, name), { recursive: true, force: true });
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

@@ -40,9 +40,10 @@ export function buildProgram(io: Io, exit: (code: number) => void): Command {
     .action(action(async (options: { json?: boolean }) => (await import('./commands/plan.js')).plan(globals(), options, io)));
   program.command('run').description('advance the cutover until a sign-off, confirmation or time gate')
     .option('--non-interactive', 'line output even on a terminal; exit 3 at a gate')
+    .option('--wait', 'sleep through time gates (any clock: CUTOVER_CLOCK=compressed too); stop only for people')
     .option('--until <step>', 'stop before this step runs')
     .option('--dry-run', 'show what the next steps would do; change nothing')
-    .action(action(async (options: { nonInteractive?: boolean; until?: string; dryRun?: boolean }) => (await import('./commands/run.js')).run(globals(), options, io)));
+    .action(action(async (options: { nonInteractive?: boolean; wait?: boolean; until?: string; dryRun?: boolean }) => (await import('./commands/run.js')).run(globals(), options, io)));
   program.command('status').description('where the cutover stands').option('--json', 'machine-readable output')
     .action(action(async (options: { json?: boolean }) => (await import('./commands/status.js')).status(globals(), options, io)));
   program.command('signoff <step>').description('sign off (or reject) a step as a named approver')
@@ -60,6 +61,9 @@ export function buildProgram(io: Io, exit: (code: number) => void): Command {
     .option('--by <name>', 'who asks: optional, must be you (a rollback approver)').requiredOption('--reason <text>', 'why')
     .requiredOption('--phrase <text>', 'the rollback phrase, typed exactly: "rollback ZONE"')
     .action(action(async (options: { by?: string; reason: string; phrase: string }) => (await events()).rollback(globals(), options, io)));
+  program.command('unlock').description('release the lock of a runner on another host, or a dead one (journaled)')
+    .option('--by <name>', 'who releases it: optional, must be you').requiredOption('--reason <text>', 'why')
+    .action(action(async (options: { by?: string; reason: string }) => (await import('./commands/unlock.js')).unlock(globals(), options, io)));
   program.command('checklist').description('write CUTOVER_CHECKLIST.md from the runbook')
     .option('--out <file>', 'where to write it').option('--check', 'exit 1 if the file differs from the runbook')
     .action(action(async (options: { out?: string; check?: boolean }) => (await import('./commands/setup.js')).checklist(globals(), options, io)));

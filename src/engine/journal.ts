@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, constants, fsyncSync, ftruncateSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { ExitError } from './errors.js';
+import { guardWrite, NOFOLLOW, readNoFollow, writeFully } from './storage.js';
 
 /**
  * The append-only journal (`journal.ndjson`): one fsync'd line per event, each chained to the one
@@ -39,16 +40,25 @@ export interface Verification {
   /** 1-based line number of the first line that breaks the chain. */
   brokenAt?: number;
   problem?: string;
+  /** Bytes of an incomplete last line (never acknowledged; cut on the next start). */
+  tornBytes?: number;
 }
 
-/** Check the chain without trusting anything in the file. */
+/**
+ * The journal's text with a torn tail set apart: a last line without its newline was never
+ * acknowledged (the write failed or the process died inside it), so it is not part of the record.
+ */
+function readJournal(stateDir: string): { lines: string[]; tornBytes: number; size: number } {
+  const text = readNoFollow(journalPath(stateDir), 'the journal') ?? '';
+  const end = text.lastIndexOf('\n') + 1;
+  const lines = text.slice(0, end).split('\n');
+  lines.pop();
+  return { lines, tornBytes: Buffer.byteLength(text.slice(end)), size: Buffer.byteLength(text) };
+}
+
+/** Check the chain without trusting anything in the file. An incomplete last line is reported, not counted. */
 export function verifyJournal(stateDir: string): Verification {
-  const path = journalPath(stateDir);
-  if (!existsSync(path)) return { ok: true, entries: 0 };
-  const text = readFileSync(path, 'utf8');
-  const lines = text.split('\n');
-  if (lines.at(-1) === '') lines.pop();
-  else if (lines.length > 0) return { ok: false, entries: lines.length - 1, brokenAt: lines.length, problem: 'the last line is incomplete' };
+  const { lines, tornBytes } = readJournal(stateDir);
   let prev = GENESIS;
   for (const [index, raw] of lines.entries()) {
     let line: Line;
@@ -63,7 +73,7 @@ export function verifyJournal(stateDir: string): Verification {
     if (hashLine(entry, linePrev) !== hash) return { ok: false, entries: index, brokenAt: index + 1, problem: 'the line was changed after it was written' };
     prev = hash;
   }
-  return { ok: true, entries: lines.length };
+  return { ok: true, entries: lines.length, ...(tornBytes ? { tornBytes } : {}) };
 }
 
 export class Journal {
@@ -71,9 +81,16 @@ export class Journal {
     private readonly path: string,
     private readonly list: JournalEntry[],
     private head: string,
+    /** Bytes of an incomplete last line, cut before the next append. */
+    private tornBytes: number,
+    private size: number,
+    private readonly hashes: string[],
   ) {}
 
-  /** Open and verify the journal; a broken chain is refused with the line that breaks it. */
+  /**
+   * Open and verify the journal; a broken chain is refused with the line that breaks it. An
+   * incomplete last line is left out (readers) and cut before the next append (see `recoverTail`).
+   */
   static open(stateDir: string): Journal {
     const path = journalPath(stateDir);
     const verification = verifyJournal(stateDir);
@@ -84,17 +101,17 @@ export class Journal {
         2,
       );
     }
+    const { lines, tornBytes, size } = readJournal(stateDir);
     const list: JournalEntry[] = [];
+    const hashes: string[] = [];
     let head = GENESIS;
-    if (existsSync(path)) {
-      for (const raw of readFileSync(path, 'utf8').split('\n')) {
-        if (!raw) continue;
-        const { prev: _prev, hash, ...entry } = JSON.parse(raw) as Line;
-        list.push(entry);
-        head = hash;
-      }
+    for (const raw of lines) {
+      const { prev: _prev, hash, ...entry } = JSON.parse(raw) as Line;
+      list.push(entry);
+      hashes.push(hash);
+      head = hash;
     }
-    return new Journal(path, list, head);
+    return new Journal(path, list, head, tornBytes, size, hashes);
   }
 
   get entries(): readonly JournalEntry[] {
@@ -105,18 +122,75 @@ export class Journal {
     return this.list.at(-1)?.seq ?? 0;
   }
 
+  /** Hash of the last line: what the state file is anchored to. */
+  get headHash(): string {
+    return this.head;
+  }
+
+  /** Hash of line `seq` (1-based), undefined past the end. */
+  hashAt(seq: number): string | undefined {
+    return this.hashes[seq - 1];
+  }
+
+  /** Bytes of an incomplete last line waiting to be cut (0 when the journal ends cleanly). */
+  get torn(): number {
+    return this.tornBytes;
+  }
+
+  /**
+   * Cut an incomplete last line and journal the cut. Only a writer holding the lock calls this
+   * (append does it first when needed). Returns the recovery entry, if there was anything to cut.
+   */
+  recoverTail(at: number): JournalEntry | undefined {
+    if (!this.tornBytes) return undefined;
+    const cut = this.tornBytes;
+    const keep = this.size - cut;
+    guardWrite(this.path, 0, 'the journal', () => {
+      const fd = openSync(this.path, constants.O_WRONLY | NOFOLLOW);
+      try {
+        ftruncateSync(fd, keep);
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+    });
+    this.size = keep;
+    this.tornBytes = 0;
+    return this.append(at, 'journal.recovered', { cutBytes: cut, afterSeq: this.lastSeq, why: 'the last line was incomplete (never acknowledged): cut' });
+  }
+
+  /**
+   * Append one line and fsync it. A short or failed write is cut back off before the error is
+   * raised, so the journal on disk never ends in a torn line the process acknowledged.
+   */
   append(at: number, type: string, fields: Record<string, unknown> = {}): JournalEntry {
+    if (this.tornBytes) this.recoverTail(at);
     const entry: JournalEntry = { seq: this.lastSeq + 1, at: new Date(at).toISOString(), type, ...fields };
     const hash = hashLine(entry, this.head);
-    const line = `${JSON.stringify({ ...entry, prev: this.head, hash })}\n`;
-    const fd = openSync(this.path, 'a', 0o600);
-    try {
-      writeSync(fd, line);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
+    const line = Buffer.from(`${JSON.stringify({ ...entry, prev: this.head, hash })}\n`);
+    guardWrite(this.path, line.length, 'the journal', () => {
+      const fd = openSync(this.path, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | NOFOLLOW, 0o600);
+      try {
+        try {
+          writeFully(fd, line, this.path);
+          fsyncSync(fd);
+        } catch (error) {
+          // Take back whatever part of the line reached the file; if even that fails, the next
+          // start finds an incomplete last line and cuts it.
+          try {
+            ftruncateSync(fd, this.size);
+          } catch {
+            /* recovered on the next start */
+          }
+          throw error;
+        }
+      } finally {
+        closeSync(fd);
+      }
+    });
+    this.size += line.length;
     this.head = hash;
+    this.hashes.push(hash);
     this.list.push(entry);
     return entry;
   }

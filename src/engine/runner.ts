@@ -1,4 +1,3 @@
-import { mkdirSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import pRetry from 'p-retry';
 import { createActor, fromPromise, type Actor, type AnyStateMachine, type SnapshotFrom } from 'xstate';
@@ -17,7 +16,8 @@ import { authorityOf, authorize, type Authority } from './authority.js';
 import { accountOfUid, identityRecord, recognise, type Identity } from './identity.js';
 import { answerRequest, ensureInbox, pendingRequests, pruneAnswers } from './inbox.js';
 import { collectSecrets, redact } from './redact.js';
-import { loadState, saveState } from './state-store.js';
+import { checkBinding, type Binding } from './binding.js';
+import { loadState, planFingerprint, saveState, type StoredState } from './state-store.js';
 import { describeLocation, explainRefusal, locate, type Location } from './view.js';
 
 export interface RunnerOptions {
@@ -95,28 +95,40 @@ export class Runner {
   private listeners = new Set<(snapshot: RunSnapshot) => void>();
   private progressByStep = new Map<string, Progress>();
   private stopped = false;
+  private closed = false;
   private started = false;
   /** The plan's settings when they differ from the stored run's (T0 moved…): sent as REPLAN on start. */
   private pendingReplan?: RunSettings;
   private authority?: Authority;
   private inboxTimer?: NodeJS.Timeout;
   private eventListeners = new Set<() => void>();
+  /** A write to the state folder failed (full disk…): nothing more is done or saved. */
+  private fault?: Error;
+  private faultListeners = new Set<(error: Error) => void>();
 
   private constructor(private readonly options: RunnerOptions) {
     const { stateDir, clock } = options;
-    mkdirSync(stateDir, { recursive: true, mode: 0o700 });
-    const locked = openLockedJournal(stateDir, options.command, () => clock.now());
+    let stored: StoredState | undefined;
+    let binding: Binding = {};
+    // State and journal must belong together (and to this plan) before a line is added to the journal.
+    const locked = openLockedJournal(stateDir, options.command, () => clock.now(), {
+      env: options.env ?? process.env,
+      check: (journal) => {
+        stored = loadState(stateDir);
+        binding = checkBinding(stateDir, stored, journal, options.plan);
+      },
+    });
     this.release = locked.release;
     try {
       this.journal = locked.journal;
+      for (const entry of locked.opened) options.onJournal?.(entry);
       if (options.mode === 'drive') {
         ensureInbox(stateDir);
         pruneAnswers(stateDir);
       }
-      const stored = loadState(stateDir);
       this.secrets = collectSecrets(options.plan, options.env ?? process.env);
       if (stored?.clockOffsetMs !== undefined) options.clockOffset?.set(stored.clockOffsetMs);
-      this.runId = stored?.runId ?? newRunId(clock.now());
+      this.runId = stored?.runId ?? binding.journalRunId ?? newRunId(clock.now());
       this.appliedSeq = stored?.appliedSeq ?? this.journal.lastSeq;
       const settings = settingsFromPlan(options.plan);
       const machine = buildMachine().provide({
@@ -129,7 +141,9 @@ export class Runner {
         ...(stored ? { snapshot: stored.machine as never } : {}),
         input: { runId: this.runId, ...settings },
       });
-      if (!stored) this.note('run.created', { runId: this.runId, plan: options.plan.name, environment: options.plan.environment });
+      if (!stored && !binding.journalRunId) {
+        this.note('run.created', { runId: this.runId, plan: options.plan.name, environment: options.plan.environment, planFingerprint: planFingerprint(options.plan) });
+      }
       this.actor.subscribe({
         next: (snapshot) => this.persist(snapshot),
         error: (error) => this.note('engine.error', { error: String(error) }),
@@ -209,7 +223,7 @@ export class Runner {
    * sent here (authority, then the machine), for the person who owns the request file, and answered.
    */
   applyInbox(): number {
-    if (this.stopped) return 0;
+    if (this.stopped || this.fault) return 0;
     let applied = 0;
     for (const pending of pendingRequests(this.options.stateDir)) {
       // Journaled but not answered: the driver stopped in between. Answer, never apply twice.
@@ -254,6 +268,7 @@ export class Runner {
    * line is fsync'd first: if the process dies right after, the next start applies it from there.
    */
   send(event: RunEvent, actor: Sender): void {
+    if (this.fault) throw this.fault;
     // The name on the record is the one the system recognised, whatever the caller put in `by`.
     if ('by' in event) event = { ...event, by: actor.identity.name };
     const verdict = authorize((this.authority ??= authorityOf(this.options.plan)), actor.identity, event, actor.phrase !== undefined ? { phrase: actor.phrase } : {});
@@ -297,7 +312,17 @@ export class Runner {
       };
       // Start (and replay journaled events) before judging where the run stands.
       if (!this.started) this.start();
-      const unsubscribe = this.subscribe(check);
+      const onFault = (error: Error) => {
+        unsubscribe();
+        reject(error);
+      };
+      const unsubscribe = () => {
+        stopListening();
+        this.faultListeners.delete(onFault);
+      };
+      const stopListening = this.subscribe(check);
+      this.faultListeners.add(onFault);
+      if (this.fault) onFault(this.fault);
       queueMicrotask(() => check(this.snapshot()));
     });
   }
@@ -319,34 +344,70 @@ export class Runner {
 
   /** Stop the actor and release the lock. The state on disk already holds everything. */
   close(): void {
-    if (this.stopped) return;
+    if (this.closed) return;
+    this.closed = true;
     this.stopBefore = '*';
     clearInterval(this.inboxTimer);
     // A request handed in since the last look is answered now rather than left for the next runner:
     // the timer's short `cutover run` may hold the lock just when someone signs.
     try {
-      if (this.started) this.applyInbox();
+      if (this.started && !this.stopped && !this.fault) this.applyInbox();
     } catch {
       // Left in the inbox: the next runner applies it. Closing must still release the lock.
     }
-    this.stopped = true;
-    this.actor.stop();
+    if (!this.stopped) {
+      this.stopped = true;
+      this.actor.stop();
+    }
     this.release();
   }
 
   private note(type: string, fields: Record<string, unknown>): JournalEntry {
-    const entry = this.journal.append(this.options.clock.now(), type, redact(fields, this.secrets) as Record<string, unknown>);
+    if (this.fault) throw this.fault;
+    let entry: JournalEntry;
+    try {
+      entry = this.journal.append(this.options.clock.now(), type, redact(fields, this.secrets) as Record<string, unknown>);
+    } catch (error) {
+      this.stopOnFault(error as Error);
+      throw error;
+    }
     this.options.onJournal?.(entry);
     return entry;
   }
 
-  private persist(snapshot: RunSnapshot): void {
-    saveState(this.options.stateDir, {
-      runId: this.runId,
-      machine: this.actor.getPersistedSnapshot(),
-      appliedSeq: this.appliedSeq,
-      ...(this.options.clockOffset ? { clockOffsetMs: this.options.clockOffset.get() } : {}),
+  /**
+   * A write to the state folder failed. The journal and the state on disk are whole (a failed write
+   * is taken back), so stop here: nothing further runs or is saved, and `drive` rejects with the
+   * error (a full disk or permission problem is an ExitError naming the folder).
+   */
+  private stopOnFault(error: Error): void {
+    if (this.fault) return;
+    this.fault = error;
+    this.stopBefore = '*';
+    for (const listener of this.faultListeners) listener(error);
+    // Not inside XState's notification: stop once the current transition is done.
+    queueMicrotask(() => {
+      if (this.stopped) return;
+      this.stopped = true;
+      this.actor.stop();
     });
+  }
+
+  private persist(snapshot: RunSnapshot): void {
+    if (this.fault) return;
+    try {
+      saveState(this.options.stateDir, {
+        runId: this.runId,
+        machine: this.actor.getPersistedSnapshot(),
+        appliedSeq: this.appliedSeq,
+        planFingerprint: planFingerprint(this.options.plan),
+        journal: { seq: this.journal.lastSeq, hash: this.journal.headHash },
+        ...(this.options.clockOffset ? { clockOffsetMs: this.options.clockOffset.get() } : {}),
+      });
+    } catch (error) {
+      this.stopOnFault(error as Error);
+      return;
+    }
     for (const listener of this.listeners) listener(snapshot);
   }
 
@@ -362,6 +423,7 @@ export class Runner {
     // step has any effect.
     await new Promise((resolve) => setImmediate(resolve));
     if (signal.aborted) throw signal.reason;
+    if (this.fault) return new Promise(() => {});
     const { clock } = this.options;
     const { stepId } = input;
     const held = this.options.mode === 'command' || this.stopBefore === '*' || this.stopBefore === stepId;

@@ -10,6 +10,7 @@ import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { openClient, quoteIdent } from '../adapters/postgres.js';
 import { ExitError, EXIT } from '../engine/errors.js';
+import { pidAlive } from '../engine/lock.js';
 
 /**
  * Real PostgreSQL servers for rehearsals, tests and benchmarks, from the binaries that npm's
@@ -263,12 +264,12 @@ function sweepLeftovers(parent: string): void {
   }
   for (const name of names) {
     const match = new RegExp(`^${WORK_PREFIX}(\\d+)-[0-9a-f]{8}$`).exec(name);
-    if (!match || alive(Number(match[1]))) continue;
+    if (!match || pidAlive(Number(match[1]))) continue;
     const root = join(parent, name);
     for (const entry of safeList(root)) {
       const postmaster = safeRead(join(root, entry, 'postmaster.pid'));
       const pid = Number(postmaster?.split('\n')[0]);
-      if (pid > 0 && alive(pid)) {
+      if (pid > 0 && pidAlive(pid)) {
         try {
           process.kill(pid, 'SIGQUIT');
         } catch {
@@ -277,15 +278,6 @@ function sweepLeftovers(parent: string): void {
       }
     }
     rmSync(root, { recursive: true, force: true });
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

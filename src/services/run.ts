@@ -1,4 +1,5 @@
 import { findStep } from '../../machines/runbook.js';
+import type { Clock } from '../engine/clock.js';
 import { EXIT, ExitError } from '../engine/errors.js';
 import type { Blocked } from '../engine/runner.js';
 import { describeLocation } from '../engine/view.js';
@@ -8,6 +9,8 @@ import { openRunner, type Session } from './session.js';
 
 export interface RunOptions {
   nonInteractive?: boolean;
+  /** Sleep through time gates (with any clock) instead of exiting 3 at them: for timers and rehearsals. */
+  wait?: boolean;
   until?: string;
   dryRun?: boolean;
 }
@@ -30,6 +33,13 @@ export function exitCodeFor(blocked: Blocked): number {
 /** `--until STEP` must name a step of the runbook. */
 export function checkUntil(until: string | undefined): void {
   if (until && !findStep(until)) throw new ExitError(`--until ${until}: there is no such step. See the step ids with: cutover plan`, EXIT.usage);
+}
+
+/** `--wait` sleeps until each time gate opens: a manual clock never gets there. */
+export function checkWait(wait: boolean | undefined, clock: Pick<Clock, 'kind'>): void {
+  if (wait && clock.kind === 'manual') {
+    throw new ExitError('--wait sleeps until each time gate opens, but CUTOVER_CLOCK=manual stands still: it would wait for ever. Use CUTOVER_CLOCK=compressed:SPEED (or the real clock).', EXIT.usage);
+  }
 }
 
 /**

@@ -1,4 +1,4 @@
-import { peekRun } from '../engine/peek.js';
+import { describeRunner, peekRun, type RunnerStatus } from '../engine/peek.js';
 import { buildView, type RunView, type StepView } from '../engine/view.js';
 import type { Session } from './session.js';
 
@@ -15,8 +15,13 @@ export const MARKS: Record<StepView['status'], string> = {
   attention: '!',
 };
 
-/** `cutover status`: where the run stands, read without the lock. */
-export function runStatus(session: Pick<Session, 'stateDir' | 'plan' | 'clock'>): RunView {
-  const { snapshot } = peekRun(session.stateDir, session.plan);
-  return buildView(snapshot, session.clock.now());
+/**
+ * `cutover status`: where the run stands, read without the lock (the journal replayed over the
+ * stored state), and who drives it now.
+ */
+export function runStatus(session: Pick<Session, 'stateDir' | 'plan' | 'clock'>): { view: RunView; runner?: RunnerStatus } {
+  const { snapshot, started } = peekRun(session.stateDir, session.plan);
+  const view = buildView(snapshot, session.clock.now());
+  const runner = started ? describeRunner(session.stateDir, snapshot.status === 'done') : undefined;
+  return { view, ...(runner ? { runner } : {}) };
 }

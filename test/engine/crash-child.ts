@@ -5,10 +5,12 @@
  *   crash-child.ts DIR drive            run until a sign-off/confirm (exit 3) or the end (exit 0)
  *   crash-child.ts DIR signoff STEP BY  record a sign-off, print SIGNED, then wait to be killed
  *   crash-child.ts DIR confirm STEP BY PHRASE
+ *   crash-child.ts DIR retry STEP | skip STEP BY REASON
  *
  * HANG_AT=STEP makes that action hang forever after its "start" line (to be killed mid-action).
+ * PAUSE_AT=STEP makes it wait after its "start" line until the file DIR/go exists.
  */
-import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { allSteps } from '../../machines/runbook.js';
 import { t0Of } from '../../src/config/settings.js';
@@ -33,6 +35,11 @@ function effect(line: string) {
 /** Wait to be killed; the interval keeps the process alive (a bare pending promise would not). */
 const hang = () => new Promise<never>(() => setInterval(() => {}, 1_000));
 
+/** Wait until the parent creates `file` (it changes the world meanwhile, e.g. fills the disk). */
+async function waitForFile(file: string): Promise<void> {
+  while (!existsSync(file)) await new Promise((resolve) => setTimeout(resolve, 20));
+}
+
 const registry: StepRegistry = Object.fromEntries(
   allSteps().map((step) => [
     step.id,
@@ -41,6 +48,7 @@ const registry: StepRegistry = Object.fromEntries(
       run: async (ctx) => {
         effect(`start ${ctx.stepId} ${ctx.attempt}`);
         if (process.env.HANG_AT === ctx.stepId) await hang();
+        if (process.env.PAUSE_AT === ctx.stepId) await waitForFile(join(dir, 'go'));
         effect(`end ${ctx.stepId} ${ctx.attempt}`);
         return { summary: 'ok', output: ctx.stepId === 'review.decision' ? { verdict: 'continue' } : {} };
       },
@@ -74,8 +82,11 @@ async function main(): Promise<number> {
   runner.start();
   const [stepId, by, phrase] = rest as [string, string, string?];
   // The child plays the approver it is told to (as the rehearsal does).
-  if (mode === 'signoff') runner.send({ type: 'SIGNOFF', stepId, by, at: clock.now() }, { identity: rehearsalIdentity(by) });
-  else runner.send({ type: 'CONFIRM', stepId, by, phrase: phrase!, at: clock.now() }, { identity: rehearsalIdentity(by) });
+  const sender = { identity: rehearsalIdentity(by) };
+  if (mode === 'signoff') runner.send({ type: 'SIGNOFF', stepId, by, at: clock.now() }, sender);
+  else if (mode === 'retry') runner.send({ type: 'RETRY', stepId, at: clock.now() }, sender);
+  else if (mode === 'skip') runner.send({ type: 'SKIP', stepId, by, reason: phrase ?? 'checked by hand', at: clock.now() }, sender);
+  else runner.send({ type: 'CONFIRM', stepId, by, phrase: phrase!, at: clock.now() }, sender);
   process.stdout.write('SIGNED\n');
   if (process.env.HANG_AFTER_SIGNOFF) await hang();
   runner.close();

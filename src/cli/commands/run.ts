@@ -1,6 +1,6 @@
 import { EXIT } from '../../engine/errors.js';
 import { previewNext } from '../../services/preview.js';
-import { checkUntil, runLines, type RunOptions } from '../../services/run.js';
+import { checkUntil, checkWait, runLines, type RunOptions } from '../../services/run.js';
 import { openSession } from '../../services/session.js';
 import type { GlobalOptions, Io } from '../io.js';
 
@@ -14,9 +14,10 @@ export async function run(globals: GlobalOptions, options: RunOptions, io: Io): 
     return EXIT.ok;
   }
   checkUntil(options.until);
+  checkWait(options.wait, session.clock);
   if (io.interactive && !options.nonInteractive) {
     const { runInteractive } = await import('../../ui/run-interactive.js');
     return runInteractive(session, options, io);
   }
-  return runLines(session, options, io, { waitGates: false });
+  return runLines(session, options, io, { waitGates: Boolean(options.wait) });
 }

@@ -25,7 +25,7 @@ export function renderStatus(view: RunView, zone: string): string {
 
 export async function status(globals: GlobalOptions, options: { json?: boolean }, io: Io): Promise<number> {
   const session = await openSession(globals, io);
-  const view = runStatus(session);
-  io.out(options.json ? JSON.stringify(view, null, 2) : renderStatus(view, session.plan.t0.zone));
+  const { view, runner } = runStatus(session);
+  io.out(options.json ? JSON.stringify({ ...view, ...(runner ? { runner } : {}) }, null, 2) : [renderStatus(view, session.plan.t0.zone), ...(runner ? ['', runner.text] : [])].join('\n'));
   return EXIT.ok;
 }

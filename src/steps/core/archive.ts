@@ -1,12 +1,9 @@
-import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
 import { chmod, open, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
 import type { StepAction, StepContext } from '../types.js';
-
-const run = promisify(execFile);
+import { writeTarGz } from './tar.js';
 
 async function sha256(path: string): Promise<string> {
   const hash = createHash('sha256');
@@ -50,11 +47,11 @@ export const archiveExports: StepAction = {
     await writeOwnerOnly(join(folder, 'SHA256SUMS'), `${sums.join('\n')}\n`);
     const partial = `${archive}.part`;
     await rm(partial, { force: true });
-    // The tarball holds user data: it exists owner-only before tar writes a byte into it (tar keeps the
-    // mode of the file it truncates), whatever the umask and the mode of an existing exports folder.
+    // The tarball holds user data: it exists owner-only before a byte is written into it, whatever the
+    // umask and the mode of an existing exports folder.
     await writeOwnerOnly(partial, '');
-    // Debian's (and every server's) tar: no dependency for a one-off tarball.
-    await run('tar', ['-czf', partial, '-C', exportsRoot, ctx.runId], { signal: ctx.signal });
+    // In-process, not a `tar` child: a child would outlive a killed runner and keep writing.
+    await writeTarGz(exportsRoot, ctx.runId, partial, ctx.signal);
     await chmod(partial, 0o600);
     const digest = await sha256(partial);
     await rename(partial, archive);

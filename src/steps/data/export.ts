@@ -1,10 +1,12 @@
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { chmod, rename, stat } from 'node:fs/promises';
+import { chmod, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { syncDir } from '../../adapters/atomic-write.js';
+import { ExitError, EXIT } from '../../engine/errors.js';
+import { storageFault } from '../../engine/storage.js';
 import type pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
 import { SESSION_SETTINGS, quoteLiteral, type Database } from '../../adapters/postgres.js';
@@ -246,6 +248,7 @@ async function exportOneTable(
 ): Promise<TableEntry> {
   const file = exportFileName(table.id);
   const part = join(dir, `${file}.part`);
+  let copying = false;
   await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
   try {
     await client.query(`SET TRANSACTION SNAPSHOT ${quoteLiteral(snapshotId)}`);
@@ -271,8 +274,10 @@ async function exportOneTable(
         ? `COPY (SELECT ${columns} FROM ${table.quoted}) TO STDOUT`
         : `COPY ${table.quoted} (${columns}) TO STDOUT`;
     const meter = new CopyMeter(onRows);
+    copying = true;
     const source = client.query(copyTo(sql));
     await pipeline(source, meter, createWriteStream(part, { mode: 0o600, flush: true }), { signal });
+    copying = false;
     await client.query('COMMIT');
     if (source.rowCount !== meter.lines) {
       throw new Error(`Export of ${table.id} is inconsistent: COPY reported ${source.rowCount} rows but the file has ${meter.lines} lines.`);
@@ -294,7 +299,20 @@ async function exportOneTable(
       snapshotLsn,
     };
   } catch (error) {
-    await client.query('ROLLBACK').catch(() => {});
+    if (copying) {
+      // The connection is still in COPY OUT: a ROLLBACK sent now would wait behind a COPY nobody
+      // reads any more, for ever. Drop the connection instead (pg destroys the socket of a client
+      // with a query in flight); the server ends the COPY and its transaction with it.
+      await client.end().catch(() => {});
+    } else {
+      await client.query('ROLLBACK').catch(() => {});
+    }
+    const fault = storageFault(error, part, 0, `the export of ${table.id}`);
+    if (fault) {
+      // A half-written part file of a full disk only keeps it full; the table starts over anyway.
+      await rm(part, { force: true }).catch(() => {});
+      throw exportFolderFault(fault, dir, table);
+    }
     if (isRowSecurityError(error)) {
       throw new Error(
         `Cannot export ${table.id}: row-level security would hide rows from the connected role. ` +
@@ -303,6 +321,18 @@ async function exportOneTable(
     }
     throw error;
   }
+}
+
+/** A full or read-only export folder: what to do, instead of an errno (not retried: it will not pass by itself). */
+function exportFolderFault(fault: Error, dir: string, table: TableInfo): Error {
+  const full = /is full/.test(fault.message);
+  return new ExitError(
+    full
+      ? `The export folder ${dir} ran out of space while exporting ${table.id} (about ${table.estimatedRows.toLocaleString('en-US')} rows). ` +
+          'Free space there (or point exportsDir at a larger disk), then run `cutover run` again: finished tables are kept, this one starts over.'
+      : `${fault.message.replace(/ in \S+: /, ` in the export folder ${dir}: `)} Then run \`cutover run\` again: finished tables are kept.`,
+    EXIT.attention,
+  );
 }
 
 function isRowSecurityError(error: unknown): boolean {
