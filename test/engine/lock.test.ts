@@ -98,13 +98,24 @@ describe('the driver lock', () => {
     expect(refusal?.message).toContain('ben@ops-2.example.net (pid 4242)');
     expect(refusal?.message).toContain('cutover unlock --reason TEXT');
 
-    const missingReason = await cli(['--config', planFile, 'unlock', '--by', 'Ana Ruiz']);
+    const missingReason = await cli(['--config', planFile, 'unlock', '--by', 'Ana Ruiz'], {}, 'ana');
     expect(missingReason.code).toBe(2);
-    const result = await cli(['--config', planFile, 'unlock', '--by', 'Ana Ruiz', '--reason', 'ops-2 was decommissioned mid-run'], { HOME: process.env.HOME });
+    // Who releases it is the OS account running the command (issue 12): a --by naming someone else is refused.
+    const notHer = await cli(['--config', planFile, 'unlock', '--by', 'Ana Ruiz', '--reason', 'x'], { HOME: process.env.HOME }, 'ben');
+    expect(notHer.code).toBe(2);
+    expect(notHer.stderr).toContain('--by "Ana Ruiz" is not who runs this command');
+    expect(readLock(state)?.host).toBe('ops-2.example.net');
+    const result = await cli(['--config', planFile, 'unlock', '--by', 'Ana Ruiz', '--reason', 'ops-2 was decommissioned mid-run'], { HOME: process.env.HOME }, 'ana');
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toContain('Released the lock of ben@ops-2.example.net (pid 4242');
     expect(readLock(state)).toBeUndefined();
-    expect(Journal.open(state).entries.at(-1)).toMatchObject({ type: 'lock.released', by: 'Ana Ruiz', reason: 'ops-2 was decommissioned mid-run', holder: 'ben@ops-2.example.net pid 4242' });
+    expect(Journal.open(state).entries.at(-1)).toMatchObject({
+      type: 'lock.released',
+      by: 'Ana Ruiz',
+      identity: { name: 'Ana Ruiz', account: 'ana', via: 'os-account' },
+      reason: 'ops-2 was decommissioned mid-run',
+      holder: 'ben@ops-2.example.net pid 4242',
+    });
     const lock = acquireLock(state, 'cutover run');
     expect(lock.tookOverFrom).toBeUndefined();
     lock.release();
