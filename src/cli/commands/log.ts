@@ -19,7 +19,7 @@ export async function log(globals: GlobalOptions, flags: LogFlags, io: Io): Prom
   process.once('SIGTERM', stop);
   try {
     await showLog(
-      { stateDir: stateDirOf(globals, file), zone: plan.t0.zone, ...(flags.step ? { stepId: flags.step } : {}), json: Boolean(flags.json), follow: Boolean(flags.follow), signal: controller.signal },
+      { stateDir: stateDirOf(globals, file), zone: plan.t0.zone, ...(flags.step ? { stepId: flags.step } : {}), json: Boolean(flags.json), follow: Boolean(flags.follow), signal: controller.signal, warn: (text) => io.err(text) },
       (line) => io.out(line),
     );
     return EXIT.ok;
