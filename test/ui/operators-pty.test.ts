@@ -72,7 +72,8 @@ const quote = (value: string) => `'${value.replaceAll("'", `'\\''`)}'`;
 
 /** A command in a new 80×24 tmux window, as `account`, leaving its exit code on screen. */
 function terminal(name: string, account: string, args: string[], env: Record<string, string> = {}): Terminal {
-  const vars = Object.entries({ HOME: work, ...env }).map(([key, value]) => `${key}=${quote(value)}`);
+  // Every account names the operators' group of the shared state folder (docs/operations.md, issue 13).
+  const vars = Object.entries({ HOME: work, CUTOVER_STATE_GROUP: GROUP, ...env }).map(([key, value]) => `${key}=${quote(value)}`);
   const command = [process.execPath, cli, ...args].map(quote).join(' ');
   const as = account === userInfo().username ? '' : `runuser -u ${account} -- `;
   tmux('new-session', '-d', '-s', name, '-x', '80', '-y', '24', `${as}env ${vars.join(' ')} ${command}; echo "exited with $?"; sleep 600`);
