@@ -175,9 +175,17 @@ describe('the run identity binds state and journal', () => {
     const stateOne = await runToFirstSignoff(one);
     const stateTwo = await runToFirstSignoff(two);
     writeFileSync(journalPath(stateOne), readFileSync(journalPath(stateTwo)));
+    // A dead runner's lock on top: taking it over must not add a line to the journal that is refused.
+    const top = Math.max(0, ...readdirSync(stateOne).map((name) => /^lock\.(\d+)$/.exec(name)?.[1]).filter(Boolean).map(Number));
+    const { spawnSync } = await import('node:child_process');
+    const { hostname, userInfo } = await import('node:os');
+    const dead = spawnSync(process.execPath, ['-e', '']).pid!;
+    writeFileSync(join(stateOne, `lock.${top + 1}`), JSON.stringify({ pid: dead, host: hostname(), user: userInfo().username, command: 'cutover run', since: new Date().toISOString() }), { mode: 0o600 });
+    const before = readFileSync(journalPath(stateOne), 'utf8');
     const result = await runChild(one, ['drive']);
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(/is the record of run \S+, but the state file is run/);
+    expect(readFileSync(journalPath(stateOne), 'utf8')).toBe(before);
   }, 120_000);
 
   it('a state file edited by hand with its checksum recomputed is refused (its seal is keyed outside the folder)', async () => {
