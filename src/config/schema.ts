@@ -256,6 +256,25 @@ export const planSchema = z
       .default({ hypercare: '15m', stabilize: '2h', reconcile: '6h', daily: '1d' }),
     /** Where exports are written, relative to the plan file. */
     exportsDir: z.string().default('exports'),
+    /**
+     * How the data reaches the target. `copy`: freeze, export, load and verify inside the window (the
+     * write freeze grows with the data). `replicate`: from `prep.replicate` on, a publication, a logical
+     * slot and a parallel initial copy keep the target current through native logical replication;
+     * the window only drains it to the freeze's WAL position (a write freeze of seconds). Needs
+     * `wal_level = logical`, a free replication slot and a direct (not pooler) source connection.
+     */
+    strategy: z.enum(['copy', 'replicate']).default('copy'),
+    /** Settings of the `replicate` strategy (ignored by `copy`). */
+    replicate: z
+      .strictObject({
+        /** Connections copying at the same time during the initial copy (tables and key ranges). */
+        workers: z.number().int().min(1).max(32).default(4),
+        /** A table with more rows than this (estimated) is copied in key ranges of about this many rows. */
+        chunkRows: z.number().int().min(1000).default(250_000),
+        /** How long the window waits for the target to apply everything up to the freeze. */
+        drainTimeout: durationText.default('5m'),
+      })
+      .default({ workers: 4, chunkRows: 250_000, drainTimeout: '5m' }),
   });
 
 /** A plan as written by the user (defaults optional). */
