@@ -81,6 +81,7 @@ export function buildProgram(io: Io, exit: (code: number) => void): Command {
     .option('--interactive', 'sign off by hand in the terminal UI')
     .option('--keep <dir>', 'keep the servers\' data, state, exports and outbox in DIR')
     .option('--report <file>', 'where to write the report', 'rehearsal-report.md')
+    .option('--strategy <name>', 'copy (export and load in the window) or replicate (logical replication, a freeze of seconds)', 'copy')
     .action(action(async (flags: RehearseFlags) => (await import('./commands/rehearse.js')).rehearse(flags, io)));
   program.addOption(new Option('--no-color', 'no colours (NO_COLOR is honoured too)'));
   // --no-color is NO_COLOR for everything below (the UI and ink read the environment).

@@ -18,6 +18,10 @@ export interface LiveWrites {
   firstRefusedAt?: number;
   /** ms since the epoch of the first write the new system accepted after a refusal. */
   firstAcceptedNewAt?: number;
+  /** ms since the epoch of the last write the old system accepted. */
+  lastAcceptedOldAt?: number;
+  /** The longest a single write attempt took (a writer blocked on a lock shows here), and when it started. */
+  longestAttempt: { ms: number; at: number };
   /** The write freeze in ms, once both ends are known. */
   freezeMs(): number | undefined;
   stop(): Promise<void>;
@@ -40,6 +44,7 @@ export function startLiveWrites(options: LiveWritesOptions): LiveWrites {
   const state: LiveWrites = {
     acknowledged: { old: [], new: [] },
     refused: 0,
+    longestAttempt: { ms: 0, at: 0 },
     freezeMs: () => (state.firstRefusedAt !== undefined && state.firstAcceptedNewAt !== undefined ? state.firstAcceptedNewAt - state.firstRefusedAt : undefined),
     stop: async () => {
       stopped = true;
@@ -69,6 +74,7 @@ export function startLiveWrites(options: LiveWritesOptions): LiveWrites {
     while (!stopped) {
       const route = options.route();
       if (route === 'new' && state.acknowledged.new.length >= (options.newWrites ?? 20)) break;
+      const attemptAt = Date.now();
       try {
         const client = await connect(route);
         const sensor = sensors[n++ % sensors.length]!;
@@ -78,6 +84,7 @@ export function startLiveWrites(options: LiveWritesOptions): LiveWrites {
           [sensor],
         );
         state.acknowledged[route].push(rows[0]!.id);
+        if (route === 'old') state.lastAcceptedOldAt = Date.now();
         if (route === 'new' && state.firstRefusedAt !== undefined && state.firstAcceptedNewAt === undefined) state.firstAcceptedNewAt = Date.now();
       } catch (error) {
         const code = (error as { code?: string }).code;
@@ -88,6 +95,8 @@ export function startLiveWrites(options: LiveWritesOptions): LiveWrites {
         // A terminated session (the freeze ends the app's sessions) or a failed connect: start again.
         if (code === undefined || code === '57P01') drop(route);
       }
+      const took = Date.now() - attemptAt;
+      if (took > state.longestAttempt.ms) state.longestAttempt = { ms: took, at: attemptAt };
       await new Promise((resolve) => setTimeout(resolve, options.intervalMs ?? 20));
     }
   })();

@@ -8,6 +8,8 @@ import type { Blocked } from '../engine/runner.js';
 import { buildView } from '../engine/view.js';
 import type { GeneratedCounts } from './freshtrack.js';
 import type { WorldEvents } from './rehearse.js';
+import { replicateSection } from './replicate-report.js';
+import { parseDuration } from '../../machines/schedule.js';
 
 export interface RehearsalFacts {
   session: Session;
@@ -85,6 +87,8 @@ export async function writeRehearsalReport(path: string, facts: RehearsalFacts):
   if (frozeAt !== undefined && backAt !== undefined) {
     lines.push(`- Measured: ${((backAt - frozeAt) / 1000).toFixed(1)} s from \`freeze.enable\` to ${steps.get('validate.complete-notice')?.finishedAt ? '`validate.complete-notice`' : '`dns.switch`'} with automatic sign-offs (a real window adds the people's time)`);
   }
+
+  lines.push(...replicateSection(facts.world, output, (id) => steps.get(id)?.summary ?? steps.get(id)?.error, parseDuration(session.plan.freeze.quietWindow)));
 
   lines.push('', '## After the switch', '');
   lines.push(`- The new system ingested ${facts.world.ingested().toLocaleString('en-US')} readings after the switch (stand-in traffic every 5 minutes per sensor, and the webhook test).`);
