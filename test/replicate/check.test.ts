@@ -65,6 +65,20 @@ describe('check with strategy replicate', () => {
     expect(check.message).toMatch(/wal_level = logical/);
   });
 
+  it('names a slot a killed run left behind, with the WAL it holds', async () => {
+    const url = await logical.createDatabase('orphan');
+    await exec(url, SCHEMA);
+    await exec(url, 'ALTER TABLE public.events REPLICA IDENTITY FULL');
+    await exec(url, `SELECT pg_create_logical_replication_slot('cutover_20261130_0900_dead', 'pgoutput')`);
+    try {
+      const check = await replicationCheck(url);
+      expect(check.message).toMatch(/Slot cutover_20261130_0900_dead is not streaming and holds \d+ (bytes|kB) of WAL/);
+      expect(check.message).toMatch(/pg_drop_replication_slot\('cutover_20261130_0900_dead'\)/);
+    } finally {
+      await exec(url, `SELECT pg_drop_replication_slot('cutover_20261130_0900_dead')`);
+    }
+  });
+
   it('refuses a table without a primary key or declared replica identity, naming the fix', async () => {
     const url = await logical.createDatabase('nokey');
     await exec(url, SCHEMA);
