@@ -23,7 +23,10 @@ export function replicateSection(
   if (forecast?.verifyMs !== undefined) {
     // In this strategy the window holds the quiet window, the drain, and verify (both databases hashed live).
     const estimate = quietWindowMs + 2 * forecast.verifyMs + 1000;
-    lines.push(`- Forecast: ${(estimate / 1000).toFixed(1)} s (quiet window ${(quietWindowMs / 1000).toFixed(0)} s + verify of both sides, 2 × ${(forecast.verifyMs / 1000).toFixed(1)} s from \`final.export-dry-run\`, + 1 s for drain, sequences and detach)`);
+    lines.push(
+      `- Forecast: ${(estimate / 1000).toFixed(1)} s for a real window (quiet window ${(quietWindowMs / 1000).toFixed(0)} s + verify of both sides, 2 × ${(forecast.verifyMs / 1000).toFixed(1)} s from \`final.export-dry-run\`, + 1 s for drain, sequences and detach); ` +
+        `the rehearsal's clock compresses the quiet window to about 1 s of real time, so expect the measurement below to be ${((quietWindowMs - 1100) / 1000).toFixed(0)} s shorter`,
+    );
   }
   lines.push(
     measured === undefined

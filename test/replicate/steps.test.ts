@@ -7,6 +7,7 @@ import { freshTrackTables } from '../../src/config/example.js';
 import type { Plan } from '../../src/config/schema.js';
 import { prepareFreshTrackPair } from '../../src/rehearsal/freshtrack.js';
 import { createStepRegistry } from '../../src/steps/registry.js';
+import { loadedTables } from '../../src/steps/rollback/loaded-tables.js';
 import type { StepResult } from '../../src/steps/types.js';
 import { makeContext } from '../external/helpers/context.js';
 import { makePair, type Pair } from '../data/support.js';
@@ -84,6 +85,13 @@ describe('strategy replicate through the step registry', () => {
     const detach = await run('migrate.load', runId, 'replicate', outputs);
     expect(detach.summary).toMatch(/dropped subscription, slot, publication, marker table/);
     expect(await leftovers()).toEqual(nothing);
+    // The rollback's delta export finds every plan table as filled by this run.
+    const tgt = await pair.target.connect();
+    try {
+      expect([...(await loadedTables(tgt, runId))].sort()).toEqual(freshTrackTables!.map((t) => t.name).sort());
+    } finally {
+      await tgt.end();
+    }
     const verify = await run('migrate.verify', runId, 'replicate', outputs);
     expect(verify.summary).toMatch(/Source and target identical/);
     const close = await run('close.restore-ttl', runId, 'replicate', outputs);

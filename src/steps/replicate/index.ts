@@ -6,7 +6,7 @@ import type { StepAction, StepContext, StepResult } from '../types.js';
 import { replicationNames } from './names.js';
 import { dropReplication, type Dropped } from './objects.js';
 import { forgetHolder, prepareReplication } from './prepare.js';
-import { copySequences, drainToFreeze } from './window.js';
+import { copySequences, drainToFreeze, recordReplicatedTables } from './window.js';
 
 /**
  * The `replicate` strategy's step actions. prep.replicate is its own step; in the window it takes
@@ -115,7 +115,11 @@ const noExportStep: StepAction = {
 /** migrate.load in replicate mode: sequences across, then the replication taken down. */
 const detachStep: StepAction = {
   async run(ctx) {
+    const point = ctx.outputs['freeze.snapshot'] as CutoverPoint | undefined;
+    if (!point?.lsn) throw Object.assign(new Error('freeze.snapshot has not recorded the cutover point yet.'), { retryable: false });
     const sequences = await copySequences({ source: source(ctx), target: target(ctx), tables: tableNames(ctx) });
+    // As migrate.load does in copy mode: the rollback's delta export looks for the tables a run filled.
+    await recordReplicatedTables({ target: target(ctx), runId: ctx.runId, counts: point.counts, lsn: point.lsn });
     const dropped = await dropAll(ctx);
     return {
       summary:
@@ -128,6 +132,7 @@ const detachStep: StepAction = {
     [
       `Strategy replicate: for every sequence a plan table owns, on the target:`,
       `  SELECT setval(<sequence>, greatest(<source last_value>, max(<column>)));`,
+      `  INSERT INTO cutover_meta.loaded (run_id, table_name, rows, sha256) ... ('replicated up to <freeze LSN>'), per plan table;`,
       `then DROP SUBSCRIPTION on the target (${ctx.plan.target.urlEnv}), and on the source pg_drop_replication_slot, DROP PUBLICATION,`,
       `DROP TABLE cutover_meta.replication_marker.`,
     ].join('\n'),

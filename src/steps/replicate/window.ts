@@ -3,7 +3,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type pg from 'pg';
 import { quoteIdent, withConnection, type Database } from '../../adapters/postgres.js';
 import { readTables } from '../data/catalog.js';
-import { MARKER_TABLE, type ReplicationNames } from './names.js';
+import { MARKER_TABLE, META_SCHEMA, type ReplicationNames } from './names.js';
 import { slotInfo, subscriptionExists } from './objects.js';
 
 /**
@@ -146,4 +146,28 @@ export async function replicationLag(source: pg.Client, slot: string): Promise<{
     [slot],
   );
   return rows[0] ? { lagBytes: Number(rows[0].lag), retainedBytes: Number(rows[0].retained) } : undefined;
+}
+
+/**
+ * Record the plan tables as filled by this run in the target's `cutover_meta.loaded` (what migrate.load
+ * writes in copy mode): the rollback's delta export compares only tables a run loaded, so without it a
+ * rollback after a replicate cutover would skip every table and leave the post-switch writes behind.
+ */
+export async function recordReplicatedTables(options: { target: Database; runId: string; counts: Readonly<Record<string, number>>; lsn: string }): Promise<number> {
+  return withConnection(options.target, async (target) => {
+    await target.query(`CREATE SCHEMA IF NOT EXISTS ${META_SCHEMA}`);
+    await target.query(
+      `CREATE TABLE IF NOT EXISTS ${META_SCHEMA}.loaded (
+         run_id text NOT NULL, table_name text NOT NULL, rows bigint NOT NULL, sha256 text NOT NULL,
+         loaded_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (run_id, table_name))`,
+    );
+    const tables = Object.keys(options.counts);
+    await target.query(
+      `INSERT INTO ${META_SCHEMA}.loaded (run_id, table_name, rows, sha256)
+       SELECT $1, t, r, $4 FROM unnest($2::text[], $3::bigint[]) AS x(t, r)
+       ON CONFLICT (run_id, table_name) DO UPDATE SET rows = EXCLUDED.rows, sha256 = EXCLUDED.sha256, loaded_at = now()`,
+      [options.runId, tables, tables.map((t) => options.counts[t]), `replicated up to ${options.lsn}`],
+    );
+    return tables.length;
+  });
 }
