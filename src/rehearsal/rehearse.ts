@@ -208,8 +208,10 @@ export async function rehearse(options: RehearseOptions, io: Io): Promise<Rehear
     resources.standIns.push(oldApp, newApp, authAdmin);
     say(`Stand-ins: old app ${oldApp.url}, new app ${newApp.url}, Supabase auth ${authAdmin.url}`);
     const traffic: Traffic = startTraffic(targetUrl);
+    let replicateWorld: ReplicateWorld | undefined;
     resources.standIns.push({ url: '', close: () => traffic.close() });
-    const world: WorldEvents = { ingested: () => traffic.ingested() + newApp.ingested(), drift: [] };
+    // With strategy replicate the sensors' own writes after the switch count too (replicateWorld, below).
+    const world: WorldEvents = { ingested: () => traffic.ingested() + newApp.ingested() + (replicateWorld?.writes.acknowledged.new.length ?? 0), drift: [] };
 
     const env = {
       ...process.env,
@@ -229,7 +231,6 @@ export async function rehearse(options: RehearseOptions, io: Io): Promise<Rehear
     const plan = parsePlan(planInput, planFile);
     writeInitialZone(workspace, plan);
 
-    let replicateWorld: ReplicateWorld | undefined;
     if (strategy === 'replicate') {
       // The sensors keep reporting from now on, through the copy, until the freeze refuses them and
       // the switch sends them to the new system.
