@@ -98,6 +98,23 @@ describe('strategy replicate through the step registry', () => {
     expect(close.summary).toMatch(/replication: nothing was left/);
   }, 120_000);
 
+  it('names DDL on the source since prep.replicate instead of waiting for a drain that cannot finish', async () => {
+    const runId = '20261130-0900-ddl0';
+    const prep = await run('prep.replicate', runId, 'replicate');
+    await pair.sql('source', `ALTER TABLE public.alert_instances ADD COLUMN escalated_by text`);
+    try {
+      const snapshot = await run('freeze.snapshot', runId, 'replicate');
+      const outputs = { 'prep.replicate': prep.output, 'freeze.snapshot': snapshot.output };
+      await expect(run('export.tables', runId, 'replicate', outputs)).rejects.toThrow(
+        /schema changed since prep\.replicate.*public\.alert_instances: now has escalated_by text\. Apply the same change to the target/,
+      );
+      await run('abort.restore-ttl', runId, 'replicate');
+      expect(await leftovers()).toEqual(nothing);
+    } finally {
+      await pair.sql('source', `ALTER TABLE public.alert_instances DROP COLUMN escalated_by`);
+    }
+  }, 120_000);
+
   it('abort drops the publication, the slot and the subscription', async () => {
     const runId = '20261130-0900-abrt';
     await run('prep.replicate', runId, 'replicate');

@@ -1,8 +1,9 @@
 import { parseDuration } from '../../../machines/schedule.js';
-import { planDatabase, readDatabaseUrl, type Database } from '../../adapters/postgres.js';
+import { planDatabase, readDatabaseUrl, withConnection, type Database } from '../../adapters/postgres.js';
 import { normalizeTableName } from '../data/catalog.js';
 import type { CutoverPoint } from '../data/manifest.js';
 import type { StepAction, StepContext, StepResult } from '../types.js';
+import { fingerprintChanges, readFingerprint, type SchemaFingerprint } from './fingerprint.js';
 import { replicationNames } from './names.js';
 import { dropReplication, type Dropped } from './objects.js';
 import { forgetHolder, prepareReplication } from './prepare.js';
@@ -59,6 +60,7 @@ export const prepReplicate: StepAction = {
         durationMs: copy?.durationMs ?? null,
         rowsPerSecond: copy?.rowsPerSecond ?? null,
         tables: copy?.tables ?? null,
+        fingerprint: result.fingerprint,
       },
     };
   },
@@ -83,6 +85,7 @@ const drainStep: StepAction = {
   async run(ctx) {
     const point = ctx.outputs['freeze.snapshot'] as CutoverPoint | undefined;
     if (!point?.lsn) throw Object.assign(new Error('freeze.snapshot has not recorded the cutover point yet.'), { retryable: false });
+    await refuseSchemaChanges(ctx);
     const result = await drainToFreeze({
       source: source(ctx),
       target: target(ctx),
@@ -104,6 +107,22 @@ const drainStep: StepAction = {
       `so every write before the freeze is then on the target.`,
     ].join('\n'),
 };
+
+/** DDL on the source since prep.replicate is not replicated: name it before waiting for a drain that cannot finish. */
+async function refuseSchemaChanges(ctx: StepContext): Promise<void> {
+  const recorded = (ctx.outputs['prep.replicate'] as { fingerprint?: SchemaFingerprint } | undefined)?.fingerprint;
+  if (!recorded) return;
+  const now = await withConnection(source(ctx), (client) => readFingerprint(client, tableNames(ctx)));
+  const changes = fingerprintChanges(recorded, now);
+  if (changes.length === 0) return;
+  throw Object.assign(
+    new Error(
+      `The source's schema changed since prep.replicate, and logical replication does not carry DDL: ${changes.join('; ')}. ` +
+        `Apply the same change to the target (its subscription then applies the waiting rows), then run cutover retry export.tables.`,
+    ),
+    { retryable: false },
+  );
+}
 
 const noExportStep: StepAction = {
   async run() {

@@ -8,6 +8,7 @@ import { holderInfoFile, liveHeldSnapshot, readHolderInfo, releaseHolder, startH
 import { PROGRESS_TABLE, replicationNames, type ReplicationNames } from './names.js';
 import { dropSlot, ensureMarkerTable, ensurePublication, ensureSubscription, slotInfo, subscriptionExists } from './objects.js';
 import { replicationReadiness } from './readiness.js';
+import { readFingerprint, type SchemaFingerprint } from './fingerprint.js';
 
 /**
  * prep.replicate: publication → slot with an exported snapshot → parallel initial copy from that
@@ -46,6 +47,8 @@ export interface PrepareResult {
   /** A slot of an earlier attempt whose snapshot was gone, dropped before starting over. */
   droppedStaleSlot: boolean;
   subscriptionCreated: boolean;
+  /** The plan tables' columns on the source now; the window compares them to catch DDL meanwhile. */
+  fingerprint: SchemaFingerprint;
 }
 
 export async function prepareReplication(options: PrepareOptions): Promise<PrepareResult> {
@@ -55,9 +58,10 @@ export async function prepareReplication(options: PrepareOptions): Promise<Prepa
   const source = await options.source.connect();
   const target = await options.target.connect();
   try {
+    const fingerprint = await readFingerprint(source, tableIds);
     if (await subscriptionExists(target, names.subscription)) {
       const info = await readHolderInfo(infoFile);
-      return { names, startLsn: info?.lsn ?? null, copy: null, resumed: 'streaming', droppedStaleSlot: false, subscriptionCreated: false };
+      return { names, startLsn: info?.lsn ?? null, copy: null, resumed: 'streaming', droppedStaleSlot: false, subscriptionCreated: false, fingerprint };
     }
     const readiness = await replicationReadiness(source, options.source.label, tableIds, options.tables);
     if (readiness.problems.length > 0) {
@@ -111,7 +115,7 @@ export async function prepareReplication(options: PrepareOptions): Promise<Prepa
     // The snapshot is no longer needed; the slot keeps the WAL from its consistent point on.
     await releaseHolder(source, names.slot);
     const subscriptionCreated = await ensureSubscription(target, names, options.sourceUrl);
-    return { names, startLsn: held.lsn ?? null, copy, resumed, droppedStaleSlot, subscriptionCreated };
+    return { names, startLsn: held.lsn ?? null, copy, resumed, droppedStaleSlot, subscriptionCreated, fingerprint };
   } finally {
     await Promise.all([source.end().catch(() => {}), target.end().catch(() => {})]);
   }
