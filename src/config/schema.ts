@@ -273,8 +273,12 @@ export const planSchema = z
         chunkRows: z.number().int().min(1000).default(250_000),
         /** How long the window waits for the target to apply everything up to the freeze. */
         drainTimeout: durationText.default('5m'),
+        /** `check` fails when the target is further behind than this (WAL bytes not yet confirmed). */
+        maxLagBytes: z.number().int().min(0).default(256 * 1024 * 1024),
+        /** `check` fails when the slot holds back more WAL than this on the source (its disk fills). */
+        maxRetainedBytes: z.number().int().min(0).default(8 * 1024 * 1024 * 1024),
       })
-      .default({ workers: 4, chunkRows: 250_000, drainTimeout: '5m' }),
+      .default({ workers: 4, chunkRows: 250_000, drainTimeout: '5m', maxLagBytes: 256 * 1024 * 1024, maxRetainedBytes: 8 * 1024 * 1024 * 1024 }),
   });
 
 /** A plan as written by the user (defaults optional). */

@@ -27,17 +27,18 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const plan = () =>
+const plan = (replicate: { maxRetainedBytes?: number } = {}) =>
   localPlan(dir, {
     strategy: 'replicate',
+    replicate: { workers: 4, chunkRows: 250_000, drainTimeout: '5m', maxLagBytes: 256 * 1024 * 1024, maxRetainedBytes: 8 * 1024 ** 3, ...replicate },
     tables: [
       { name: 'public.readings', key: ['id'] },
       { name: 'public.events', key: ['sensor', 'at'] },
     ],
   });
 
-async function replicationCheck(sourceUrl: string) {
-  const results = await reachSystems(plan(), dir, { SOURCE_DATABASE_URL: sourceUrl, TARGET_DATABASE_URL: sourceUrl });
+async function replicationCheck(sourceUrl: string, limits: { maxRetainedBytes?: number } = {}) {
+  const results = await reachSystems(plan(limits), dir, { SOURCE_DATABASE_URL: sourceUrl, TARGET_DATABASE_URL: sourceUrl });
   return results.find((r) => r.system === 'logical replication')!;
 }
 
@@ -74,6 +75,11 @@ describe('check with strategy replicate', () => {
       const check = await replicationCheck(url);
       expect(check.message).toMatch(/Slot cutover_20261130_0900_dead is not streaming and holds \d+ (bytes|kB) of WAL/);
       expect(check.message).toMatch(/pg_drop_replication_slot\('cutover_20261130_0900_dead'\)/);
+      expect(check.ok).toBe(true);
+      // Over the plan's threshold of WAL held back, check fails.
+      const strict = await replicationCheck(url, { maxRetainedBytes: 0 });
+      expect(strict.ok).toBe(false);
+      expect(strict.message).toMatch(/holding more WAL than plan\.replicate\.maxRetainedBytes \(0 bytes\)/);
     } finally {
       await exec(url, `SELECT pg_drop_replication_slot('cutover_20261130_0900_dead')`);
     }

@@ -79,6 +79,8 @@ describe('replicate: SIGKILL and resume', () => {
     const pair = await makePair(server(), 'killcopy');
     await prepareFreshTrackPair(pair.sourceUrl, pair.targetUrl, { readings: 300_000, seed: 7 });
     const runId = '20261130-0900-kcpy';
+    const indexes = async () => (await pair.sql<{ indexdef: string }>('target', `SELECT indexdef FROM pg_indexes WHERE schemaname = 'public' ORDER BY 1`)).map((r) => r.indexdef);
+    const indexesBefore = await indexes();
     await runAndKill(pair, ['prepare', runId], (report) => typeof report.done === 'number' && (report.done as number) > 100_000);
     const before = await pair.sql<{ table_name: string; chunk: number; copied_at: Date }>(
       'target',
@@ -93,6 +95,8 @@ describe('replicate: SIGKILL and resume', () => {
 
     const resumed = await prepareReplication({ source: pair.source, target: pair.target, sourceUrl: pair.sourceUrl, runId, stateDir, tables: TABLES, workers: 2, chunkRows: 25_000 });
     expect(resumed.resumed).toBe('copy');
+    // What the killed copy set aside was recorded before the drop, and is built again.
+    expect(await indexes()).toEqual(indexesBefore);
     expect(resumed.droppedStaleSlot).toBe(false);
     expect(resumed.copy!.tables.reduce((sum, t) => sum + t.chunksSkipped, 0)).toBe(before.length);
     // The ranges finished before the kill still carry their first copy's time: not copied again.

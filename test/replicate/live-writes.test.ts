@@ -39,6 +39,8 @@ afterAll(async () => {
 
 describe('replicate under live writes', () => {
   it('loses no acknowledged write and leaves nothing on the source', async () => {
+    const indexes = async () => (await pair.sql<{ indexdef: string }>('target', `SELECT indexdef FROM pg_indexes WHERE schemaname = 'public' ORDER BY 1`)).map((r) => r.indexdef);
+    const indexesBefore = await indexes();
     const generated = (await pair.sql<{ max: string }>('source', 'SELECT max(id)::text AS max FROM public.temperature_readings'))[0]!.max;
     const writes = startLiveWrites({ urls: { old: pair.sourceUrl, new: pair.targetUrl }, route: () => 'old', role: 'service_role', intervalMs: 5 });
     try {
@@ -53,6 +55,8 @@ describe('replicate under live writes', () => {
         chunkRows: 30_000,
       });
       expect(prepared.subscriptionCreated).toBe(true);
+      // The large table's indexes, set aside for the copy, are all back before replication starts.
+      expect(await indexes()).toEqual(indexesBefore);
       // The large table was split into key ranges and copied by several workers.
       const readings = prepared.copy!.tables.find((t) => t.table === 'public.temperature_readings')!;
       expect(readings.chunks).toBeGreaterThan(3);

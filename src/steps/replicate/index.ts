@@ -6,6 +6,7 @@ import type { StepAction, StepContext, StepResult } from '../types.js';
 import { fingerprintChanges, readFingerprint, type SchemaFingerprint } from './fingerprint.js';
 import { replicationNames } from './names.js';
 import { dropReplication, type Dropped } from './objects.js';
+import { rebuildIndexes } from './indexes.js';
 import { forgetHolder, prepareReplication } from './prepare.js';
 import { copySequences, drainToFreeze, recordReplicatedTables } from './window.js';
 
@@ -163,7 +164,10 @@ async function dropAll(ctx: StepContext): Promise<Dropped> {
   try {
     const tgt = await target(ctx).connect();
     try {
-      return await dropReplication(src, tgt, names);
+      const dropped = await dropReplication(src, tgt, names);
+      // An initial copy stopped half-way set the large tables' indexes aside: the target gets them back.
+      await rebuildIndexes(tgt, ctx.runId);
+      return dropped;
     } finally {
       await tgt.end().catch(() => {});
     }

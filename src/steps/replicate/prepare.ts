@@ -8,6 +8,7 @@ import { holderInfoFile, liveHeldSnapshot, readHolderInfo, releaseHolder, startH
 import { PROGRESS_TABLE, replicationNames, type ReplicationNames } from './names.js';
 import { dropSlot, ensureMarkerTable, ensurePublication, ensureSubscription, slotInfo, subscriptionExists } from './objects.js';
 import { replicationReadiness } from './readiness.js';
+import { rebuildIndexes, setIndexesAside } from './indexes.js';
 import { readFingerprint, type SchemaFingerprint } from './fingerprint.js';
 
 /**
@@ -96,6 +97,7 @@ export async function prepareReplication(options: PrepareOptions): Promise<Prepa
       // A new snapshot: whatever an earlier snapshot's copy left on the target is not part of it.
       await target.query(`DELETE FROM ${PROGRESS_TABLE} WHERE run_id = $1`, [options.runId]);
       await target.query(`TRUNCATE ${tableIds.map(quoteQualified).join(', ')}`);
+      await setIndexesAside(source, target, options.runId, tableIds, options.target.label);
       held = await startHolder({ sourceUrl: options.sourceUrl, slot: names.slot, file: infoFile });
     }
 
@@ -114,6 +116,9 @@ export async function prepareReplication(options: PrepareOptions): Promise<Prepa
         });
     // The snapshot is no longer needed; the slot keeps the WAL from its consistent point on.
     await releaseHolder(source, names.slot);
+    // Before the subscription: its apply worker finds the rows to update and delete by primary key.
+    options.progress?.({ label: 'rebuilding indexes set aside for the copy', done: 0 });
+    await rebuildIndexes(target, options.runId);
     const subscriptionCreated = await ensureSubscription(target, names, options.sourceUrl);
     return { names, startLsn: held.lsn ?? null, copy, resumed, droppedStaleSlot, subscriptionCreated, fingerprint };
   } finally {
