@@ -47,6 +47,7 @@ export const prepReplicate: StepAction = {
         ? `Replication already running (subscription ${result.names.subscription})`
         : `Copied ${copy?.rows ?? 0} rows from the slot's snapshot at ${result.startLsn} with ${workers} workers` +
           (copy ? ` in ${(copy.durationMs / 1000).toFixed(1)} s (${copy.rowsPerSecond} rows/s)` : '') +
+          (result.rebuilt ? `, ${result.rebuilt} indexes and keys set aside for it built again in ${(result.rebuildMs / 1000).toFixed(1)} s` : '') +
           (skipped ? `, ${skipped} chunks already copied before an interruption` : '') +
           `; subscription ${result.names.subscription} streams changes from the source`;
     return {
@@ -60,6 +61,8 @@ export const prepReplicate: StepAction = {
         rows: copy?.rows ?? null,
         durationMs: copy?.durationMs ?? null,
         rowsPerSecond: copy?.rowsPerSecond ?? null,
+        indexesRebuilt: result.rebuilt,
+        rebuildMs: result.rebuildMs,
         tables: copy?.tables ?? null,
         fingerprint: result.fingerprint,
       },

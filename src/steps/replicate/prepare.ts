@@ -48,6 +48,9 @@ export interface PrepareResult {
   /** A slot of an earlier attempt whose snapshot was gone, dropped before starting over. */
   droppedStaleSlot: boolean;
   subscriptionCreated: boolean;
+  /** Indexes and key constraints set aside for the copy and built again after it, and how long that took. */
+  rebuilt: number;
+  rebuildMs: number;
   /** The plan tables' columns on the source now; the window compares them to catch DDL meanwhile. */
   fingerprint: SchemaFingerprint;
 }
@@ -62,7 +65,7 @@ export async function prepareReplication(options: PrepareOptions): Promise<Prepa
     const fingerprint = await readFingerprint(source, tableIds);
     if (await subscriptionExists(target, names.subscription)) {
       const info = await readHolderInfo(infoFile);
-      return { names, startLsn: info?.lsn ?? null, copy: null, resumed: 'streaming', droppedStaleSlot: false, subscriptionCreated: false, fingerprint };
+      return { names, startLsn: info?.lsn ?? null, copy: null, resumed: 'streaming', droppedStaleSlot: false, subscriptionCreated: false, fingerprint, rebuilt: 0, rebuildMs: 0 };
     }
     const readiness = await replicationReadiness(source, options.source.label, tableIds, options.tables);
     if (readiness.problems.length > 0) {
@@ -118,9 +121,11 @@ export async function prepareReplication(options: PrepareOptions): Promise<Prepa
     await releaseHolder(source, names.slot);
     // Before the subscription: its apply worker finds the rows to update and delete by primary key.
     options.progress?.({ label: 'rebuilding indexes set aside for the copy', done: 0 });
-    await rebuildIndexes(target, options.runId);
+    const rebuildStarted = Date.now();
+    const rebuilt = await rebuildIndexes(target, options.runId);
+    const rebuildMs = Date.now() - rebuildStarted;
     const subscriptionCreated = await ensureSubscription(target, names, options.sourceUrl);
-    return { names, startLsn: held.lsn ?? null, copy, resumed, droppedStaleSlot, subscriptionCreated, fingerprint };
+    return { names, startLsn: held.lsn ?? null, copy, resumed, droppedStaleSlot, subscriptionCreated, fingerprint, rebuilt, rebuildMs };
   } finally {
     await Promise.all([source.end().catch(() => {}), target.end().catch(() => {})]);
   }
