@@ -98,8 +98,8 @@ describe('check with strategy replicate', () => {
 
   it('refuses a pooler URL before connecting, naming the direct connection', async () => {
     for (const url of [
-      'postgres://postgres.abc:secret@aws-0-eu-central-1.pooler.supabase.com:5432/postgres',
-      'postgres://postgres:secret@db.abc.supabase.co:6543/postgres',
+      'postgres://postgres.abc:secret@aws-0-eu-central-1.pooler.supabase.com:5432/postgres?sslmode=verify-full',
+      'postgres://postgres:secret@db.abc.supabase.co:6543/postgres?sslmode=verify-full',
     ]) {
       const check = await replicationCheck(url);
       expect(check.ok).toBe(false);

@@ -1,3 +1,4 @@
+import { recordSchemaBeforeFill } from '../data/load.js';
 import { rm } from 'node:fs/promises';
 import type pg from 'pg';
 import { quoteQualified, type Database } from '../../adapters/postgres.js';
@@ -74,6 +75,8 @@ export async function prepareReplication(options: PrepareOptions): Promise<Prepa
     await ensureMarkerTable(source);
     await ensureMarkerTable(target);
     await ensureProgressTable(target);
+    // What migrate.verify compares the target's schema with: taken before indexes are set aside.
+    await recordSchemaBeforeFill(target, options.runId, tableIds);
     // Before the slot: pgoutput reads the publication as of each change's position, so a publication
     // younger than the slot's start would not be found when decoding from there.
     await ensurePublication(source, names.publication, tableIds.map(quoteQualified));
