@@ -82,6 +82,7 @@ const definition = [
     opens: { anchor: 't0', offset: '-48h' },
     steps: [
       { id: 'prep.preflight', kind: 'action', title: 'Preflight', description: 'Validate the plan and reach every system it names: both databases, DNS provider, mail provider, probes.' },
+      { id: 'prep.replicate', kind: 'action', undoneBy: ['abort.restore-ttl', 'rollback.freeze-target', 'close.restore-ttl'], title: 'Start replication', description: 'Strategy replicate: a publication and a logical slot on the source, a parallel initial copy from the slot\'s snapshot, then a subscription that keeps the target current until the window. Strategy copy: nothing.' },
       { id: 'prep.lower-ttl', kind: 'action', undoneBy: ['close.restore-ttl', 'rollback.restore-ttl', 'abort.restore-ttl'], title: 'Lower DNS TTL', description: 'Lower the TTL of the records that will switch to the cutover TTL, so the switch propagates within minutes.' },
       { id: 'prep.advance-notice', kind: 'email', template: 'advance-notice', title: 'Send advance notice', description: 'Tell every user about the maintenance window 48 hours ahead, including the password reset that follows.' },
       { id: 'prep.staging-rehearsal', kind: 'signoff', title: 'Staging rehearsal passed', description: 'A full migration was rehearsed on staging and its verification passed.' },

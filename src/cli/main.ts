@@ -91,6 +91,7 @@ export function buildProgram(io: Io, exit: (code: number) => void): Command {
     .option('--interactive', 'sign off by hand in the terminal UI')
     .option('--keep <dir>', 'keep the servers\' data, state, exports and outbox in DIR')
     .option('--report <file>', 'where to write the report', 'rehearsal-report.md')
+    .option('--strategy <name>', 'copy (export and load in the window) or replicate (logical replication, a freeze of seconds)', 'copy')
     .action(action(async (flags: RehearseFlags) => (await import('./commands/rehearse.js')).rehearse(flags, io)));
   program.command('log').description('read the journal: every step, sign-off and decision, in the plan\'s time zone')
     .option('--follow', 'keep printing new lines until Ctrl-C')

@@ -335,6 +335,20 @@ export const planSchema = z
       .describe('How often the recurring checks run.'),
     exportsDir: z.string().default('exports').describe('Where exports are written, relative to the plan file (owner-only: they hold personal data).'),
     notifications: notificationsSchema,
+    strategy: z
+      .enum(['copy', 'replicate'])
+      .default('copy')
+      .describe('How the data reaches the target. `copy`: freeze, export, load and verify inside the window (the write freeze grows with the data). `replicate`: from `prep.replicate` on, a publication, a logical slot and a parallel initial copy keep the target current through native logical replication; the window only drains it to the freeze\'s WAL position (a write freeze of seconds). Needs `wal_level = logical`, a free replication slot and a direct (not pooler) source connection.'),
+    replicate: z
+      .strictObject({
+        workers: z.number().int().min(1).max(32).default(4).describe('Connections copying at the same time during the initial copy (tables and key ranges).'),
+        chunkRows: z.number().int().min(1000).default(250_000).describe('A table with more rows than this (estimated) is copied in key ranges of about this many rows.'),
+        drainTimeout: durationText.default('5m').describe('How long the window waits for the target to apply everything up to the freeze.'),
+        maxLagBytes: z.number().int().min(0).default(256 * 1024 * 1024).describe('`check` fails when the target is further behind than this (WAL bytes not yet confirmed).'),
+        maxRetainedBytes: z.number().int().min(0).default(8 * 1024 * 1024 * 1024).describe('`check` fails when the slot holds back more WAL than this on the source (its disk fills).'),
+      })
+      .default({ workers: 4, chunkRows: 250_000, drainTimeout: '5m', maxLagBytes: 256 * 1024 * 1024, maxRetainedBytes: 8 * 1024 * 1024 * 1024 })
+      .describe('Settings of the `replicate` strategy (ignored by `copy`).'),
   });
 
 /** A plan as written by the user (defaults optional). */

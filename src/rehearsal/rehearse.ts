@@ -24,9 +24,12 @@ import { output, outputsOf } from '../steps/outputs.js';
 import { createStepRegistry } from '../steps/registry.js';
 import { startEmbeddedPostgres, type EmbeddedServer } from './embedded.js';
 import { prepareFreshTrackPair } from './freshtrack.js';
-import { writeRehearsalReport, type WorldEvents } from './report.js';
+import { writeRehearsalReport } from './report.js';
+import type { WorldEvents } from './world.js';
 import { startAuthAdmin, startNewApp, startOldApp, type StandIn } from './stand-ins.js';
 import { startTraffic, type Traffic } from './traffic.js';
+import type { LiveWrites } from './live-writes.js';
+import { startReplicateWorld, type LagSample, type ReplicateWorld } from './replicate-world.js';
 import { serveZoneFile } from './dns-server.js';
 import { startNotifySink } from './notify-sink.js';
 import { settleNotifications } from '../services/notifier.js';
@@ -45,13 +48,15 @@ export interface RehearseOptions {
   keep?: string;
   /** Where rehearsal-report.md goes (default: the current folder). */
   reportPath?: string;
+  /** The plan's data strategy (default copy). */
+  strategy?: 'copy' | 'replicate';
 }
 
 /** Who signs everything in an automatic rehearsal. */
 export const REHEARSAL_APPROVER = 'rehearsal';
 
 /** Steps whose failure makes the rest of a rehearsal meaningless: the data path. */
-const FATAL = /^(freeze|export|migrate)\./;
+const FATAL = /^(freeze|export|migrate)\.|^prep\.replicate$/;
 
 /**
  * The plan a rehearsal runs: the FreshTrack example on the embedded servers and local stand-ins,
@@ -61,7 +66,7 @@ export function rehearsalT0(now: number): DateTime {
   return DateTime.fromMillis(now, { zone: examplePlan.t0.zone }).plus({ hours: 49 }).startOf('hour');
 }
 
-export function rehearsalPlan(t0: DateTime, urls: { oldApp: string; newApp: string }, webhookDevEui: string, resolver: string): PlanInput {
+export function rehearsalPlan(t0: DateTime, urls: { oldApp: string; newApp: string }, webhookDevEui: string, resolver: string, strategy: 'copy' | 'replicate' = 'copy'): PlanInput {
   const zone = examplePlan.t0.zone;
   const example = examplePlan as PlanInput & { dns: { records: PlanInput['dns']['records'] } };
   return {
@@ -93,6 +98,7 @@ export function rehearsalPlan(t0: DateTime, urls: { oldApp: string; newApp: stri
     // The quiet window is real time (write counters move in real time); a rehearsal needs only a few seconds.
     freeze: { quietWindow: '5s' },
     exportsDir: 'exports',
+    strategy,
   };
 }
 
@@ -164,8 +170,11 @@ export async function rehearse(options: RehearseOptions, io: Io): Promise<Rehear
   try {
     say(`Rehearsal workspace: ${workspace}`);
     say('Starting two embedded PostgreSQL servers (source made to look like Supabase, target self-hosted)…');
+    const strategy = options.strategy ?? 'copy';
+    // Logical replication needs wal_level = logical on the source (Supabase has it).
+    const settings = strategy === 'replicate' ? { settings: { wal_level: 'logical' } } : {};
     const servers = await Promise.allSettled([
-      startEmbeddedPostgres(options.keep ? { dataDir: join(workspace, 'source-data') } : {}),
+      startEmbeddedPostgres({ ...(options.keep ? { dataDir: join(workspace, 'source-data') } : {}), ...settings }),
       startEmbeddedPostgres(options.keep ? { dataDir: join(workspace, 'target-data') } : {}),
     ]);
     for (const each of servers) if (each.status === 'fulfilled') resources.servers.push(each.value);
@@ -191,8 +200,10 @@ export async function rehearse(options: RehearseOptions, io: Io): Promise<Rehear
     resources.standIns.push(oldApp, newApp, authAdmin);
     say(`Stand-ins: old app ${oldApp.url}, new app ${newApp.url}, Supabase auth ${authAdmin.url}`);
     const traffic: Traffic = startTraffic(targetUrl);
+    let replicateWorld: ReplicateWorld | undefined;
     resources.standIns.push({ url: '', close: () => traffic.close() });
-    const world: WorldEvents = { ingested: () => traffic.ingested() + newApp.ingested(), drift: [] };
+    // With strategy replicate the sensors' own writes after the switch count too (replicateWorld, below).
+    const world: WorldEvents = { ingested: () => traffic.ingested() + newApp.ingested() + (replicateWorld?.writes.acknowledged.new.length ?? 0), drift: [] };
     const notifySink = await startNotifySink();
     resources.standIns.push(notifySink);
 
@@ -209,14 +220,22 @@ export async function rehearse(options: RehearseOptions, io: Io): Promise<Rehear
     writeFileSync(zoneFile, '{"zone":"freshtrackpro.com","records":[],"changes":[]}\n');
     const dns = await serveZoneFile(zoneFile);
     resources.standIns.push({ url: dns.address, close: () => dns.close() });
-    const planInput = { ...rehearsalPlan(t0, { oldApp: oldApp.url, newApp: newApp.url }, webhookDevEui, dns.address), notifications: { targets: notifySink.targets } };
+    const planInput = { ...rehearsalPlan(t0, { oldApp: oldApp.url, newApp: newApp.url }, webhookDevEui, dns.address, strategy), notifications: { targets: notifySink.targets } };
     const planFile = join(workspace, 'cutover.config.ts');
     writeFileSync(planFile, renderPlanFile(planInput));
     const plan = parsePlan(planInput, planFile);
     writeInitialZone(workspace, plan);
 
-    const settings = settingsFromPlan(plan);
-    const compressed = new CompressedClock(options.speed, settings.t0 - 48 * 3_600_000 - 60_000 - Date.now());
+    if (strategy === 'replicate') {
+      // The sensors keep reporting from now on, through the copy, until the freeze refuses them and
+      // the switch sends them to the new system.
+      const record = plan.dns.records[0]!;
+      replicateWorld = startReplicateWorld({ sourceUrl, targetUrl, zoneFile, record: { name: record.name, newValue: record.newValue } });
+      resources.standIns.push({ url: '', close: async () => void (await replicateWorld?.writes.stop()) });
+      say(`Strategy replicate: sensors write to the source as service_role every 20 ms until the freeze, then to the new system once DNS points at it.`);
+    }
+    const timeline = settingsFromPlan(plan);
+    const compressed = new CompressedClock(options.speed, timeline.t0 - 48 * 3_600_000 - 60_000 - Date.now());
     const stateDir = join(workspace, '.cutover');
     let driftInjected = false;
     const clock = new RehearsalClock(compressed, async (now) => {
@@ -248,6 +267,10 @@ export async function rehearse(options: RehearseOptions, io: Io): Promise<Rehear
     say(`Running the timeline T-48h → T+7d with the clock ${options.speed.toLocaleString('en-US')}× faster during waits (actions take their real time)…`);
     const outcome = options.interactive ? await driveInteractive(session, io) : await driveAutomatically(session, io, { withRollback: Boolean(options.withRollback) });
     await settleNotifications();
+    if (replicateWorld) {
+      const checked = await replicateWorld.finish();
+      world.replicate = { writes: replicateWorld.writes, lag: replicateWorld.lag, ...checked };
+    }
     world.sourceReadingsAtEnd = await withClient(sourceUrl, async (client) => Number((await client.query('select count(*) from public.temperature_readings')).rows[0].count));
 
     const reportPath = resolve(options.reportPath ?? 'rehearsal-report.md');

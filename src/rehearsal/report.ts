@@ -11,16 +11,9 @@ import type { Session } from '../services/session.js';
 import { output, outputsOf } from '../steps/outputs.js';
 import { notificationLines, type NotifySink } from './notify-sink.js';
 import { peopleTime } from '../engine/time-format.js';
-
-/** What the rehearsal did to the world, for the report. */
-export interface WorldEvents {
-  /** Readings the new system wrote after the switch (stand-in traffic and the webhook test). */
-  ingested: () => number;
-  /** Rows deleted from the target by --inject-drift. */
-  drift: { id: string; sensorId: string; recordedAt: string }[];
-  /** Source readings at the end, for the rollback's "nothing lost" check. */
-  sourceReadingsAtEnd?: number;
-}
+import { replicateSection } from './replicate-report.js';
+import type { WorldEvents } from './world.js';
+import { parseDuration } from '../../machines/schedule.js';
 
 export interface RehearsalFacts {
   session: Session;
@@ -33,6 +26,7 @@ export interface RehearsalFacts {
   world: WorldEvents;
   notifySink?: NotifySink;
 }
+
 
 /** The data path's steps in the report's table; export and load move every row (a rate means something). */
 const DATA_PATH: { id: StepId; movesRows?: true }[] = [
@@ -112,6 +106,8 @@ export async function writeRehearsalReport(path: string, facts: RehearsalFacts):
   if (frozeAt !== undefined && backAt !== undefined) {
     lines.push(`- Measured: ${((backAt - frozeAt) / 1000).toFixed(1)} s from \`freeze.enable\` to ${steps.get('validate.complete-notice')?.finishedAt ? '`validate.complete-notice`' : '`dns.switch`'} with automatic sign-offs (a real window adds the people's time)`);
   }
+
+  lines.push(...replicateSection(facts.world, rowsOf, (id) => steps.get(id)?.summary ?? steps.get(id)?.error, parseDuration(session.plan.freeze.quietWindow)));
 
   lines.push('', '## After the switch', '');
   lines.push(`- The new system ingested ${facts.world.ingested().toLocaleString('en-US')} readings after the switch (stand-in traffic every 5 minutes per sensor, and the webhook test).`);

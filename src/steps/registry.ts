@@ -7,6 +7,7 @@ import { afterFreezeProof } from './data/proof.js';
 import { externalSteps } from './external/index.js';
 import { reconcileSteps } from './reconcile/index.js';
 import { rollbackSteps } from './rollback/index.js';
+import { byStrategy, replicateSteps, withReplicationCleanup } from './replicate/index.js';
 import type { StepAction } from './types.js';
 
 /**
@@ -16,7 +17,7 @@ import type { StepAction } from './types.js';
 export type CompleteStepRegistry = Record<ActionStepId, StepAction>;
 
 export function createStepRegistry(): CompleteStepRegistry {
-  return {
+  const registry: CompleteStepRegistry = {
     ...externalSteps,
     // Right before DNS moves, the proof that nothing was written to the source since the cutover point.
     'dns.switch': afterFreezeProof(externalSteps['dns.switch']!),
@@ -27,6 +28,25 @@ export function createStepRegistry(): CompleteStepRegistry {
     // The rollback's decision step shows the same evidence and verdict the review would give now.
     'rollback.decide': checkSteps['review.decision'],
     'prep.preflight': preflight,
+    'prep.replicate': replicateSteps['prep.replicate'],
     'close.archive': archiveExports,
+  };
+  return withStrategy(registry);
+}
+
+/**
+ * Strategy `replicate` (src/steps/replicate): its own prep step, three data steps of the window done
+ * its way (drain instead of export, nothing to verify in files, sequences and detach instead of
+ * load), and the first step of abort, rollback and close removing whatever replication remains.
+ */
+function withStrategy(registry: CompleteStepRegistry): CompleteStepRegistry {
+  return {
+    ...registry,
+    'export.tables': byStrategy(registry['export.tables'], replicateSteps.drain),
+    'export.verify': byStrategy(registry['export.verify'], replicateSteps.noExport),
+    'migrate.load': byStrategy(registry['migrate.load'], replicateSteps.detach),
+    'abort.restore-ttl': withReplicationCleanup(registry['abort.restore-ttl']),
+    'rollback.freeze-target': withReplicationCleanup(registry['rollback.freeze-target']),
+    'close.restore-ttl': withReplicationCleanup(registry['close.restore-ttl']),
   };
 }

@@ -10,6 +10,7 @@ export interface RehearseFlags {
   interactive?: boolean;
   keep?: string;
   report?: string;
+  strategy?: string;
 }
 
 function positive(flag: string, value: string | undefined, fallback: number, min = 0): number {
@@ -22,6 +23,10 @@ function positive(flag: string, value: string | undefined, fallback: number, min
 }
 
 export async function rehearse(flags: RehearseFlags, io: Io): Promise<number> {
+  const strategy = flags.strategy ?? 'copy';
+  if (strategy !== 'copy' && strategy !== 'replicate') {
+    throw new ExitError(`--strategy ${strategy}: expected copy or replicate`, EXIT.usage);
+  }
   const outcome = await runRehearsal(
     {
       rows: positive('--rows', flags.rows, 1_000_000),
@@ -31,6 +36,7 @@ export async function rehearse(flags: RehearseFlags, io: Io): Promise<number> {
       ...(flags.interactive ? { interactive: true } : {}),
       ...(flags.keep ? { keep: flags.keep } : {}),
       ...(flags.report ? { reportPath: flags.report } : {}),
+      strategy,
     },
     io,
   );

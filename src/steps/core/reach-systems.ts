@@ -4,6 +4,7 @@ import { probeHttp } from '../../adapters/probes.js';
 import type { Plan } from '../../config/schema.js';
 import { checkPlanCoverage } from '../data/accounted.js';
 import { checkPlanBarrier } from '../data/barrier.js';
+import { checkReplication } from '../replicate/check.js';
 
 export interface SystemCheck {
   system: string;
@@ -32,6 +33,7 @@ export async function reachSystems(plan: Plan, planDir: string, env: Record<stri
     });
   }
   if (results.every((r) => r.ok)) results.push(...(await checkPlanCoverage(plan, env, planDir)));
+  if (plan.strategy === 'replicate') results.push(await checkReplication(plan, env, planDir));
   results.push(...(await checkExternal(plan, env, { planDir })));
   const health = await probeHttp(plan.probes.oldHealth);
   results.push({ system: 'old system', ok: health.ok, message: health.ok ? `${health.url} answered in ${health.latencyMs} ms` : `${health.url}: ${health.problem ?? 'failed'}` });

@@ -176,7 +176,16 @@ async function ensureMetaTable(client: pg.Client): Promise<void> {
  * migrate.verify. A later attempt keeps the first record: a failed attempt rolled back, so the
  * schema it would record is the same, and a changed one must not become the new reference.
  */
-async function recordSchemaBefore(client: pg.Client, runId: string, table: TableInfo): Promise<void> {
+/**
+ * For a path that fills the tables another way (strategy replicate's initial copy): the tables'
+ * schema before anything is set aside or copied, so migrate.verify compares against it as after a load.
+ */
+export async function recordSchemaBeforeFill(client: pg.Client, runId: string, ids: readonly string[]): Promise<void> {
+  await ensureMetaTable(client);
+  for (const id of ids) await recordSchemaBefore(client, runId, { id });
+}
+
+async function recordSchemaBefore(client: pg.Client, runId: string, table: Pick<TableInfo, 'id'>): Promise<void> {
   const lines = await readSchemaSnapshot(client, [table.id]);
   await client.query(
     `INSERT INTO ${SCHEMA_BEFORE_TABLE} (run_id, table_name, lines) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`,

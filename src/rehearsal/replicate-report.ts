@@ -1,0 +1,68 @@
+import type { WorldEvents } from './world.js';
+
+/**
+ * The rehearsal report's section for strategy replicate: the initial copy, the lag over time, the
+ * write freeze the sensors lived (beside the forecast), and every acknowledged write on the target.
+ */
+export function replicateSection(
+  world: WorldEvents,
+  output: (id: string) => Record<string, unknown>,
+  summary: (id: string) => string | undefined,
+  quietWindowMs: number,
+): string[] {
+  const replicate = world.replicate;
+  if (!replicate) return [];
+  const lines = ['', '## Replication (strategy replicate)', ''];
+  lines.push(`- \`prep.replicate\`: ${summary('prep.replicate') ?? 'not run'}`);
+  for (const id of ['export.tables', 'migrate.load']) lines.push(`- \`${id}\` (replicate): ${summary(id) ?? 'not run'}`);
+
+  const forecast = output('final.export-dry-run').forecast as { verifyMs?: number } | undefined;
+  const { writes } = replicate;
+  const measured = writes.freezeMs();
+  lines.push('', '### Write freeze', '');
+  if (forecast?.verifyMs !== undefined) {
+    // In this strategy the window holds the quiet window, the drain, and verify (both databases hashed live).
+    const estimate = quietWindowMs + 2 * forecast.verifyMs + 1000;
+    lines.push(
+      `- Forecast: ${(estimate / 1000).toFixed(1)} s for a real window (quiet window ${(quietWindowMs / 1000).toFixed(0)} s + verify of both sides, 2 × ${(forecast.verifyMs / 1000).toFixed(1)} s from \`final.export-dry-run\`, + 1 s for drain, sequences and detach); ` +
+        `the rehearsal's clock compresses the quiet window to about 1 s of real time, so expect the measurement below to be ${((quietWindowMs - 1100) / 1000).toFixed(0)} s shorter`,
+    );
+  }
+  lines.push(
+    measured === undefined
+      ? `- Measured: not available (first refused write ${writes.firstRefusedAt ? new Date(writes.firstRefusedAt).toISOString() : 'never seen'}, first write accepted by the new system ${writes.firstAcceptedNewAt ? new Date(writes.firstAcceptedNewAt).toISOString() : 'never seen'})`
+      : `- Measured by the sensors: **${(measured / 1000).toFixed(1)} s** from the first refused write on the source (${new Date(writes.firstRefusedAt!).toISOString()}) to the first write the new system accepted (${new Date(writes.firstAcceptedNewAt!).toISOString()}); ${writes.refused} writes refused meanwhile (the sensors retry)`,
+  );
+
+  if (writes.lastAcceptedOldAt) lines.push(`- Last write the source accepted: ${new Date(writes.lastAcceptedOldAt).toISOString()}; longest single write attempt ${writes.longestAttempt.ms} ms (from ${new Date(writes.longestAttempt.at).toISOString()})`);
+  const frozeAt = output('freeze.enable').frozenAt;
+  if (typeof frozeAt === 'string') lines.push(`- freeze.enable finished at ${frozeAt}`);
+
+  lines.push('', '### Every acknowledged write on the target', '');
+  lines.push(
+    `- ${writes.acknowledged.old.length.toLocaleString('en-US')} writes acknowledged by the source before the freeze, ${writes.acknowledged.new.length} by the new system after the switch: ` +
+      (replicate.missing.length === 0
+        ? `**all ${replicate.acknowledged.toLocaleString('en-US')} are on the target**.`
+        : `**${replicate.missing.length} missing on the target** (ids ${replicate.missing.slice(0, 20).join(', ')}${replicate.missing.length > 20 ? ', …' : ''}).`),
+  );
+
+  lines.push('', '### Lag over time (source slot)', '');
+  if (replicate.lag.length === 0) lines.push('No samples (the slot never existed while sampling).');
+  else {
+    const start = replicate.lag[0]!.at;
+    const every = Math.max(1, Math.ceil(replicate.lag.length / 20));
+    const picked = replicate.lag.filter((_, i) => i % every === 0 || i === replicate.lag.length - 1);
+    const maxLag = Math.max(...replicate.lag.map((s) => s.lagBytes));
+    const maxRetained = Math.max(...replicate.lag.map((s) => s.retainedBytes));
+    lines.push(`${replicate.lag.length} samples every 0.5 s; largest lag ${kb(maxLag)}, largest WAL retained by the slot ${kb(maxRetained)}.`, '');
+    lines.push('| t (s) | Lag (unconfirmed WAL) | WAL retained | Flush lag |', '|---|---|---|---|');
+    for (const sample of picked) {
+      lines.push(`| ${((sample.at - start) / 1000).toFixed(1)} | ${kb(sample.lagBytes)} | ${kb(sample.retainedBytes)} | ${sample.flushLagMs === null ? '—' : `${sample.flushLagMs} ms`} |`);
+    }
+  }
+  return lines;
+}
+
+function kb(bytes: number): string {
+  return bytes < 1024 * 1024 ? `${(bytes / 1024).toFixed(1)} kB` : `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+}

@@ -1,0 +1,224 @@
+import { parseDuration } from '../../../machines/schedule.js';
+import { planDatabase, readDatabaseUrl, withConnection, type Database } from '../../adapters/postgres.js';
+import { normalizeTableName } from '../data/catalog.js';
+import type { CutoverPoint } from '../data/manifest.js';
+import type { StepAction, StepContext, StepResult } from '../types.js';
+import { fingerprintChanges, readFingerprint, type SchemaFingerprint } from './fingerprint.js';
+import { replicationNames } from './names.js';
+import { dropReplication, type Dropped } from './objects.js';
+import { rebuildIndexes } from './indexes.js';
+import { forgetHolder, prepareReplication } from './prepare.js';
+import { copySequences, drainToFreeze, recordReplicatedTables } from './window.js';
+
+/**
+ * The `replicate` strategy's step actions. prep.replicate is its own step; in the window it takes
+ * over three data steps (see `byStrategy` in the registry), and abort, rollback and close begin by
+ * removing whatever it left (see `withReplicationCleanup`).
+ */
+
+const tableNames = (ctx: StepContext) => ctx.plan.tables.map((t) => normalizeTableName(t.name));
+const source = (ctx: StepContext): Database => planDatabase(ctx.plan, ctx.env, 'source', ctx.planDir);
+const target = (ctx: StepContext): Database => planDatabase(ctx.plan, ctx.env, 'target', ctx.planDir);
+const isReplicate = (ctx: Pick<StepContext, 'plan'>) => ctx.plan.strategy === 'replicate';
+
+export const prepReplicate: StepAction = {
+  async run(ctx) {
+    if (!isReplicate(ctx)) {
+      return { summary: 'Strategy is copy: nothing to prepare (the data moves inside the window)', output: { strategy: 'copy' } };
+    }
+    const { workers, chunkRows } = ctx.plan.replicate;
+    const result = await prepareReplication({
+      source: source(ctx),
+      target: target(ctx),
+      sourceUrl: readDatabaseUrl(ctx.env, ctx.plan.source.urlEnv, 'source'),
+      runId: ctx.runId,
+      stateDir: ctx.stateDir,
+      tables: ctx.plan.tables,
+      workers,
+      chunkRows,
+      progress: (p) => ctx.progress(p),
+      note: (m) => ctx.note(m),
+      signal: ctx.signal,
+    });
+    const copy = result.copy;
+    const skipped = copy?.tables.reduce((sum, t) => sum + t.chunksSkipped, 0) ?? 0;
+    const summary =
+      result.resumed === 'streaming'
+        ? `Replication already running (subscription ${result.names.subscription})`
+        : `Copied ${copy?.rows ?? 0} rows from the slot's snapshot at ${result.startLsn} with ${workers} workers` +
+          (copy ? ` in ${(copy.durationMs / 1000).toFixed(1)} s (${copy.rowsPerSecond} rows/s)` : '') +
+          (result.rebuilt ? `, ${result.rebuilt} indexes and keys set aside for it built again in ${(result.rebuildMs / 1000).toFixed(1)} s` : '') +
+          (skipped ? `, ${skipped} chunks already copied before an interruption` : '') +
+          `; subscription ${result.names.subscription} streams changes from the source`;
+    return {
+      summary,
+      output: {
+        strategy: 'replicate',
+        ...result.names,
+        startLsn: result.startLsn,
+        resumed: result.resumed,
+        droppedStaleSlot: result.droppedStaleSlot,
+        rows: copy?.rows ?? null,
+        durationMs: copy?.durationMs ?? null,
+        rowsPerSecond: copy?.rowsPerSecond ?? null,
+        indexesRebuilt: result.rebuilt,
+        rebuildMs: result.rebuildMs,
+        tables: copy?.tables ?? null,
+        fingerprint: result.fingerprint,
+      },
+    };
+  },
+  dryRun(ctx) {
+    if (!isReplicate(ctx)) return 'Nothing: the plan\'s strategy is copy.';
+    const names = replicationNames('<run id>');
+    return [
+      `On the source (${ctx.plan.source.urlEnv}, a direct connection):`,
+      `  CREATE PUBLICATION ${names.publication} FOR TABLE <the ${tableNames(ctx).length} plan tables>, cutover_meta.replication_marker;`,
+      `  CREATE_REPLICATION_SLOT ${names.slot} LOGICAL pgoutput EXPORT_SNAPSHOT   (replication connection, held by a detached process)`,
+      `Then ${ctx.plan.replicate.workers} workers copy every table from that snapshot (SET TRANSACTION SNAPSHOT), tables above`,
+      `${ctx.plan.replicate.chunkRows} rows in key ranges: COPY (SELECT ...) TO STDOUT → COPY <table> FROM STDIN on the target,`,
+      `one transaction per range, recorded in cutover_meta.replicate_copied (a resumed run skips recorded ranges). Then on the target:`,
+      `  CREATE SUBSCRIPTION ${names.subscription} CONNECTION '<source>' PUBLICATION ${names.publication}`,
+      `    WITH (create_slot = false, slot_name = '${names.slot}', copy_data = false);`,
+    ].join('\n');
+  },
+};
+
+/** export.tables in replicate mode: the target applies everything up to the freeze. */
+const drainStep: StepAction = {
+  async run(ctx) {
+    const point = ctx.outputs['freeze.snapshot'] as CutoverPoint | undefined;
+    if (!point?.lsn) throw Object.assign(new Error('freeze.snapshot has not recorded the cutover point yet.'), { retryable: false });
+    await refuseSchemaChanges(ctx);
+    const result = await drainToFreeze({
+      source: source(ctx),
+      target: target(ctx),
+      names: replicationNames(ctx.runId),
+      freezeLsn: point.lsn,
+      timeoutMs: parseDuration(ctx.plan.replicate.drainTimeout),
+      signal: ctx.signal,
+    });
+    return {
+      summary: `Target applied every change up to the freeze (${result.freezeLsn}) in ${(result.waitedMs / 1000).toFixed(2)} s; lag at the freeze ${result.lagBytesAtStart ?? '?'} bytes`,
+      output: { strategy: 'replicate', ...result },
+    };
+  },
+  dryRun: (ctx) =>
+    [
+      `Strategy replicate: no export. On the source, after the freeze:`,
+      `  INSERT INTO cutover_meta.replication_marker (run_id, token, lsn) VALUES (<slot>, <token>, pg_current_wal_lsn());`,
+      `then wait (up to ${ctx.plan.replicate.drainTimeout}) until that row is on the target: the subscription applies in commit order,`,
+      `so every write before the freeze is then on the target.`,
+    ].join('\n'),
+};
+
+/** DDL on the source since prep.replicate is not replicated: name it before waiting for a drain that cannot finish. */
+async function refuseSchemaChanges(ctx: StepContext): Promise<void> {
+  const recorded = (ctx.outputs['prep.replicate'] as { fingerprint?: SchemaFingerprint } | undefined)?.fingerprint;
+  if (!recorded) return;
+  const now = await withConnection(source(ctx), (client) => readFingerprint(client, tableNames(ctx)));
+  const changes = fingerprintChanges(recorded, now);
+  if (changes.length === 0) return;
+  throw Object.assign(
+    new Error(
+      `The source's schema changed since prep.replicate, and logical replication does not carry DDL: ${changes.join('; ')}. ` +
+        `Apply the same change to the target (its subscription then applies the waiting rows), then run cutover retry export.tables.`,
+    ),
+    { retryable: false },
+  );
+}
+
+const noExportStep: StepAction = {
+  async run() {
+    return { summary: 'Strategy replicate: no export files to verify (the target was kept current by replication)', output: { strategy: 'replicate' } };
+  },
+  dryRun: () => 'Strategy replicate: nothing (no export files).',
+};
+
+/** migrate.load in replicate mode: sequences across, then the replication taken down. */
+const detachStep: StepAction = {
+  async run(ctx) {
+    const point = ctx.outputs['freeze.snapshot'] as CutoverPoint | undefined;
+    if (!point?.lsn) throw Object.assign(new Error('freeze.snapshot has not recorded the cutover point yet.'), { retryable: false });
+    const sequences = await copySequences({ source: source(ctx), target: target(ctx), tables: tableNames(ctx) });
+    // As migrate.load does in copy mode: the rollback's delta export looks for the tables a run filled.
+    await recordReplicatedTables({ target: target(ctx), runId: ctx.runId, counts: point.counts, lsn: point.lsn });
+    const dropped = await dropAll(ctx);
+    return {
+      summary:
+        `${sequences.length} sequence${sequences.length === 1 ? '' : 's'} positioned as on the source; ` +
+        `replication removed (${describeDropped(dropped)})`,
+      output: { strategy: 'replicate', sequences, dropped },
+    };
+  },
+  dryRun: (ctx) =>
+    [
+      `Strategy replicate: for every sequence a plan table owns, on the target:`,
+      `  SELECT setval(<sequence>, greatest(<source last_value>, max(<column>)));`,
+      `  INSERT INTO cutover_meta.loaded (run_id, table_name, rows, sha256) ... ('replicated up to <freeze LSN>'), per plan table;`,
+      `then DROP SUBSCRIPTION on the target (${ctx.plan.target.urlEnv}), and on the source pg_drop_replication_slot, DROP PUBLICATION,`,
+      `DROP TABLE cutover_meta.replication_marker.`,
+    ].join('\n'),
+};
+
+async function dropAll(ctx: StepContext): Promise<Dropped> {
+  const names = replicationNames(ctx.runId);
+  const src = await source(ctx).connect();
+  try {
+    const tgt = await target(ctx).connect();
+    try {
+      const dropped = await dropReplication(src, tgt, names);
+      // An initial copy stopped half-way set the large tables' indexes aside: the target gets them back.
+      await rebuildIndexes(tgt, ctx.runId);
+      return dropped;
+    } finally {
+      await tgt.end().catch(() => {});
+    }
+  } finally {
+    await src.end().catch(() => {});
+    await forgetHolder(ctx.stateDir, ctx.runId);
+  }
+}
+
+function describeDropped(d: Dropped): string {
+  const gone = [d.subscription && 'subscription', d.slot && 'slot', d.publication && 'publication', d.marker && 'marker table'].filter(Boolean);
+  return gone.length ? `dropped ${gone.join(', ')}` : 'nothing was left';
+}
+
+/** In replicate mode, `replicate` runs instead of `copy`. */
+export function byStrategy(copy: StepAction, replicate: StepAction): StepAction {
+  return {
+    run: (ctx) => (isReplicate(ctx) ? replicate.run(ctx) : copy.run(ctx)),
+    dryRun: (ctx) => (isReplicate(ctx) ? replicate.dryRun(ctx) : copy.dryRun(ctx)),
+  };
+}
+
+/**
+ * Abort, rollback and close begin by removing every replication object of the run, so that nothing
+ * is left on the source (an orphaned slot keeps WAL until the disk fills). Idempotent: whatever is
+ * already gone is skipped.
+ */
+export function withReplicationCleanup(inner: StepAction): StepAction {
+  return {
+    async run(ctx): Promise<StepResult> {
+      if (!isReplicate(ctx)) return inner.run(ctx);
+      const dropped = await dropAll(ctx);
+      ctx.note(`replication of this run: ${describeDropped(dropped)}`);
+      const result = await inner.run(ctx);
+      const output = result.output && typeof result.output === 'object' ? result.output : { result: result.output };
+      return { ...result, summary: `${result.summary}; replication: ${describeDropped(dropped)}`, output: { ...output, replicationDropped: dropped } };
+    },
+    async dryRun(ctx) {
+      const text = await inner.dryRun(ctx);
+      if (!isReplicate(ctx)) return text;
+      return `${text}\nFirst, strategy replicate: drop this run's subscription (target), slot, publication and marker table (source), if any remain.`;
+    },
+  };
+}
+
+export const replicateSteps = {
+  'prep.replicate': prepReplicate,
+  drain: drainStep,
+  noExport: noExportStep,
+  detach: detachStep,
+};
