@@ -231,13 +231,13 @@ async function checkLocal(plan: Plan, options: CheckOptions): Promise<ExternalCh
     const dir = resolve(planDir, plan.mail.dir);
     try {
       await access(dir, constants.W_OK);
-      findings.push({ system: 'outbox', ok: true, message: `outbox ${plan.mail.dir} is writable` });
+      findings.push({ system: 'outbox', ok: true, message: `folder ${plan.mail.dir} is writable` });
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       findings.push(
         code === 'ENOENT'
-          ? { system: 'outbox', ok: true, message: `outbox ${plan.mail.dir} will be created on first send` }
-          : { system: 'outbox', ok: false, message: `outbox ${plan.mail.dir} is not writable (${code})` },
+          ? { system: 'outbox', ok: true, message: `folder ${plan.mail.dir} will be created on first send` }
+          : { system: 'outbox', ok: false, message: `folder ${plan.mail.dir} is not writable (${code})` },
       );
     }
   }

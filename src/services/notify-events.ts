@@ -216,7 +216,7 @@ export function eventsFromSnapshot(snapshot: AnyMachineSnapshot, facts: RunFacts
         kind: 'gate.waiting',
         severity: 'info',
         title: `${stepId} waits for ${snapshot.hasTag('waiting:confirm') ? 'a typed confirmation' : 'a sign-off'}`,
-        text: describeLocation(snapshot, now),
+        text: describeLocation(snapshot, now, facts.zone),
         stepId,
         phaseId: location.phaseId,
       }),

@@ -18,5 +18,5 @@ export const MARKS: Record<StepView['status'], string> = {
 /** `cutover status`: where the run stands, read without the lock. */
 export function runStatus(session: Pick<Session, 'stateDir' | 'plan' | 'clock'>): RunView {
   const { snapshot } = peekRun(session.stateDir, session.plan);
-  return buildView(snapshot, session.clock.now());
+  return buildView(snapshot, session.clock.now(), session.plan.t0.zone);
 }
