@@ -132,6 +132,6 @@ describe('proof over the whole freeze (issue 10, item 3)', () => {
     // The row carried over by hand: the counters still moved, but nothing is lost, and the proof lets the switch go.
     const [row] = await pair.sql<{ row: string }>('source', 'SELECT t::text AS row FROM public.temperature_readings t WHERE id = 987654321');
     await pair.sql('target', 'INSERT INTO public.temperature_readings OVERRIDING SYSTEM VALUE SELECT (($1::text)::public.temperature_readings).*', [row!.row]);
-    expect(await proveBeforeSwitch(context('dns.switch'))).toBe('writes after 22:10 on public.temperature_readings, all of them on the target');
+    expect(await proveBeforeSwitch(context('dns.switch'))).toBe('writes after 22:10 -05:00 on public.temperature_readings, all of them on the target');
   });
 });
