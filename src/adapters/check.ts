@@ -10,7 +10,8 @@ import { MissingSecretError, readSecret } from './secrets.js';
 /**
  * `cutover check`'s reach into DNS and mail: does the token work, is the zone the right one, may we
  * edit it, are the records there, is the sender domain verified. Each finding is a sentence for the
- * person who has to fix it. Read-only, with one exception noted at `confirmEditPermission`.
+ * person who has to fix it. Read-only: nothing is written anywhere, not even to test a permission
+ * (issue 14, item 7); see `readEditPermission`.
  */
 
 export interface ExternalCheck {
@@ -43,21 +44,38 @@ function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-/**
- * Cloudflare has no endpoint that says whether a token may edit DNS in a zone without also needing
- * the permission to read tokens. Editing one planned record to exactly the value it already has is
- * the reliable test: it changes nothing, and a token without DNS edit gets a 403.
- */
-async function confirmEditPermission(provider: CloudflareDnsProvider, zoneId: string, record: { id: string; name: string; type: string; content: string; ttl: number }): Promise<void> {
-  await provider.call('edit records', `Cloudflare: confirm DNS edit permission on ${provider.zone}`, () =>
-    provider.client.dns.records.edit(record.id, {
-      zone_id: zoneId,
-      name: record.name,
-      type: record.type,
-      content: record.content,
-      ttl: record.ttl,
-    } as Parameters<typeof provider.client.dns.records.edit>[1]),
+/** The permission group a token needs to edit records (Zone → DNS → Edit in the dashboard). */
+const DNS_WRITE = 'DNS Write';
+
+/** Whether a policy's resources cover the zone: the zone itself, every zone, or an account's zones. */
+function coversZone(resources: Record<string, unknown>, zoneId: string): boolean {
+  return Object.entries(resources).some(([key, value]) =>
+    key === `com.cloudflare.api.account.zone.${zoneId}` || key === 'com.cloudflare.api.account.zone.*' || (typeof value === 'object' && value !== null && coversZone(value as Record<string, unknown>, zoneId)),
   );
+}
+
+/**
+ * May the token edit DNS in the zone? Read from the token's own policies (GET /user/tokens/:id),
+ * never tested by writing. A token may not be allowed to read itself (that takes User → API Tokens →
+ * Read): then the permission is unknown, said so, and the first edit (prep.lower-ttl at T-48h) names
+ * it if it is missing.
+ */
+async function readEditPermission(provider: CloudflareDnsProvider, tokenId: string | undefined, zoneId: string, tokenEnv: string): Promise<ExternalCheck> {
+  const zone = provider.zone;
+  let policies: Array<{ effect: string; permission_groups: Array<{ name?: string }>; resources: Record<string, unknown> }>;
+  try {
+    if (!tokenId) throw new Error('no token id');
+    policies = ((await provider.client.user.tokens.get(tokenId)).policies ?? []) as typeof policies;
+  } catch {
+    return {
+      system: 'Cloudflare',
+      ok: true,
+      message: `DNS edit permission on ${zone} not confirmed: the token in ${tokenEnv} may not read its own policies (add User → API Tokens → Read to let check see them); check writes nothing to test it, so prep.lower-ttl is the first edit`,
+    };
+  }
+  const grants = (effect: string) => policies.some((p) => p.effect === effect && p.permission_groups.some((g) => g.name === DNS_WRITE) && coversZone(p.resources, zoneId));
+  if (grants('allow') && !grants('deny')) return { system: 'Cloudflare', ok: true, message: `the API token may edit DNS in ${zone} (its policies grant ${DNS_WRITE})` };
+  return { system: 'Cloudflare', ok: false, message: `the API token in ${tokenEnv} lacks DNS edit permission for zone ${zone}: its policies do not grant ${DNS_WRITE} there (add Zone → DNS → Edit to the token)` };
 }
 
 async function checkCloudflare(plan: Plan, env: Record<string, string | undefined>, options: CheckOptions): Promise<ExternalCheck[]> {
@@ -77,8 +95,10 @@ async function checkCloudflare(plan: Plan, env: Record<string, string | undefine
 
   // User tokens answer /user/tokens/verify; account-owned tokens do not, so only a definite
   // "disabled" or "expired" is reported from here. The zone lookup below judges the rest.
+  let tokenId: string | undefined;
   try {
     const verified = await provider.call('verify', 'Cloudflare: verify the API token', () => provider.client.user.tokens.verify());
+    tokenId = verified.id;
     if (verified.status !== 'active') {
       return [{ system: 'Cloudflare', ok: false, message: `the API token in ${dns.apiTokenEnv} is ${verified.status}: create a new one with Zone → Zone → Read and Zone → DNS → Edit on ${dns.zone}` }];
     }
@@ -132,15 +152,7 @@ async function checkCloudflare(plan: Plan, env: Record<string, string | undefine
     findings.push({ system: 'Cloudflare', ok: true, message: `all ${present.length} planned records exist in ${dns.zone}` });
   }
 
-  const sample = present[0];
-  if (sample) {
-    try {
-      await confirmEditPermission(provider, zoneId, sample);
-      findings.push({ system: 'Cloudflare', ok: true, message: `the API token may edit DNS in ${dns.zone}` });
-    } catch (error) {
-      findings.push({ system: 'Cloudflare', ok: false, message: messageOf(error) });
-    }
-  }
+  findings.push(await readEditPermission(provider, tokenId, zoneId, dns.apiTokenEnv));
   return findings;
 }
 
@@ -231,13 +243,13 @@ async function checkLocal(plan: Plan, options: CheckOptions): Promise<ExternalCh
     const dir = resolve(planDir, plan.mail.dir);
     try {
       await access(dir, constants.W_OK);
-      findings.push({ system: 'outbox', ok: true, message: `outbox ${plan.mail.dir} is writable` });
+      findings.push({ system: 'outbox', ok: true, message: `folder ${plan.mail.dir} is writable` });
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       findings.push(
         code === 'ENOENT'
-          ? { system: 'outbox', ok: true, message: `outbox ${plan.mail.dir} will be created on first send` }
-          : { system: 'outbox', ok: false, message: `outbox ${plan.mail.dir} is not writable (${code})` },
+          ? { system: 'outbox', ok: true, message: `folder ${plan.mail.dir} will be created on first send` }
+          : { system: 'outbox', ok: false, message: `folder ${plan.mail.dir} is not writable (${code})` },
       );
     }
   }

@@ -4,6 +4,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import { ExitError, EXIT } from '../engine/errors.js';
+import { loadEnvFile, planFileFor } from '../config/discover.js';
 import { processIo, type GlobalOptions, type Io } from './io.js';
 import type { DecideFlags } from './commands/decide.js';
 import type { RehearseFlags } from './commands/rehearse.js';
@@ -19,7 +20,8 @@ export function buildProgram(io: Io, exit: (code: number) => void): Command {
   const program = new Command('cutover')
     .version(packageVersion(), '-V, --version', 'the version of cutover')
     .description('Carry a database cutover off Supabase from T-48h to T+7d: a durable runbook with sign-offs, data path, DNS, notices, checks and rollback.')
-    .option('--config <file>', 'the plan file', 'cutover.config.ts')
+    .option('--config <file>', 'the plan file (default: $CUTOVER_CONFIG, else cutover.config.ts here or in the nearest folder above)')
+    .option('--env-file <file>', 'read environment variables (KEY=value lines) from FILE first; variables already set win')
     .option('--state <dir>', 'state folder (default: .cutover beside the plan)')
     .exitOverride()
     .configureOutput({ writeOut: (text) => io.out(text.trimEnd()), writeErr: (text) => io.err(text.trimEnd()) })
@@ -100,7 +102,11 @@ export function buildProgram(io: Io, exit: (code: number) => void): Command {
     .action(action(async (options: LogFlags) => (await import('./commands/log.js')).log(globals(), options, io)));
   program.addOption(new Option('--no-color', 'no colours (NO_COLOR is honoured too)'));
   // --no-color is NO_COLOR for everything below (the UI and ink read the environment).
-  program.hook('preAction', () => {
+  // Before any command: the env file, then the plan file (which CUTOVER_CONFIG in that file may name).
+  program.hook('preAction', (_program, command) => {
+    const { envFile, config } = program.opts<{ envFile?: string; config?: string }>();
+    if (envFile) loadEnvFile(envFile, io.env);
+    program.setOptionValue('config', planFileFor(config, io.env, process.cwd(), command.name() !== 'init'));
     if (program.opts<{ color?: boolean }>().color === false) {
       io.env.NO_COLOR = '1';
       process.env.NO_COLOR = '1';

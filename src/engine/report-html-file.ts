@@ -9,5 +9,5 @@ export function writeHtmlReport(file: string, plan: Plan, stateDir: string, now:
   const { snapshot, journal } = peekRun(stateDir, plan);
   const steps = (snapshot.context as { steps: Record<string, { output?: unknown }> }).steps;
   const outputs = Object.fromEntries(Object.entries(steps).map(([id, record]) => [id, record.output]));
-  writeFileSync(file, renderHtmlReport({ plan, view: buildView(snapshot, now), journal: journal.entries, outputs }), { mode: 0o600 });
+  writeFileSync(file, renderHtmlReport({ plan, view: buildView(snapshot, now, plan.t0.zone), journal: journal.entries, outputs }), { mode: 0o600 });
 }

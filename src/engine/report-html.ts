@@ -1,3 +1,4 @@
+import { findStep } from '../../machines/runbook.js';
 import { DateTime } from 'luxon';
 import type { Plan } from '../config/schema.js';
 import type { JournalEntry } from './journal.js';
@@ -188,7 +189,7 @@ interface Reconciliation {
 function reconciliationsOf(journal: readonly JournalEntry[]): Reconciliation[] {
   const list: Reconciliation[] = [];
   for (const entry of journal) {
-    const fromStep = entry.type === 'step.finished' && entry.stepId === 'watch.reconcile';
+    const fromStep = entry.type === 'step.finished' && findStep(String(entry.stepId))?.step.every === 'reconcile';
     if (!fromStep && entry.type !== 'reconcile.summary') continue;
     const totals = (fromStep ? (entry.result as { output?: { totals?: Record<string, number> } } | undefined)?.output?.totals : (entry.totals as Record<string, number> | undefined)) ?? {};
     const issues = (totals.missingRows ?? 0) + (totals.changedRows ?? 0) + (totals.extraRows ?? 0) + (totals.gaps ?? 0);
@@ -235,7 +236,7 @@ function reconciliationTrend(list: Reconciliation[], zone: string): string {
 }
 
 function decisions(journal: readonly JournalEntry[], zone: string): string {
-  const entries = journal.filter((entry) => entry.type === 'step.finished' && (entry.stepId === 'review.decision' || entry.stepId === 'rollback.decide'));
+  const entries = journal.filter((entry) => entry.type === 'step.finished' && findStep(String(entry.stepId))?.step.kind === 'decision');
   if (entries.length === 0) return '<p class="none">No decision yet (the decision tree is evaluated at the first-day review).</p>';
   return entries
     .map((entry) => {

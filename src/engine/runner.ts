@@ -254,7 +254,7 @@ export class Runner {
         applied++;
         answerRequest(this.options.stateDir, pending.id, {
           ok: true,
-          message: `Recorded as ${identity.name} (journal line ${this.journal.lastSeq}). ${describeLocation(this.snapshot(), this.options.clock.now())}`,
+          message: `Recorded as ${identity.name} (journal line ${this.journal.lastSeq}). ${describeLocation(this.snapshot(), this.options.clock.now(), this.options.plan.t0.zone)}`,
         });
       } catch (error) {
         answerRequest(this.options.stateDir, pending.id, { ok: false, message: error instanceof Error ? error.message : String(error) });
@@ -274,7 +274,7 @@ export class Runner {
     const verdict = authorize((this.authority ??= authorityOf(this.options.plan)), actor.identity, event, actor.phrase !== undefined ? { phrase: actor.phrase } : {});
     if (!verdict.ok) throw new ExitError(verdict.message, EXIT.usage);
     const snapshot = this.snapshot();
-    if (!snapshot.can(event)) throw new ExitError(explainRefusal(snapshot, event, this.options.clock.now()), EXIT.usage);
+    if (!snapshot.can(event)) throw new ExitError(explainRefusal(snapshot, event, this.options.clock.now(), this.options.plan.t0.zone), EXIT.usage);
     const entry = this.journal.append(this.options.clock.now(), 'event', {
       event: redact(event, this.secrets),
       identity: identityRecord(actor.identity),

@@ -17,6 +17,7 @@ import {
 } from '../../machines/machine.js';
 import { findPhase, findStep, runbook, stepMarked, type StepKind } from '../../machines/runbook.js';
 import { occurrences, phaseOpensAt, plannedAt } from '../../machines/schedule.js';
+import { peopleTime } from './time-format.js';
 
 /** Where a run stands, read from the machine's state value. */
 export interface Location {
@@ -130,7 +131,8 @@ function statusOf(record: StepRecord | undefined, current: boolean, sub: string 
   }
 }
 
-export function buildView(snapshot: AnyMachineSnapshot, now: number): RunView {
+/** `zone`: the plan's time zone, in which the headline names times ("Waiting until Dec 04 22:00:00 -05:00"). */
+export function buildView(snapshot: AnyMachineSnapshot, now: number, zone: string): RunView {
   const context = snapshot.context as RunContext;
   const location = locate(snapshot);
   const timing = timingOf(context);
@@ -190,7 +192,7 @@ export function buildView(snapshot: AnyMachineSnapshot, now: number): RunView {
     t0: context.t0,
     switchedAt: context.switchedAt,
     location,
-    headline: describeLocation(snapshot, now),
+    headline: describeLocation(snapshot, now, zone),
     rollbackPossible: !ended && mayRollback(context) && branch !== 'rollback',
     abortPossible: !ended && mayAbort(context) && branch !== 'abort',
     pointOfNoReturn: { stepId: stepMarked('marksFreeze').id, passed: context.frozen },
@@ -204,12 +206,12 @@ function lastSignoff(record: StepRecord | undefined): number | undefined {
   return record?.signoffs.at(-1)?.at;
 }
 
-export function formatInstant(ms: number): string {
-  return new Date(ms).toISOString().replace('.000Z', 'Z');
-}
-
-/** One line saying what the run waits for, for exit-3 messages, `status` and the UI header. */
-export function describeLocation(snapshot: AnyMachineSnapshot, now: number): string {
+/**
+ * One line saying what the run waits for, for exit-3 messages, `status` and the UI header; times in the
+ * plan's zone. `held`: said by a command that records and exits, so a due step is not running but waits
+ * for the next `cutover run`. `errorShown`: the failure was just printed whole, so it is not repeated.
+ */
+export function describeLocation(snapshot: AnyMachineSnapshot, now: number, zone: string, { held = false, errorShown = false } = {}): string {
   const context = snapshot.context as RunContext;
   const location = locate(snapshot);
   if (location.ended === 'completed') return 'The cutover is complete.';
@@ -220,7 +222,7 @@ export function describeLocation(snapshot: AnyMachineSnapshot, now: number): str
   if (location.until !== undefined && (sub === 'gate' || (sub === 'waiting' && step?.kind === 'recurring'))) {
     const what = sub === 'gate' ? `phase ${location.phaseId} opens` : `${stepId} run ${(context.recurring[stepId!] ?? 0) + 1} is due`;
     const left = location.until - now;
-    return `Waiting until ${formatInstant(location.until)} (${left > 0 ? `in ${formatLeft(left)}` : 'now'}): ${what}.`;
+    return `Waiting until ${peopleTime(location.until, zone)} (${left > 0 ? `in ${formatLeft(left)}` : 'now'}): ${what}.`;
   }
   if (!stepId || !step) return `At ${location.phaseId ?? 'the start'}.`;
   const record = context.steps[stepId];
@@ -235,7 +237,7 @@ export function describeLocation(snapshot: AnyMachineSnapshot, now: number): str
     case 'confirming':
       return `Waiting for a typed confirmation of ${stepId}: cutover confirm ${stepId} --phrase "${expectedPhrase(context, step)}"`;
     case 'failed':
-      return `${stepId} failed: ${record?.error ?? 'unknown error'}. Fix the cause, then: cutover retry ${stepId} (or cutover skip ${stepId} --reason TEXT)`;
+      return `${stepId} failed${errorShown ? ' (the error is above)' : `: ${(record?.error ?? 'unknown error').replace(/\.$/, '')}`}. Fix the cause, then: cutover retry ${stepId} (or cutover skip ${stepId} --reason TEXT)`;
     case 'unknown':
       return `${stepId}: outcome unknown. ${record?.error ?? ''}`;
     case 'rejected': {
@@ -243,7 +245,7 @@ export function describeLocation(snapshot: AnyMachineSnapshot, now: number): str
       return `${stepId} was rejected by ${rejection?.by ?? 'an approver'}${rejection?.note ? ` ("${rejection.note}")` : ''}. Re-open it with: cutover retry ${stepId}`;
     }
     default:
-      return `Running ${stepId}.`;
+      return held ? `Next: ${stepId}, which runs at the next \`cutover run\` (or now, if a driver such as the UI is open).` : `Running ${stepId}.`;
   }
 }
 
@@ -260,10 +262,10 @@ export function formatLeft(ms: number): string {
  * machine's own guard predicates (mayRollback, isApprover, phraseMatches…), so the explanation and
  * the refusal cannot disagree.
  */
-export function explainRefusal(snapshot: AnyMachineSnapshot, event: RunEvent, now: number): string {
+export function explainRefusal(snapshot: AnyMachineSnapshot, event: RunEvent, now: number, zone: string): string {
   const context = snapshot.context as RunContext;
   const location = locate(snapshot);
-  const where = describeLocation(snapshot, now);
+  const where = describeLocation(snapshot, now, zone);
   if (location.ended) return `The run has ended. ${where}`;
   const freeze = stepMarked('marksFreeze').id;
   if (event.type === 'ROLLBACK') {

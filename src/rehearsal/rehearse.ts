@@ -34,6 +34,8 @@ import { serveZoneFile } from './dns-server.js';
 import { startNotifySink } from './notify-sink.js';
 import { settleNotifications } from '../services/notifier.js';
 import { writeHtmlReport } from '../engine/report-html-file.js';
+import { plural } from '../engine/words.js';
+import { peopleTime } from '../engine/time-format.js';
 
 export interface RehearseOptions {
   /** Temperature readings to generate in the source. */
@@ -191,7 +193,7 @@ export async function rehearse(options: RehearseOptions, io: Io): Promise<Rehear
     const t0 = rehearsalT0(Date.now());
     const counts = (await prepareFreshTrackPair(sourceUrl, targetUrl, { readings: options.rows, seed: 1 }))!;
     const webhookDevEui = await withClient(sourceUrl, async (client) => (await client.query<{ dev_eui: string }>('select dev_eui from public.sensors order by dev_eui limit 1')).rows[0]!.dev_eui);
-    say(`  ${counts.organizations} organizations, ${counts.sensors} sensors, ${counts.readings.toLocaleString('en-US')} readings, ${counts.alerts} alerts, ${counts.users} users in ${((Date.now() - generation) / 1000).toFixed(1)} s`);
+    say(`  ${plural(counts.organizations, 'organization')}, ${plural(counts.sensors, 'sensor')}, ${counts.readings.toLocaleString('en-US')} readings, ${plural(counts.alerts, 'alert')}, ${plural(counts.users, 'user')} in ${((Date.now() - generation) / 1000).toFixed(1)} s`);
 
     const serviceRoleKey = `rehearsal-service-role-${Math.random().toString(36).slice(2)}`;
     // The new system stamps readings with the rehearsal's clock, which exists once the plan does.
@@ -244,7 +246,7 @@ export async function rehearse(options: RehearseOptions, io: Io): Promise<Rehear
       // The new system takes traffic from the switch until a rollback freezes it.
       if (switchedAt === undefined || JSON.stringify(machine?.value).includes('rollback')) return;
       const written = await traffic.ingestUntil(switchedAt, now);
-      if (written) io.out(`           (new system ingested ${written.toLocaleString('en-US')} readings up to ${new Date(now).toISOString()})`);
+      if (written) io.out(`           (new system ingested ${written.toLocaleString('en-US')} readings up to ${peopleTime(now, examplePlan.t0.zone)})`);
       if (options.injectDrift && !driftInjected) {
         driftInjected = true;
         const cutoverPoint = Date.parse(output(outputsOf(machine?.context?.steps ?? {}), 'freeze.snapshot')?.at ?? '');
@@ -295,7 +297,7 @@ export async function rehearse(options: RehearseOptions, io: Io): Promise<Rehear
       say(`Inspect it with: cutover status --config ${planFile}`);
     }
     const clean = outcome.blocked.kind === 'ended' && outcome.failures.length === 0;
-    return { code: clean ? EXIT.ok : EXIT.attention, reportPath };
+    return { code: outcome.quitCode ?? (clean ? EXIT.ok : EXIT.attention), reportPath };
   } finally {
     await release(resources);
     if (!options.keep) rmSync(workspace, { recursive: true, force: true });
@@ -309,6 +311,8 @@ interface DriveOutcome {
   notAvailable: string[];
   /** Steps that failed for real, with the error. */
   failures: { stepId: string; error: string }[];
+  /** The interactive rehearsal quit before the end: the exit code the UI gave (3 at a gate). */
+  quitCode?: number;
 }
 
 /**
@@ -356,7 +360,7 @@ async function driveAutomatically(session: Session, io: Io, choices: { withRollb
         }
         runner.send({ type: 'SKIP', stepId: stepId!, by: REHEARSAL_APPROVER, reason: notAvailable.has(stepId!) ? 'not yet available in this version' : `failed in rehearsal: ${error}`, at }, { identity: rehearsal });
       } else {
-        return { blocked, headline: describeLocation(runner.snapshot(), session.clock.now()), notAvailable: [...notAvailable], failures };
+        return { blocked, headline: describeLocation(runner.snapshot(), session.clock.now(), session.plan.t0.zone), notAvailable: [...notAvailable], failures };
       }
     }
   } finally {
@@ -366,15 +370,17 @@ async function driveAutomatically(session: Session, io: Io, choices: { withRollb
 
 async function driveInteractive(session: Session, io: Io): Promise<DriveOutcome> {
   const { runInteractive } = await import('../ui/run-interactive.js');
-  await runInteractive(session, {}, io);
+  // A rehearsal cannot be resumed (its workspace goes), so the UI's "resume with" line is not said.
+  const quitCode = await runInteractive(session, {}, io, '');
   const { peekRun } = await import('../engine/peek.js');
   const { locate } = await import('../engine/view.js');
   const { snapshot } = peekRun(session.stateDir, session.plan);
   const location = locate(snapshot);
   return {
     blocked: location.ended ? { kind: 'ended', location } : { kind: 'until', location },
-    headline: describeLocation(snapshot, session.clock.now()),
+    headline: describeLocation(snapshot, session.clock.now(), session.plan.t0.zone),
     notAvailable: [],
     failures: [],
+    ...(location.ended ? {} : { quitCode }),
   };
 }

@@ -56,7 +56,7 @@ function number(value: unknown): number | undefined {
 export async function writeRehearsalReport(path: string, facts: RehearsalFacts): Promise<void> {
   const { session, counts } = facts;
   const { snapshot, journal } = peekRun(session.stateDir, session.plan);
-  const view = buildView(snapshot, session.clock.now());
+  const view = buildView(snapshot, session.clock.now(), session.plan.t0.zone);
   const steps = new Map(view.phases.flatMap((phase) => phase.steps.map((step) => [step.id, step] as const)));
   const durations = new Map<string, number>();
   for (const entry of journal.entries) {

@@ -59,10 +59,31 @@ export async function sendEvent(
     runner.start();
     const event = build(session.clock.now(), runner.context().frozen, true);
     runner.send(event, { identity, ...typed });
-    io.out(describeLocation(runner.snapshot(), session.clock.now()));
+    io.out(`Recorded: ${describeEvent(event)} by ${identity.name} (journal line ${runner.journal.lastSeq}).`);
+    io.out(describeLocation(runner.snapshot(), session.clock.now(), session.plan.t0.zone, { held: true }));
     return EXIT.ok;
   } finally {
     runner.close();
+  }
+}
+
+/** What a recording command recorded, in words ("the sign-off of window.go"). */
+function describeEvent(event: RunEvent): string {
+  switch (event.type) {
+    case 'SIGNOFF':
+      return `${event.reject ? 'the rejection' : 'the sign-off'} of ${event.stepId}`;
+    case 'CONFIRM':
+      return `the confirmation of ${event.stepId}`;
+    case 'RETRY':
+      return `a retry of ${event.stepId}`;
+    case 'SKIP':
+      return `the skip of ${event.stepId} ("${event.reason}")`;
+    case 'ROLLBACK':
+      return 'the rollback request';
+    case 'ABORT':
+      return 'the abort';
+    default:
+      return 'the new plan settings';
   }
 }
 

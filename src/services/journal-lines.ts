@@ -1,10 +1,16 @@
 import { DateTime } from 'luxon';
 import type { JournalEntry } from '../engine/journal.js';
 import type { Progress } from '../steps/types.js';
+import { peopleTime } from '../engine/time-format.js';
+import { singular } from '../engine/words.js';
 
-/** One line per journal event worth a person's attention, for terminals without the UI and for logs. */
-export function formatJournalLine(entry: JournalEntry, zone: string): string | undefined {
-  const time = DateTime.fromISO(entry.at, { zone }).toFormat('LLL dd HH:mm:ss');
+/**
+ * One line per journal event worth a person's attention, for terminals without the UI and for logs:
+ * the time in the plan's zone with its offset. `compact`: the UI's log tail, whose header names the
+ * zone already and whose 80 columns the note needs.
+ */
+export function formatJournalLine(entry: JournalEntry, zone: string, compact = false): string | undefined {
+  const time = compact ? DateTime.fromISO(entry.at, { zone }).toFormat('LLL dd HH:mm:ss') : peopleTime(entry.at, zone);
   const step = String(entry.stepId ?? '');
   const run = entry.occurrence ? ` #${String(entry.occurrence)}` : '';
   switch (entry.type) {
@@ -41,5 +47,6 @@ function formatMs(ms: number): string {
 export function formatProgress(stepId: string, progress: Progress): string {
   const total = progress.total ? ` of ${progress.total.toLocaleString('en-US')}` : '';
   const percent = progress.total ? ` (${Math.floor((100 * progress.done) / progress.total)}%)` : '';
-  return `           ${stepId}: ${progress.label} ${progress.done.toLocaleString('en-US')}${total} ${progress.unit ?? ''}${percent}`;
+  const unit = progress.unit && (progress.total ?? progress.done) === 1 ? singular(progress.unit) : (progress.unit ?? '');
+  return `           ${stepId}: ${progress.label} ${progress.done.toLocaleString('en-US')}${total} ${unit}${percent}`;
 }

@@ -74,7 +74,7 @@ export function eventsFromEntry(entry: JournalEntry, facts: RunFacts): NotifyEve
       ];
     case 'step.finished': {
       const events: NotifyEvent[] = [];
-      if (stepId === 'review.decision') {
+      if (findStep(stepId)?.step.routesOnVerdict) {
         const verdict = (entry.result as { output?: { verdict?: string } } | undefined)?.output?.verdict ?? 'unknown';
         const rollback = verdict === 'rollback';
         events.push(
@@ -216,7 +216,7 @@ export function eventsFromSnapshot(snapshot: AnyMachineSnapshot, facts: RunFacts
         kind: 'gate.waiting',
         severity: 'info',
         title: `${stepId} waits for ${snapshot.hasTag('waiting:confirm') ? 'a typed confirmation' : 'a sign-off'}`,
-        text: describeLocation(snapshot, now),
+        text: describeLocation(snapshot, now, facts.zone),
         stepId,
         phaseId: location.phaseId,
       }),

@@ -14,11 +14,14 @@ import type { Session } from './session.js';
  * --dry-run` and the UI's "Does:" line, so the three never differ.
  */
 
-export function previewContext(session: Session, stepId: string, signal: AbortSignal, outputs: Record<string, unknown> = {}): StepContext {
+/** Before the first `cutover run` there is no run id yet; paths that hold one show where it goes. */
+const NO_RUN_YET = '<run id>';
+
+export function previewContext(session: Session, stepId: string, signal: AbortSignal, outputs: Record<string, unknown> = {}, runId = NO_RUN_YET): StepContext {
   return {
     plan: session.plan,
     planDir: session.planDir,
-    runId: '(dry run)',
+    runId,
     stepId,
     attempt: 0,
     clock: session.clock,
@@ -33,7 +36,7 @@ export function previewContext(session: Session, stepId: string, signal: AbortSi
 }
 
 /** One step's dry-run text; never throws (a preview that cannot be made says why). */
-export async function previewStep(session: Session, stepId: string, outputs: Record<string, unknown>, signal: AbortSignal): Promise<string> {
+export async function previewStep(session: Session, stepId: string, outputs: Record<string, unknown>, signal: AbortSignal, runId?: string): Promise<string> {
   const step = findStep(stepId)?.step;
   const action = session.registry[stepId];
   if (step?.kind === 'signoff' && !action) {
@@ -42,7 +45,7 @@ export async function previewStep(session: Session, stepId: string, outputs: Rec
   }
   if (!action) return 'NOT IMPLEMENTED: this step fails when reached';
   try {
-    return await action.dryRun(previewContext(session, stepId, signal, outputs));
+    return await action.dryRun(previewContext(session, stepId, signal, outputs, runId));
   } catch (error) {
     return `(dry-run text unavailable: ${error instanceof Error ? error.message : String(error)})`;
   }
@@ -66,8 +69,9 @@ export interface PlannedPhase {
 /** `cutover plan`: every phase and step with its planned time and dry-run text, from the stored run if any. */
 export async function previewPlan(session: Session): Promise<{ t0: number; phases: PlannedPhase[] }> {
   const settings = settingsFromPlan(session.plan);
-  const { snapshot } = peekRun(session.stateDir, session.plan);
+  const { snapshot, started } = peekRun(session.stateDir, session.plan);
   const context = snapshot.context as RunContext;
+  const runId = started ? context.runId : undefined;
   const timing: Timing = { t0: settings.t0, switchedAt: context.switchedAt, plannedSwitch: settings.t0 + plannedSwitchOffset(), cadences: settings.cadences };
   const outputs = outputsOf(context.steps);
   const controller = new AbortController();
@@ -76,7 +80,7 @@ export async function previewPlan(session: Session): Promise<{ t0: number; phase
     const steps: PlannedStep[] = [];
     for (const step of phase.steps) {
       const at = plannedAt(timing, phase.id, step);
-      steps.push({ id: step.id, kind: step.kind, title: step.title, ...(at !== undefined ? { plannedAt: at } : {}), dryRun: await previewStep(session, step.id, outputs, controller.signal) });
+      steps.push({ id: step.id, kind: step.kind, title: step.title, ...(at !== undefined ? { plannedAt: at } : {}), dryRun: await previewStep(session, step.id, outputs, controller.signal, runId) });
     }
     const opensAt = phaseOpensAt(timing, phase.id);
     phases.push({ id: phase.id, title: phase.title, ...(opensAt !== undefined ? { opensAt } : {}), steps });
@@ -89,11 +93,11 @@ export async function previewPlan(session: Session): Promise<{ t0: number; phase
  * one that waits for a person.
  */
 export async function previewNext(session: Session): Promise<{ from: string; steps: { id: string; dryRun: string }[] }> {
-  const { snapshot } = peekRun(session.stateDir, session.plan);
-  return { from: describeLocation(snapshot, session.clock.now()), steps: await previewFrom(session, snapshot) };
+  const { snapshot, started } = peekRun(session.stateDir, session.plan);
+  return { from: describeLocation(snapshot, session.clock.now(), session.plan.t0.zone), steps: await previewFrom(session, snapshot, started) };
 }
 
-async function previewFrom(session: Session, snapshot: AnyMachineSnapshot): Promise<{ id: string; dryRun: string }[]> {
+async function previewFrom(session: Session, snapshot: AnyMachineSnapshot, started: boolean): Promise<{ id: string; dryRun: string }[]> {
   const location = locate(snapshot);
   const ordered = runbook.filter((phase) => !phase.branch).flatMap((phase) => phase.steps);
   // From the current step, or from the first step of a phase whose gate has not opened yet.
@@ -103,7 +107,7 @@ async function previewFrom(session: Session, snapshot: AnyMachineSnapshot): Prom
   const controller = new AbortController();
   const steps: { id: string; dryRun: string }[] = [];
   for (const step of ordered.slice(start)) {
-    steps.push({ id: step.id, dryRun: await previewStep(session, step.id, outputs, controller.signal) });
+    steps.push({ id: step.id, dryRun: await previewStep(session, step.id, outputs, controller.signal, started ? (snapshot.context as RunContext).runId : undefined) });
     if (step.kind === 'signoff' || step.kind === 'confirm' || step.kind === 'decision') break;
   }
   return steps;

@@ -19,7 +19,8 @@ export interface RunOptions {
 export function exitCodeFor(blocked: Blocked): number {
   switch (blocked.kind) {
     case 'ended':
-      return blocked.location.ended === 'completed' ? EXIT.ok : EXIT.attention;
+      // A finished rollback is a finished run (the old system is live again); an abort asks for attention.
+      return blocked.location.ended === 'aborted' ? EXIT.attention : EXIT.ok;
     case 'signoff':
     case 'confirm':
     case 'time':
@@ -64,11 +65,14 @@ export function stepAsideIfDriven<T>(open: () => T): T {
 export async function runLines(session: Session, options: RunOptions, io: Io, drive: { waitGates: boolean }): Promise<number> {
   const zone = session.plan.t0.zone;
   let lastProgress = 0;
+  // Failures printed by this process: the closing line then points at them instead of repeating them.
+  const shown = new Set<string>();
   const runner = stepAsideIfDriven(() =>
     openRunner(session, 'drive', 'cutover run', {
       onJournal: (entry) => {
         const line = formatJournalLine(entry, zone);
         if (line) io.out(line);
+        if (entry.type === 'step.failed') shown.add(String(entry.stepId));
       },
       onProgress: (stepId, progress) => {
         const now = Date.now();
@@ -88,7 +92,7 @@ export async function runLines(session: Session, options: RunOptions, io: Io, dr
   process.once('SIGTERM', stop);
   try {
     const blocked = await runner.drive({ waitGates: drive.waitGates, ...(options.until ? { until: options.until } : {}) });
-    io.out(blocked.kind === 'until' ? `Stopped before ${options.until} as asked (--until).` : describeLocation(runner.snapshot(), session.clock.now()));
+    io.out(blocked.kind === 'until' ? `Stopped before ${options.until} as asked (--until).` : describeLocation(runner.snapshot(), session.clock.now(), session.plan.t0.zone, { errorShown: blocked.kind === 'failed' && shown.has(blocked.location.stepId ?? '') }));
     return exitCodeFor(blocked);
   } finally {
     process.off('SIGINT', stop);

@@ -21,7 +21,7 @@ export const MARKS: Record<StepView['status'], string> = {
  */
 export function runStatus(session: Pick<Session, 'stateDir' | 'plan' | 'clock'>): { view: RunView; runner?: RunnerStatus } {
   const { snapshot, started } = peekRun(session.stateDir, session.plan);
-  const view = buildView(snapshot, session.clock.now());
+  const view = buildView(snapshot, session.clock.now(), session.plan.t0.zone);
   const runner = started ? describeRunner(session.stateDir, snapshot.status === 'done') : undefined;
   return { view, ...(runner ? { runner } : {}) };
 }

@@ -68,7 +68,7 @@ export function App(props: AppProps) {
   const { columns, rows } = useWindowSize();
   const snapshot = useRunSnapshot(runner);
   // Rebuilt only when the run moves: the timeline's props then stay the same between ticks.
-  const view = useMemo(() => buildView(snapshot, clock.now()), [snapshot, clock]);
+  const view = useMemo(() => buildView(snapshot, clock.now(), zone), [snapshot, clock, zone]);
   const context = snapshot.context as RunContext;
   const now = useNow(clock);
   const [, setLoopState] = useState(0);

@@ -10,7 +10,7 @@ export function LogTail({ feed, zone, width, height }: { feed: LiveFeed; zone: s
   const lines: string[] = [];
   const entries = feed.journal();
   for (let index = entries.length - 1; index >= 0 && lines.length < height; index--) {
-    const line = formatJournalLine(entries[index]!, zone);
+    const line = formatJournalLine(entries[index]!, zone, true);
     if (line) lines.unshift(line);
   }
   return (

@@ -14,14 +14,14 @@ import { noColorRequested } from './theme.js';
 
 /** A step's dry-run text, with the outputs recorded so far: the same preview `plan` and `--dry-run` show. */
 export function dryRunFor(session: Session, runner: Runner, signal: AbortSignal): (stepId: string) => Promise<string | undefined> {
-  return (stepId) => previewStep(session, stepId, outputsOf(runner.context().steps), signal);
+  return (stepId) => previewStep(session, stepId, outputsOf(runner.context().steps), signal, runner.runId);
 }
 
 /**
  * `cutover run` on a terminal: the UI drives the run and sends the operator's events; `q` (or
  * Ctrl-C, or SIGTERM) closes the runner and leaves everything on disk for the next `cutover run`.
  */
-export async function runInteractive(session: Session, options: RunOptions, io: Io): Promise<number> {
+export async function runInteractive(session: Session, options: RunOptions, io: Io, closing = 'The state is saved; resume with: cutover run'): Promise<number> {
   const feed = new LiveFeed(() => session.clock.now());
   const runner = stepAsideIfDriven(() => openRunner(session, 'drive', 'cutover run', { onProgress: feed.onProgress, onJournal: feed.onJournal }));
   feed.seed(runner.journal.entries);
@@ -65,7 +65,7 @@ export async function runInteractive(session: Session, options: RunOptions, io: 
     dryRuns.abort();
     runner.close();
   }
-  io.out(describeLocation(runner.snapshot(), session.clock.now()));
-  io.out('The state is saved; resume with: cutover run');
+  io.out(describeLocation(runner.snapshot(), session.clock.now(), session.plan.t0.zone));
+  if (closing) io.out(closing);
   return code;
 }

@@ -105,7 +105,7 @@ describe('hypercare.check', () => {
     expect(output).toMatchObject({ requests: 20, failures: 0, errorRate: 0, baselineP95Ms: 1000, breaches: [], checkedAt: new Date(QUIET_AT).toISOString() });
     // Sensor 6 went quiet 3 h before the freeze: not active, not counted.
     expect(output.ingestion).toEqual({ status: 'checked', tables: [{ table: 'public.readings', activeGroups: 5, silent: [], silentCount: 0 }] });
-    expect(ctx.notes).toEqual([expect.objectContaining({ message: `hypercare.check: ${result.summary}`, data: { check: expect.objectContaining({ requests: 20, failures: 0, breaches: [] }) } })]);
+    expect(ctx.notes).toEqual([expect.objectContaining({ message: result.summary, data: { check: expect.objectContaining({ requests: 20, failures: 0, breaches: [] }) } })]);
   });
 
   it('is not breached at exactly the error-rate threshold (1 of 20 = 5 %)', async () => {

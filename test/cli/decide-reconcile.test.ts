@@ -150,7 +150,7 @@ describe('cutover reconcile', () => {
     expect(json.totals.missingRows).toBe(1);
     expect(json.tables[0].keys).toEqual([expect.objectContaining({ kind: 'missing', key: { id: '400100' } })]);
     expect(json.journal).toEqual({ appended: false, reason: expect.stringContaining('the journal line was skipped: Another runner holds this cutover') });
-    expect(json.attention).toBe('Reconciliation: data loss: 1 source rows missing from the target');
+    expect(json.attention).toBe('Reconciliation: data loss: 1 source row missing from the target');
     expect(storedRuns()).toHaveLength(2);
     expect(summaries()).toHaveLength(1);
     expect(metrics().get('cutover_reconcile_missing_rows{table="public.readings"}')).toBe(1);
@@ -158,7 +158,7 @@ describe('cutover reconcile', () => {
     expect(metrics().get('cutover_reconcile_last_success_timestamp_seconds')).toBe(SECOND.getTime() / 1000);
     // Nobody drives the run and the journal line was skipped: the team still hears about it, once.
     expect(hook.received).toEqual([expect.objectContaining({ type: 'reconcile.drift', key: `reconcile:${SECOND.toISOString()}`, title: 'Reconciliation drift (cutover reconcile)' })]);
-    expect(String(hook.received[0]!.text)).toContain('data loss: 1 source rows missing from the target');
+    expect(String(hook.received[0]!.text)).toContain('data loss: 1 source row missing from the target');
   });
 });
 

@@ -19,13 +19,13 @@ describe('cutover run and the commands around it', () => {
   it('exits 3 at a time gate, naming what it waits for and when', async () => {
     const result = await run(['run', '--non-interactive']);
     expect(result.code).toBe(3);
-    expect(result.stdout).toContain('Waiting until 2026-12-04T03:00:00Z (in 24h): phase prep opens.');
+    expect(result.stdout).toContain('Waiting until Dec 03 22:00:00 -05:00 (in 24h): phase prep opens.');
   });
 
   it('refuses a sign-off for a step that is not waiting, naming where the run is (exit 2)', async () => {
     const result = await run(['signoff', 'window.go'], before, 'ana');
     expect(result.code).toBe(2);
-    expect(result.stderr).toContain('window.go is not the current step. Waiting until 2026-12-04T03:00:00Z');
+    expect(result.stderr).toContain('window.go is not the current step. Waiting until Dec 03 22:00:00 -05:00');
   });
 
   it('fails loudly on a step it cannot do, and goes on after a skip with a reason', async () => {
@@ -35,9 +35,20 @@ describe('cutover run and the commands around it', () => {
     expect(failed.stdout).toMatch(/✗ prep\.preflight: source database: SOURCE_DATABASE_URL is not set/);
     expect(failed.stdout).not.toContain('retrying');
     expect(failed.stdout).toContain('Fix the cause, then: cutover retry prep.preflight');
+    // Issue 14: the findings are printed once (the ✗ line), not as notes and again in the closing line.
+    expect(failed.stdout.match(/SOURCE_DATABASE_URL is not set/g)).toHaveLength(1);
+    expect(failed.stdout).toContain('prep.preflight failed (the error is above). Fix the cause');
+    // `status` follows the exit-code contract: a failed step is attention needed (1).
+    const failedStatus = await run(['status'], at(T0 - 48 * 3_600_000));
+    expect(failedStatus.code).toBe(1);
+    expect(failedStatus.stdout).toMatch(/✗ prep\.preflight/);
 
     const skip = await run(['skip', 'prep.preflight', '--reason', 'databases checked by hand'], at(T0 - 48 * 3_600_000), 'ana');
     expect(skip.code).toBe(0);
+    // It says what it recorded and what happens next; nothing runs until the next `cutover run`.
+    expect(skip.stdout).toMatch(/^Recorded: the skip of prep\.preflight \("databases checked by hand"\) by Ana Ruiz \(journal line \d+\)\.$/m);
+    expect(skip.stdout).toContain('Next: prep.lower-ttl, which runs at the next `cutover run`');
+    expect(skip.stdout).not.toContain('Running ');
     // Lower TTL and the advance notice run for real on the local zone and the outbox; then a sign-off.
     const next = await run(['run', '--non-interactive'], at(T0 - 48 * 3_600_000));
     expect(next.code).toBe(3);

@@ -117,7 +117,7 @@ describe('the export anchored in the journal (issue 10, item 5)', () => {
     await writeFile(orgFile, original.slice(0, original.length / 2));
     const loaded = await runStep('migrate.load');
     expect(loaded.summary).toMatch(/^Loaded \d+ rows into 10 tables/);
-    expect(notes).toContain('migrate.load: re-exported public.organizations (damaged on disk) from the frozen source: identical to the journal');
+    expect(notes).toContain('re-exported public.organizations (damaged on disk) from the frozen source: identical to the journal');
     expect(sha256(await readFile(orgFile))).toBe(anchor.tables['public.organizations']!.sha256);
     expect(await tableText(pair, 'target', 'public.organizations', 'id')).toEqual(await tableText(pair, 'source', 'public.organizations', 'id'));
     const verified = await runStep('migrate.verify');

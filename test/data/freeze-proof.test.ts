@@ -96,12 +96,12 @@ describe('proof over the whole freeze (issue 10, item 3)', () => {
     expect(Object.keys((snapshot.output as { counters: object }).counters)).toHaveLength(10);
     clock.set(Date.parse('2026-12-06T03:25:00Z'));
     const exported = await runStep('export.tables');
-    expect(exported.summary).toMatch(/; 0 writes between 22:10 and 22:25$/);
+    expect(exported.summary).toMatch(/; 0 writes between 22:10 and 22:25 -05:00$/);
     await runStep('migrate.load');
     clock.set(Date.parse('2026-12-06T04:20:00Z'));
     const verified = await runStep('migrate.verify');
-    expect(verified.summary).toMatch(/; 0 writes between 22:10 and 23:20$/);
-    expect(notes.some((n) => /^proof: 0 writes between 22:10 and 23:20 on 10 tables \(WAL \+\d+ bytes since [0-9A-F]+\/[0-9A-F]+/.test(n))).toBe(true);
+    expect(verified.summary).toMatch(/; 0 writes between 22:10 and 23:20 -05:00$/);
+    expect(notes.some((n) => /^proof: 0 writes between 22:10 and 23:20 -05:00 on 10 tables \(WAL \+\d+ bytes since [0-9A-F]+\/[0-9A-F]+/.test(n))).toBe(true);
 
     // A superuser slips past the barrier: it may disable the guard trigger (which is why check refuses
     // superuser app roles); here it writes one reading and renames one sensor.
@@ -121,17 +121,17 @@ describe('proof over the whole freeze (issue 10, item 3)', () => {
     clock.set(Date.parse('2026-12-06T05:10:00Z'));
     const blocked = createStepRegistry()['dns.switch']!.run(context('dns.switch'));
     await expect(blocked).rejects.toThrow(
-      /^dns\.switch blocked: the source was written after the cutover point \(22:10\): public\.temperature_readings \(\+1 inserted, \+0 updated, \+0 deleted; 1000 rows at the cutover point, 1001 now\)\. Rows that differ from the export \(loaded on the target\):\n  public\.temperature_readings: 1 row written on the source after the export \(missing on the target\): key \(987654321\)\n/,
+      /^dns\.switch blocked: the source was written after the cutover point \(22:10 -05:00\): public\.temperature_readings \(\+1 inserted, \+0 updated, \+0 deleted; 1000 rows at the cutover point, 1001 now\)\. Rows that differ from the export \(loaded on the target\):\n  public\.temperature_readings: 1 row written on the source after the export \(missing on the target\): key \(987654321\)\n/,
     );
     expect(dnsTouched).toBe(0);
     // migrate.verify, run again, now says so too (its hashes come from the export, so only the counters can tell).
     await expect(dataSteps['migrate.verify']!.run(context('migrate.verify'))).rejects.toThrow(
-      /^The source was written after the cutover point \(22:10\), seen at migrate\.verify: public\.temperature_readings \(\+1 inserted/,
+      /^The source was written after the cutover point \(22:10 -05:00\), seen at migrate\.verify: public\.temperature_readings \(\+1 inserted/,
     );
 
     // The row carried over by hand: the counters still moved, but nothing is lost, and the proof lets the switch go.
     const [row] = await pair.sql<{ row: string }>('source', 'SELECT t::text AS row FROM public.temperature_readings t WHERE id = 987654321');
     await pair.sql('target', 'INSERT INTO public.temperature_readings OVERRIDING SYSTEM VALUE SELECT (($1::text)::public.temperature_readings).*', [row!.row]);
-    expect(await proveBeforeSwitch(context('dns.switch'))).toBe('writes after 22:10 on public.temperature_readings, all of them on the target');
+    expect(await proveBeforeSwitch(context('dns.switch'))).toBe('writes after 22:10 -05:00 on public.temperature_readings, all of them on the target');
   });
 });

@@ -133,14 +133,14 @@ describe('data steps through the step context', () => {
     expect(snapshot.summary).toMatch(/^Cutover point .* at WAL [0-9A-F]+\/[0-9A-F]+: \d+ rows in 10 tables$/);
 
     const exported = await runStep('export.tables');
-    expect(exported.summary).toMatch(/^Exported \d+ rows .* from 10 tables in [\d.]+ s; 48 auth users; 0 writes between 17:00 and 17:00$/);
+    expect(exported.summary).toMatch(/^Exported \d+ rows .* from 10 tables in [\d.]+ s; 48 auth users; 0 writes between 17:00 and 17:00 [+-]\d{2}:\d{2}$/);
     const dir = join(planDir, 'exports', runId);
     expect((await stat(dir)).mode & 0o777).toBe(0o700);
     expect((await stat(join(dir, 'auth-users.json'))).mode & 0o777).toBe(0o600);
     expect(progress.some((p) => p.label === 'export public.temperature_readings' && p.unit === 'rows')).toBe(true);
 
     const again = await runStep('export.tables');
-    expect(again.summary).toMatch(/\(10 already done\); 48 auth users; 0 writes between 17:00 and 17:00$/);
+    expect(again.summary).toMatch(/\(10 already done\); 48 auth users; 0 writes between 17:00 and 17:00 [+-]\d{2}:\d{2}$/);
     expect(fake.requests).toHaveLength(1);
 
     const checked = await runStep('export.verify');

@@ -25,8 +25,9 @@ beforeAll(async () => {
       { name: 'freshtrack.io', records: [] },
     ],
     tokens: {
-      'cf-edit': { zones: ['freshtrackpro.com', 'freshtrack.io'], dnsRead: true, dnsEdit: true },
-      'cf-read': { zones: ['freshtrackpro.com'], dnsRead: true, dnsEdit: false },
+      'cf-edit': { zones: ['freshtrackpro.com', 'freshtrack.io'], dnsRead: true, dnsEdit: true, readsTokens: true },
+      'cf-read': { zones: ['freshtrackpro.com'], dnsRead: true, dnsEdit: false, readsTokens: true },
+      'cf-edit-private': { zones: ['freshtrackpro.com'], dnsRead: true, dnsEdit: true },
       'cf-expired': { zones: ['freshtrackpro.com'], dnsRead: true, dnsEdit: true, status: 'expired' },
     },
   });
@@ -64,9 +65,8 @@ describe('Cloudflare', () => {
       {
         system: 'Cloudflare',
         ok: false,
-        message: expect.stringMatching(
-          /^Cloudflare: confirm DNS edit permission on freshtrackpro\.com: the API token in CLOUDFLARE_API_TOKEN lacks DNS edit permission for zone freshtrackpro\.com \(add Zone → DNS → Edit to the token\)/,
-        ),
+        message:
+          'the API token in CLOUDFLARE_API_TOKEN lacks DNS edit permission for zone freshtrackpro.com: its policies do not grant DNS Write there (add Zone → DNS → Edit to the token)',
       },
     ]);
     expect(cloudflare.record('freshtrackpro.com', 'freshtrackpro.com', 'A')).toMatchObject({ content: '203.0.113.10', ttl: 86400 });
@@ -104,9 +104,30 @@ describe('Cloudflare', () => {
     expect(findings.map((finding) => `${finding.ok ? 'ok' : 'PROBLEM'} ${finding.system}: ${finding.message}`)).toEqual([
       'ok Cloudflare: API token accepted; zone freshtrackpro.com found',
       'ok Cloudflare: all 3 planned records exist in freshtrackpro.com',
-      'ok Cloudflare: the API token may edit DNS in freshtrackpro.com',
+      'ok Cloudflare: the API token may edit DNS in freshtrackpro.com (its policies grant DNS Write)',
       'ok Resend: API key accepted; sender domain freshtrackpro.com is verified',
     ]);
+  });
+});
+
+describe('check writes nothing (issue 14, item 7)', () => {
+  const writes = () => cloudflare.requests.filter((request) => request.method !== 'GET');
+
+  test('the edit permission is read from the token, never tested by writing: zero writes for every kind of token', async () => {
+    const before = cloudflare.requests.length;
+    for (const token of ['cf-edit', 'cf-read', 'cf-expired', 'cf-edit-private', 'cf-unknown']) await checkExternal(plan(), env(token, 're_full'));
+    expect(cloudflare.requests.length).toBeGreaterThan(before + 10);
+    expect(writes()).toEqual([]);
+  });
+
+  test('a token that may not read its own policies: the permission is said to be unconfirmed, not guessed', async () => {
+    const findings = await checkExternal(plan(), env('cf-edit-private', 're_full'));
+    expect(findings.filter((finding) => finding.system === 'Cloudflare').at(-1)).toEqual({
+      system: 'Cloudflare',
+      ok: true,
+      message:
+        'DNS edit permission on freshtrackpro.com not confirmed: the token in CLOUDFLARE_API_TOKEN may not read its own policies (add User → API Tokens → Read to let check see them); check writes nothing to test it, so prep.lower-ttl is the first edit',
+    });
   });
 });
 

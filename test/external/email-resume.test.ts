@@ -82,5 +82,5 @@ test('a notice killed between two batches and resumed reaches every recipient ex
     'run-7:advance-notice:1',
     'run-7:advance-notice:2',
   ]);
-  expect(result.summary).toMatch(/sent to 250 recipients in 3 batches via resend \(1 already sent before a restart\)/);
+  expect(result.summary).toMatch(/sent to 250 recipients in 3 batches via resend \(1 batch already sent before a restart\)/);
 });

@@ -3,11 +3,13 @@ import { startFakeServer, type Fault, type RecordedRequest, type Reply } from '.
 
 /**
  * A contract fake of the Cloudflare v4 API, as much of it as the DNS adapter and `cutover check` use:
- * GET /user/tokens/verify, GET /zones, GET/POST /zones/:id/dns_records, PATCH/PUT
+ * GET /user/tokens/verify, GET /user/tokens/:id (the token's policies), GET /zones, GET/POST /zones/:id/dns_records, PATCH/PUT
  * /zones/:id/dns_records/:id. Every answer uses the documented envelope
  * `{ success, errors, messages, result, result_info }`. Tokens carry the permissions real ones do:
  * a zone the token may not read is simply absent from GET /zones; DNS reads and edits without the
- * permission get 403 with code 10000; an unknown token gets 403 with code 9109.
+ * permission get 403 with code 10000; an unknown token gets 403 with code 9109. A token reads its own
+ * policies only with User → API Tokens → Read (`readsTokens`), as on Cloudflare. `requests` records
+ * every call, so a test can count the writes (anything but GET).
  */
 
 export interface FakeRecord {
@@ -31,6 +33,8 @@ export interface FakeToken {
   dnsRead: boolean;
   dnsEdit: boolean;
   status?: 'active' | 'disabled' | 'expired';
+  /** User → API Tokens → Read: may GET /user/tokens/:id (its own policies). */
+  readsTokens?: boolean;
 }
 
 export interface CloudflareFake {
@@ -95,17 +99,29 @@ export async function startCloudflareFake(options: {
 
   const handle = (request: RecordedRequest): Reply => {
     const auth = String(request.headers.authorization ?? '');
-    const token = auth.startsWith('Bearer ') ? options.tokens[auth.slice(7)] : undefined;
+    const secret = auth.startsWith('Bearer ') ? auth.slice(7) : '';
+    const token = options.tokens[secret];
     if (!token) return failure(403, 9109, 'Invalid access token');
     const { method, path, query } = request;
 
     if (method === 'GET' && path === '/user/tokens/verify') {
       return {
         status: 200,
-        body: { success: true, errors: [], messages: [{ code: 10000, message: 'This API Token is valid and active', type: null }], result: { id: 'token-id', status: token.status ?? 'active' } },
+        body: { success: true, errors: [], messages: [{ code: 10000, message: 'This API Token is valid and active', type: null }], result: { id: `token-${secret}`, status: token.status ?? 'active' } },
       };
     }
     if (token.status && token.status !== 'active') return failure(403, 9109, 'Invalid access token');
+    if (method === 'GET' && path === `/user/tokens/token-${secret}`) {
+      if (!token.readsTokens) return failure(403, 9109, 'Unauthorized to access requested resource');
+      const group = (name: string) => ({ id: name.toLowerCase().replace(' ', '-'), name });
+      const policy = (zone: FakeZone) => ({
+        id: `policy-${zone.id}`,
+        effect: 'allow',
+        permission_groups: [group('Zone Read'), ...(token.dnsRead ? [group('DNS Read')] : []), ...(token.dnsEdit ? [group('DNS Write')] : [])],
+        resources: { [`com.cloudflare.api.account.zone.${zone.id}`]: '*' },
+      });
+      return envelope({ id: `token-${secret}`, name: secret, status: token.status ?? 'active', policies: zones.filter((zone) => token.zones.includes(zone.name)).map(policy) });
+    }
 
     if (method === 'GET' && path === '/zones') {
       const name = query.get('name');

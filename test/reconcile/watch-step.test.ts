@@ -72,7 +72,7 @@ describe('watch.reconcile step', () => {
     await ingestAfterSwitch(pair.target, [1, 2, 3, 4, 5]);
     await pair.target.query('delete from public.readings where id = 100042');
     const result = await reconcileSteps['watch.reconcile']!.run(contextFor(pair, snapshot));
-    expect(result.attention?.reason).toBe('Reconciliation: data loss: 1 source rows missing from the target');
+    expect(result.attention?.reason).toBe('Reconciliation: data loss: 1 source row missing from the target');
     const evidence = result.attention?.evidence as { tables: { table: string; keys: { kind: string; key: unknown }[] }[] };
     expect(evidence.tables).toHaveLength(1);
     expect(evidence.tables[0]!.keys).toEqual([expect.objectContaining({ kind: 'missing', key: { id: '100042' } })]);

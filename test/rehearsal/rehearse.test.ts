@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cli } from '../support/cli.js';
+import { voiceDefects } from '../support/voice.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'cutover-rehearse-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -15,6 +16,9 @@ describe('cutover rehearse', () => {
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/✓ migrate\.verify .*Source and target identical: 10 tables/);
+    // Issue 14, must-show 4: every printed line in one voice (times with their zone, no doubled words,
+    // no "1 <plural>", no placeholders).
+    expect(voiceDefects(result.stdout)).toEqual([]);
     const text = readFileSync(report, 'utf8');
     expect(text).toContain('- Outcome: The cutover is complete.');
     expect(text).toContain('- Failed steps: none');
@@ -51,6 +55,7 @@ describe('cutover rehearse', () => {
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
     const text = readFileSync(report, 'utf8');
+    expect(voiceDefects(result.stdout)).toEqual([]);
     expect(text).toContain('- Outcome: The rollback is complete: the old system is live again.');
     const deleted = [...text.matchAll(/^- id (\d+) \(sensor [0-9a-f-]+, [^)]+\): (.+)$/gm)];
     expect(deleted).toHaveLength(10);

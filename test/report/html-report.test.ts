@@ -133,7 +133,7 @@ describe('cutover report --html', () => {
     const page = await browser!.newPage();
     const problems: string[] = [];
     page.on('console', (message) => problems.push(message.text()));
-    await page.setContent(renderHtmlReport({ plan, view: buildView(snapshot, T0), journal: entries, outputs: {} }));
+    await page.setContent(renderHtmlReport({ plan, view: buildView(snapshot, T0, plan.t0.zone), journal: entries, outputs: {} }));
     expect(await page.locator('svg.trend circle.clean').count()).toBe(2);
     expect(await page.locator('svg.trend circle.drift').count()).toBe(1);
     expect(await page.locator('svg.trend circle.drift > title').textContent()).toMatch(/^watch\.reconcile #2 Dec 07 10:00:00 -05:00: Reconciled 10 tables: 6 missing/);

@@ -189,5 +189,8 @@ describe.skipIf(!hasTmux)('cutover rehearse --interactive in a real terminal (tm
     terminal.keys('q');
     screen = await terminal.waitFor('cutover exited with', 60_000);
     expect(screen).toMatch(/Report: .*rehearsal-report\.md/);
+    // Issue 14: quitting at a gate is exit 3, and a rehearsal (its workspace removed) is not resumable.
+    expect(screen).toContain('cutover exited with 3');
+    expect(screen).not.toContain('resume with');
   });
 });

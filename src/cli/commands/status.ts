@@ -5,6 +5,8 @@ import { openSession } from '../../services/session.js';
 import { MARKS, runStatus } from '../../services/status.js';
 import type { GlobalOptions, Io } from '../io.js';
 
+const NEEDS_ATTENTION = new Set<RunView['phases'][number]['steps'][number]['status']>(['failed', 'unknown', 'attention', 'rejected']);
+
 export function renderStatus(view: RunView, zone: string): string {
   const at = (ms: number | undefined) => (ms === undefined ? '' : DateTime.fromMillis(ms, { zone }).toFormat('LLL dd HH:mm ZZZZ'));
   const lines = [`Run ${view.runId} — ${view.headline}`, `T0 ${at(view.t0)}${view.switchedAt ? `, switched ${at(view.switchedAt)}` : ''}`];
@@ -27,5 +29,7 @@ export async function status(globals: GlobalOptions, options: { json?: boolean }
   const session = await openSession(globals, io);
   const { view, runner } = runStatus(session);
   io.out(options.json ? JSON.stringify({ ...view, ...(runner ? { runner } : {}) }, null, 2) : [renderStatus(view, session.plan.t0.zone), ...(runner ? ['', runner.text] : [])].join('\n'));
-  return EXIT.ok;
+  // The exit-code contract: 1 when a step needs a person (failed, outcome unknown, attention, rejected).
+  const needsAttention = view.phases.some((phase) => phase.steps.some((step) => NEEDS_ATTENTION.has(step.status)));
+  return needsAttention ? EXIT.attention : EXIT.ok;
 }

@@ -247,7 +247,7 @@ async function runCheck(ctx: StepContext, options: CheckOptions): Promise<StepRe
     breaches: output.breaches,
   };
   const summary = summarizeCheck(output) + (reconciled ? `; ${reconciled.summary}` : '');
-  ctx.note(`${ctx.stepId}: ${summary}`, { check: note });
+  ctx.note(summary, { check: note });
   if (output.breaches.length === 0) return { summary, output };
   const evidence = output.decision ? { ...output, decisionText: renderDecision(output.decision) } : output;
   return { summary, output, attention: { reason: output.breaches.join('; '), evidence } };

@@ -6,7 +6,8 @@ import { reachSystems } from './reach-systems.js';
 export const preflight: StepAction = {
   async run(ctx) {
     const results = await reachSystems(ctx.plan, ctx.planDir, ctx.env);
-    for (const result of results) ctx.note(`${result.ok ? 'ok' : 'FAILED'} ${result.system}: ${result.message}`);
+    // What failed is said once, whole, in the step's error; the notes record what answered.
+    for (const result of results) if (result.ok) ctx.note(`ok ${result.system}: ${result.message}`);
     const failed = results.filter((result) => !result.ok);
     if (failed.length) {
       // Not retried by the engine: a person fixes the cause and runs `cutover retry prep.preflight`.

@@ -145,7 +145,7 @@ export async function requireJournaledExport(ctx: StepContext, dir: string, wher
           : `and no write counters were recorded at freeze.snapshot to prove the source unchanged. Roll back and start the window again.`),
     );
   }
-  ctx.note(`${where}: ${found.damaged.join(', ')} damaged on disk; the source is unchanged since the cutover point, exporting again`);
+  ctx.note(`${found.damaged.join(', ')} damaged on disk; the source is unchanged since the cutover point, exporting again`);
   await exportTables({ source, tables, dir, runId: ctx.runId, cutoverPoint: point as CutoverPoint, signal: ctx.signal });
   const after = await checkAgainstAnchor(dir, anchor, tables);
   if (after.rewritten.length > 0 || after.damaged.length > 0) {
@@ -155,6 +155,6 @@ export async function requireJournaledExport(ctx: StepContext, dir: string, wher
     );
   }
   const sentence = `re-exported ${found.damaged.join(', ')} (damaged on disk) from the frozen source: identical to the journal`;
-  ctx.note(`${where}: ${sentence}`);
+  ctx.note(sentence);
   return sentence;
 }

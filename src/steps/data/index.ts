@@ -26,6 +26,7 @@ import { anchorOf, requireJournaledExport, type ExportAnchor } from './anchor.js
 import { requireNoWritesSince, type WriteCounters } from './proof.js';
 import { checkTargetReady, formatBytes } from './target-ready.js';
 import { DataMismatchError, digestsFromManifest, verifyTables } from './verify.js';
+import { plural } from '../../engine/words.js';
 
 declare module '../outputs.js' {
   interface StepOutputs {
@@ -97,12 +98,12 @@ const freezeEnable = {
     for (const [table, holders] of byTable) {
       ctx.note(`freeze: revoked on ${table}: ${[...holders].map(([who, privileges]) => `${privileges.join(', ')} from ${who}`).join('; ')}`);
     }
-    ctx.note(`freeze: guard trigger on ${result.guarded.length} tables: ${result.guarded.join(', ')}`);
+    ctx.note(`freeze: guard trigger on ${plural(result.guarded.length, 'table')}: ${result.guarded.join(', ')}`);
     return {
       summary:
-        `Revoked ${result.revoked.length} write grant${result.revoked.length === 1 ? '' : 's'} on ` +
-        `${tableNames(ctx).length} tables from ${roleList(ctx)}; every write refused on ${result.guarded.length} tables; ended ${result.terminated.length} session` +
-        `${result.terminated.length === 1 ? '' : 's'}${roles.length ? ` (${roles.join(', ')})` : ''}`,
+        `Revoked ${plural(result.revoked.length, 'write grant')} on ` +
+        `${plural(tableNames(ctx).length, 'table')} from ${roleList(ctx)}; every write refused on ${plural(result.guarded.length, 'table')}; ended ${plural(result.terminated.length, 'session')}` +
+        `${roles.length ? ` (${roles.join(', ')})` : ''}`,
       output: {
         revoked: result.revoked,
         guarded: result.guarded,
@@ -274,7 +275,7 @@ async function exportSupabaseUsers(ctx: StepContext, dir: string): Promise<{ use
 const exportVerifyStep = {
   async run(ctx: StepContext): Promise<StepResult> {
     const journaled = await requireJournaledExport(ctx, exportDir(ctx), 'export.verify');
-    if (journaled) ctx.note(`export.verify: ${journaled}`);
+    if (journaled) ctx.note(journaled);
     const check = await verifyExport({ dir: exportDir(ctx), tables: tableNames(ctx), cutoverPoint: cutoverPoint(ctx) });
     return {
       summary:
@@ -295,7 +296,7 @@ const exportVerifyStep = {
 const migrateLoad = {
   async run(ctx: StepContext): Promise<StepResult> {
     const journaled = await requireJournaledExport(ctx, exportDir(ctx), 'migrate.load');
-    if (journaled) ctx.note(`migrate.load: ${journaled}`);
+    if (journaled) ctx.note(journaled);
     const summary = await loadTables({
       target: target(ctx),
       dir: exportDir(ctx),
@@ -350,7 +351,7 @@ const migrateLoad = {
 const migrateVerify = {
   async run(ctx: StepContext): Promise<StepResult> {
     const journaled = await requireJournaledExport(ctx, exportDir(ctx), 'migrate.verify');
-    if (journaled) ctx.note(`migrate.verify: ${journaled}`);
+    if (journaled) ctx.note(journaled);
     const sourceDigests = digestsFromManifest(await readManifest(exportDir(ctx)));
     const report = await retryOnlyConnectionErrors(() =>
       verifyTables({ source: source(ctx), target: target(ctx), tables: ctx.plan.tables, sourceDigests, runId: ctx.runId, excludedTables: ctx.plan.excludedTables }),
@@ -360,7 +361,7 @@ const migrateVerify = {
     const quiet = await requireNoWritesSince(ctx, 'migrate.verify');
     return {
       summary:
-        `Source and target identical: ${report.tables.length} tables, ${rows} rows (counts, content hashes, no orphans); ${report.sequences?.checked ?? 0} sequences positioned; every source table accounted for; target schema as before the load` +
+        `Source and target identical: ${plural(report.tables.length, 'table')}, ${plural(rows, 'row')} (counts, content hashes, no orphans); ${plural(report.sequences?.checked ?? 0, 'sequence')} positioned; every source table accounted for; target schema as before the load` +
         (quiet ? `; ${quiet}` : ''),
       output: {
         durationMs: report.durationMs,

@@ -116,13 +116,14 @@ export function provenPoint(ctx: Pick<StepContext, 'outputs'>): ProvenPoint | nu
 
 /** `HH:MM` in the plan's zone. */
 export function clockTime(ctx: Pick<StepContext, 'plan'>, ms: number): string {
-  return DateTime.fromMillis(ms, { zone: ctx.plan.t0.zone }).toFormat('HH:mm');
+  return DateTime.fromMillis(ms, { zone: ctx.plan.t0.zone }).toFormat('HH:mm ZZ');
 }
 
-/** "0 writes between 22:10 and 00:05": from the cutover point (engine clock) to now. */
+/** "0 writes between 22:10 and 00:05 -05:00" (the plan's zone): from the cutover point (engine clock) to now. */
 export function quietSentence(ctx: Pick<StepContext, 'plan' | 'clock'>, point: ProvenPoint): string {
   const from = Date.parse(point.clockAt ?? point.at);
-  return `0 writes between ${clockTime(ctx, from)} and ${clockTime(ctx, ctx.clock.now())}`;
+  const start = DateTime.fromMillis(from, { zone: ctx.plan.t0.zone }).toFormat('HH:mm');
+  return `0 writes between ${start} and ${clockTime(ctx, ctx.clock.now())}`;
 }
 
 /**

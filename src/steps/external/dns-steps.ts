@@ -77,7 +77,7 @@ export async function readCapturedBefore(ctx: StepContext, stepId: string): Prom
 async function captureBefore(ctx: StepContext): Promise<DnsRecord[]> {
   const existing = await readCapturedBefore(ctx, ctx.stepId);
   if (existing) {
-    ctx.note(`${ctx.stepId}: using the DNS values captured before its first attempt (${existing.capturedAt})`);
+    ctx.note(`using the DNS values captured before its first attempt (${existing.capturedAt})`);
     return existing.records;
   }
   const records = await ctx.adapters.dns().read(recordRefs(ctx.plan));
@@ -154,7 +154,7 @@ async function applyChanges(ctx: StepContext, changes: DnsChange[]): Promise<voi
 function result(ctx: StepContext, verb: string, changes: DnsChange[]): StepResult {
   const changed = changes.filter((change) => change.changed);
   const output: DnsStepOutput = { zone: ctx.plan.dns.zone, provider: ctx.adapters.dns().kind, changes };
-  ctx.note(`${ctx.stepId}: ${verb}`, { zone: output.zone, changes: changed.map(({ name, type, before, after }) => ({ name, type, before, after })) });
+  ctx.note(verb, { zone: output.zone, changes: changed.map(({ name, type, before, after }) => ({ name, type, before, after })) });
   return {
     summary:
       changed.length === 0
@@ -237,7 +237,7 @@ export const revertDns: StepAction = {
   async run(ctx) {
     const original = await valuesBeforeSwitch(ctx);
     if (!original) {
-      ctx.note('rollback.dns-revert: DNS was never switched; nothing to revert');
+      ctx.note('DNS was never switched; nothing to revert');
       return { summary: 'DNS was never switched in this run: nothing to revert', output: { zone: ctx.plan.dns.zone, provider: ctx.adapters.dns().kind, changes: [] } };
     }
     const before = await captureBefore(ctx);

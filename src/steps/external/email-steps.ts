@@ -6,6 +6,7 @@ import { markStagingSubject } from '../../adapters/staging.js';
 import type { OutgoingMessage } from '../../adapters/types.js';
 import type { StepAction, StepContext } from '../types.js';
 import { loadAudience, type Audience } from './audience.js';
+import { plural } from '../../engine/words.js';
 
 /**
  * The notice steps. Sending is at-least-once made exactly-once per recipient:
@@ -138,7 +139,7 @@ export function emailStep(template: NoticeId, extraFor: (ctx: StepContext) => No
         await saveProgress(ctx, progress);
         sentNow += 1;
         ctx.note(`${template}: batch ${index + 1} of ${batches.length} sent`, { ...sent });
-        ctx.progress({ label: `${template} batches`, done: progress.sent.length, total: batches.length, unit: 'batches' });
+        ctx.progress({ label: template, done: progress.sent.length, total: batches.length, unit: 'batches' });
       }
       const dropped = progress.sent.reduce((sum, batch) => sum + batch.dropped, 0);
       const output: EmailStepOutput = {
@@ -155,10 +156,10 @@ export function emailStep(template: NoticeId, extraFor: (ctx: StepContext) => No
         invalid: progress.invalid.length,
         invalidSample: progress.invalid.slice(0, 20),
       };
-      const resumed = alreadySent.size ? ` (${alreadySent.size} already sent before a restart)` : '';
-      const staged = dropped ? `; staging: ${dropped} recipients not on the allow-list were not sent to` : '';
+      const resumed = alreadySent.size ? ` (${plural(alreadySent.size, 'batch', 'batches')} already sent before a restart)` : '';
+      const staged = dropped ? `; staging: ${plural(dropped, 'recipient')} not on the allow-list ${dropped === 1 ? 'was' : 'were'} not sent to` : '';
       return {
-        summary: `${template} sent to ${progress.recipients.length - dropped} recipients in ${batches.length} batches via ${mail.kind}${resumed}${staged}${describeAudience(progress)}`,
+        summary: `${template} sent to ${plural(progress.recipients.length - dropped, 'recipient')} in ${plural(batches.length, 'batch', 'batches')} via ${mail.kind}${resumed}${staged}${describeAudience(progress)}`,
         output,
       };
     },
@@ -175,7 +176,7 @@ export function emailStep(template: NoticeId, extraFor: (ctx: StepContext) => No
         const audience = frozen ?? (await loadAudience(ctx));
         const batches = Math.ceil(audience.recipients.length / BATCH_SIZE);
         const done = frozen ? `, ${frozen.sent.length} already sent` : '';
-        return `${head} to ${audience.recipients.length} recipients from ${audience.source} in ${batches} batches of up to ${BATCH_SIZE}${done}${describeAudience(audience)}.${staging}`;
+        return `${head} to ${plural(audience.recipients.length, 'recipient')} from ${audience.source} in ${plural(batches, 'batch', 'batches')} of up to ${BATCH_SIZE}${done}${describeAudience(audience)}.${staging}`;
       } catch (error) {
         return `${head}; recipients not counted: ${(error as Error).message}.${staging}`;
       }

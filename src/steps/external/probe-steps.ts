@@ -4,6 +4,7 @@ import { openClient, planTls, readDatabaseUrl } from '../../adapters/postgres.js
 import { ExternalError } from '../../adapters/retry.js';
 import type { Plan, ProbePlan } from '../../config/schema.js';
 import type { StepAction, StepContext } from '../types.js';
+import { plural } from '../../engine/words.js';
 
 declare module '../outputs.js' {
   interface StepOutputs {
@@ -34,12 +35,12 @@ async function runProbes(ctx: StepContext, label: string, probes: ProbePlan[]) {
   if (failed.length > 0) {
     throw new ExternalError(
       'HTTP',
-      `${label}: ${failed.length} of ${results.length} checks failed:\n${failed.map((result) => `  ${result.method} ${result.url}: ${result.problem}`).join('\n')}`,
+      `${label}: ${failed.length} of ${plural(results.length, 'check')} failed:\n${failed.map((result) => `  ${result.method} ${result.url}: ${result.problem}`).join('\n')}`,
       { retryable: true },
     );
   }
   const slowest = Math.max(...results.map((result) => result.latencyMs));
-  return { summary: `${label}: ${results.length} checks passed (slowest ${slowest} ms)`, output: { results } };
+  return { summary: `${label}: ${plural(results.length, 'check')} passed (slowest ${slowest} ms)`, output: { results } };
 }
 
 function probeStep(label: string, select: (plan: Plan) => ProbePlan[]): StepAction {
@@ -147,7 +148,7 @@ export const testWebhook: StepAction = {
     }
     const postMs = Math.round(performance.now() - started);
     if (!response.ok) throw new ExternalError('HTTP', `webhook: POST ${webhook.url} answered ${response.status}; the new system did not accept the test payload`, { status: response.status });
-    ctx.note('validate.webhook: test payload accepted', { url: webhook.url, status: response.status });
+    ctx.note('test payload accepted', { url: webhook.url, status: response.status });
 
     const check = webhook.checkSql ? 'sql' : webhook.checkUrl ? 'url' : undefined;
     if (!check) {

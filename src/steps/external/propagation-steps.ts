@@ -53,7 +53,7 @@ function propagationStep(kind: 'values' | 'ttl'): StepAction {
         );
       }
       return {
-        summary: `all ${resolvers.length} resolvers ${what} (${report.polls} round${report.polls === 1 ? '' : 's'} of queries)`,
+        summary: `${resolvers.length === 1 ? `the resolver ${what.replace(/^answer/, 'answers')}` : `all ${resolvers.length} resolvers ${what}`} (${report.polls} round${report.polls === 1 ? '' : 's'} of queries)`,
         output: report,
       };
     },

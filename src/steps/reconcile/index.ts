@@ -3,6 +3,7 @@ import { ExitError } from '../../engine/errors.js';
 import { output } from '../outputs.js';
 import { stepGroup, type StepContext, type StepResult } from '../types.js';
 import { defaultReconcileLimits, reconcile, type ReconcileLimits, type ReconcileResult } from './reconcile.js';
+import { plural } from '../../engine/words.js';
 
 export { reconcile, defaultReconcileLimits } from './reconcile.js';
 export type {
@@ -40,18 +41,18 @@ export function cutoverTimeOf(outputs: StepContext['outputs']): string {
 export function reconcileStepResult(result: ReconcileResult): StepResult {
   const { totals } = result;
   const summary = result.clean
-    ? `Reconciled ${result.tables.length} tables, ${totals.bucketsCompared.toLocaleString('en-US')} buckets: clean` +
-      (totals.newRows > 0 ? ` (${totals.newRows.toLocaleString('en-US')} new rows after the cutover point)` : '')
-    : `Reconciled ${result.tables.length} tables: ${totals.missingRows} missing, ${totals.changedRows} changed, ` +
-      `${totals.extraRows} extra rows in ${totals.driftBuckets} buckets; ${totals.gaps} ingestion gaps` +
-      (totals.problems > 0 ? `; ${totals.problems} tables not compared` : '');
+    ? `Reconciled ${plural(result.tables.length, 'table')}, ${totals.bucketsCompared.toLocaleString('en-US')} bucket${totals.bucketsCompared === 1 ? '' : 's'}: clean` +
+      (totals.newRows > 0 ? ` (${totals.newRows.toLocaleString('en-US')} new row${totals.newRows === 1 ? '' : 's'} after the cutover point)` : '')
+    : `Reconciled ${plural(result.tables.length, 'table')}: ${totals.missingRows} missing, ${totals.changedRows} changed, ` +
+      `${plural(totals.extraRows, 'extra row')} in ${plural(totals.driftBuckets, 'bucket')}; ${plural(totals.gaps, 'ingestion gap')}` +
+      (totals.problems > 0 ? `; ${plural(totals.problems, 'table')} not compared` : '');
   if (result.clean) return { summary, output: result };
   const reasons: string[] = [];
-  if (totals.missingRows > 0) reasons.push(`data loss: ${totals.missingRows} source rows missing from the target`);
-  if (totals.changedRows + totals.extraRows > 0) reasons.push(`drift: ${totals.changedRows} changed and ${totals.extraRows} extra rows before the freeze`);
-  if (totals.gaps > 0) reasons.push(`${totals.gaps} ingestion gaps after the switch`);
-  if (totals.unverifiedBuckets > 0) reasons.push(`${totals.unverifiedBuckets} buckets could not be verified within the limits`);
-  if (totals.problems > 0) reasons.push(`${totals.problems} tables could not be compared`);
+  if (totals.missingRows > 0) reasons.push(`data loss: ${plural(totals.missingRows, 'source row')} missing from the target`);
+  if (totals.changedRows + totals.extraRows > 0) reasons.push(`drift: ${totals.changedRows} changed and ${plural(totals.extraRows, 'extra row')} before the freeze`);
+  if (totals.gaps > 0) reasons.push(`${plural(totals.gaps, 'ingestion gap')} after the switch`);
+  if (totals.unverifiedBuckets > 0) reasons.push(`${plural(totals.unverifiedBuckets, 'bucket')} could not be verified within the limits`);
+  if (totals.problems > 0) reasons.push(`${plural(totals.problems, 'table')} could not be compared`);
   return {
     summary,
     output: result,

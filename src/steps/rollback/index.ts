@@ -10,6 +10,7 @@ import { DELTA_DIR, MANUAL_REVIEW_FILE, readDeltaManifest } from './delta-manife
 import { exportDelta, type DeltaTableSpec } from './export-delta.js';
 import { freezeTarget } from './freeze-target.js';
 import { reimportDelta } from './reimport.js';
+import { plural } from '../../engine/words.js';
 
 /**
  * The rollback branch's data steps (DESIGN §5): freeze the target, export what was written there after
@@ -31,7 +32,6 @@ export function targetGrantRecordFile(ctx: Pick<StepContext, 'stateDir' | 'runId
 const tableNames = (ctx: StepContext) => ctx.plan.tables.map((t) => normalizeTableName(t.name));
 const roleList = (ctx: StepContext) => ctx.plan.appRoles.join(', ');
 const cutoverPoint = (ctx: StepContext): CutoverPoint | null => output(ctx.outputs, 'freeze.snapshot') ?? null;
-const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
 function deltaSpecs(ctx: StepContext): DeltaTableSpec[] {
   return ctx.plan.tables.map((t) => ({
