@@ -74,7 +74,7 @@ export function eventsFromEntry(entry: JournalEntry, facts: RunFacts): NotifyEve
       ];
     case 'step.finished': {
       const events: NotifyEvent[] = [];
-      if (findStep(stepId)?.step.routesOnVerdict) {
+      if (stepId && findStep(stepId)?.step.routesOnVerdict) {
         const verdict = (entry.result as { output?: { verdict?: string } } | undefined)?.output?.verdict ?? 'unknown';
         const rollback = verdict === 'rollback';
         events.push(
