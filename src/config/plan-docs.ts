@@ -1,7 +1,7 @@
-import { realpathSync, writeFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { writeFileSync } from 'node:fs';
 import { planJsonSchema, type JsonSchema } from './commented-plan.js';
 import { examplePlan } from './example.js';
+import { invokedDirectly } from '../engine/invoked.js';
 
 /**
  * docs/plan.md and the comments of the plan `cutover init` writes, both from the schema's own
@@ -196,15 +196,7 @@ export function renderPlanDocs(): string {
   return `${HEAD}\n${sections.join('\n\n')}\n${TAIL}`;
 }
 
-function invokedDirectly(): boolean {
-  try {
-    return Boolean(process.argv[1]) && realpathSync(process.argv[1]!) === fileURLToPath(import.meta.url);
-  } catch {
-    return false;
-  }
-}
-
-if (invokedDirectly()) {
+if (invokedDirectly(import.meta.url)) {
   const out = process.argv[2];
   if (out) writeFileSync(out, renderPlanDocs());
   else process.stdout.write(renderPlanDocs());

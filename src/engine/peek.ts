@@ -5,6 +5,7 @@ import type { Plan } from '../config/schema.js';
 import { settingsFromPlan } from '../config/settings.js';
 import { checkBinding } from './binding.js';
 import { Journal, type JournalEntry } from './journal.js';
+import { replayEnded } from './replay.js';
 import { holderAlive, readLock, type LockHolder } from './lock.js';
 import { ensureStateDir } from './storage.js';
 import { loadState } from './state-store.js';
@@ -31,15 +32,7 @@ export function peekRun(stateDir: string, plan: Plan): { snapshot: AnyMachineSna
     actors: {
       runStep: fromPromise<StepOutcome, RunStepInput>(async ({ input }) => {
         const ended = entries.findLast((entry) => (entry.type === 'step.finished' || entry.type === 'step.failed') && sameAttempt(entry, input));
-        if (ended?.type === 'step.finished') {
-          const recorded = ended.result as Omit<StepOutcome, 'startedAt' | 'finishedAt'>;
-          return { ...recorded, startedAt: Number(ended.startedAt), finishedAt: Date.parse(ended.at) };
-        }
-        if (ended?.type === 'step.failed') {
-          const failure = new Error(String(ended.error));
-          failure.name = String(ended.errorName ?? 'Error');
-          throw failure;
-        }
+        if (ended?.type === 'step.finished' || ended?.type === 'step.failed') return replayEnded(ended);
         return never();
       }),
       timer: fromPromise<{ now: number }, TimerInput>(never),

@@ -10,6 +10,7 @@ import type { Adapters, Progress, StepContext, StepRegistry } from '../steps/typ
 import type { Clock } from './clock.js';
 import { ExitError, EXIT } from './errors.js';
 import type { Journal, JournalEntry } from './journal.js';
+import { replayEnded } from './replay.js';
 import { openLockedJournal } from './locked-journal.js';
 import { assertionLine } from './assertion.js';
 import { authorityOf, authorize, type Authority } from './authority.js';
@@ -434,16 +435,8 @@ export class Runner {
     const key = { stepId, attempt: input.attempt, ...(input.occurrence ? { occurrence: input.occurrence } : {}) };
     // The journal is the record: an attempt it shows finished (the process died before the state file
     // caught up) is not run again, its recorded result is replayed.
-    if (ended?.type === 'step.finished') {
-      this.note('step.replayed', key);
-      const recorded = ended.result as Omit<StepOutcome, 'startedAt' | 'finishedAt'>;
-      return { ...recorded, startedAt: Number(ended.startedAt), finishedAt: Date.parse(ended.at) };
-    }
-    if (ended?.type === 'step.failed') {
-      const failure = new Error(String(ended.error));
-      failure.name = String(ended.errorName ?? 'Error');
-      throw failure;
-    }
+    if (ended?.type === 'step.finished') this.note('step.replayed', key);
+    if (ended?.type === 'step.finished' || ended?.type === 'step.failed') return replayEnded(ended);
     if (started && !ended) {
       if (findStep(stepId)?.step.notIdempotent) {
         this.note('step.outcome-unknown', key);

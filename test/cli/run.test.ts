@@ -47,7 +47,7 @@ describe('cutover run and the commands around it', () => {
     expect(skip.code).toBe(0);
     // It says what it recorded and what happens next; nothing runs until the next `cutover run`.
     expect(skip.stdout).toMatch(/^Recorded: the skip of prep\.preflight \("databases checked by hand"\) by Ana Ruiz \(journal line \d+\)\.$/m);
-    expect(skip.stdout).toContain('Next: prep.lower-ttl, which runs at the next `cutover run`');
+    expect(skip.stdout).toContain('Next: prep.replicate, which runs at the next `cutover run`');
     expect(skip.stdout).not.toContain('Running ');
     // Lower TTL and the advance notice run for real on the local zone and the outbox; then a sign-off.
     const next = await run(['run', '--non-interactive'], at(T0 - 48 * 3_600_000));

@@ -1,11 +1,10 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { examplePlan, renderPlanFile } from '../../src/config/example.js';
-import type { PlanInput } from '../../src/config/schema.js';
 import { Journal } from '../../src/engine/journal.js';
 import { cli } from '../support/cli.js';
+import { writeLocalPlan } from '../support/local-plan.js';
 
 /**
  * Issue 13: CUTOVER_CLOCK=compressed could not drive `cutover run --non-interactive` (every call
@@ -14,18 +13,7 @@ import { cli } from '../support/cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'cutover-wait-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-const planFile = join(dir, 'cutover.config.ts');
-const records = (examplePlan.dns as { records: PlanInput['dns']['records'] }).records;
-writeFileSync(join(dir, 'zone.json'), JSON.stringify({ zone: 'freshtrackpro.com', records: records.map((r) => ({ name: r.name, type: r.type, content: r.oldValue, ttl: r.normalTtl })), changes: [] }));
-writeFileSync(join(dir, 'audience.txt'), 'ana@example.com\n');
-writeFileSync(
-  planFile,
-  renderPlanFile({
-    ...examplePlan,
-    dns: { provider: 'local', zone: 'freshtrackpro.com', file: 'zone.json', records },
-    mail: { provider: 'outbox', dir: 'outbox', from: 'FreshTrack Pro <notices@freshtrackpro.com>', audience: { source: 'file', file: 'audience.txt' } },
-  }),
-);
+const planFile = writeLocalPlan(dir, { audience: ['ana@example.com'] });
 const T0 = Date.parse('2026-12-06T03:00:00Z');
 // 72 h before T0 (24 h before prep opens), 100,000 times faster: the gate is about a second away.
 const env = { CUTOVER_CLOCK: `compressed:100000@${new Date(T0 - 72 * 3_600_000).toISOString()}`, HOME: process.env.HOME };

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -68,13 +68,14 @@ class Terminal {
 }
 
 let cli = '';
+let node = process.execPath;
 const quote = (value: string) => `'${value.replaceAll("'", `'\\''`)}'`;
 
 /** A command in a new 80×24 tmux window, as `account`, leaving its exit code on screen. */
 function terminal(name: string, account: string, args: string[], env: Record<string, string> = {}): Terminal {
   // Every account names the operators' group of the shared state folder (docs/operations.md, issue 13).
   const vars = Object.entries({ HOME: work, CUTOVER_STATE_GROUP: GROUP, ...env }).map(([key, value]) => `${key}=${quote(value)}`);
-  const command = [process.execPath, cli, ...args].map(quote).join(' ');
+  const command = [node, cli, ...args].map(quote).join(' ');
   const as = account === userInfo().username ? '' : `runuser -u ${account} -- `;
   tmux('new-session', '-d', '-s', name, '-x', '80', '-y', '24', `${as}env ${vars.join(' ')} ${command}; echo "exited with $?"; sleep 600`);
   return new Terminal(name);
@@ -92,11 +93,18 @@ describe.skipIf(Boolean(skipReason))('several operators on one host (tmux, two O
         created.users.push(user);
       }
     }
-    // The build and the plan must be readable by the two accounts.
+    // The build, its dependencies, node itself and the plan must be reachable by the two accounts, also
+    // when the project sits in a folder only root may enter (CI builds from such a clone): a copy of
+    // node_modules made of hard links (a real copy where hard links cannot reach) and of the node binary.
     chmodSync(work, 0o755);
     const build = join(work, 'build');
     mkdirSync(build, { mode: 0o755 });
-    symlinkSync(join(root, 'node_modules'), join(build, 'node_modules'));
+    if (spawnSync('cp', ['-al', join(root, 'node_modules'), join(build, 'node_modules')]).status !== 0) {
+      cpSync(join(root, 'node_modules'), join(build, 'node_modules'), { recursive: true, verbatimSymlinks: true });
+    }
+    node = join(work, 'node');
+    copyFileSync(process.execPath, node);
+    chmodSync(node, 0o755);
     writeFileSync(join(build, 'package.json'), JSON.stringify({ type: 'module' }));
     spawnSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.json'), '--outDir', join(build, 'dist')], { encoding: 'utf8' });
     cli = join(build, 'dist/src/cli/main.js');
