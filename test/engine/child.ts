@@ -1,5 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { chmodSync, copyFileSync, cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'vitest';
@@ -21,8 +21,31 @@ export interface Result {
   stderr: string;
 }
 
+let mirror: { node: string; jiti: string; child: string } | undefined;
+
+/**
+ * Where another OS account can run the child: a copy of the project made of hard links, and of node,
+ * in a folder it can enter (the project may sit in a folder only root may enter, as CI's clone does).
+ */
+function reachable(): { node: string; jiti: string; child: string } {
+  if (mirror) return mirror;
+  const root = join(import.meta.dirname, '../..');
+  const copy = mkdtempSync(join(tmpdir(), 'cutover-child-copy-'));
+  chmodSync(copy, 0o755);
+  process.once('exit', () => rmSync(copy, { recursive: true, force: true }));
+  for (const part of ['machines', 'src', 'templates', 'test', 'node_modules', 'package.json']) {
+    if (spawnSync('cp', ['-al', join(root, part), join(copy, part)]).status !== 0) cpSync(join(root, part), join(copy, part), { recursive: true, verbatimSymlinks: true });
+  }
+  const node = join(copy, 'node');
+  copyFileSync(process.execPath, node);
+  chmodSync(node, 0o755);
+  mirror = { node, jiti: join(copy, 'node_modules/jiti/lib/jiti-cli.mjs'), child: join(copy, 'test/engine/crash-child.ts') };
+  return mirror;
+}
+
 export function start(dir: string, args: string[], env: Record<string, string> = {}, as?: { uid: number; gid: number }) {
-  const proc = spawn(process.execPath, [jiti, child, dir, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], ...(as ?? {}) });
+  const run = as ? reachable() : { node: process.execPath, jiti, child };
+  const proc = spawn(run.node, [run.jiti, run.child, dir, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], ...(as ?? {}) });
   children.push(proc);
   let stdout = '';
   let stderr = '';
