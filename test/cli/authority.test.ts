@@ -42,7 +42,7 @@ const ROLLBACK_APPROVERS = 'Who may: Ana Ruiz (OS account ana), Ben Okafor (OS a
 /** Every action succeeds at once: the run reaches window.go with its sign-offs played by the plan's people. */
 function session(): Session {
   const registry = Object.fromEntries(
-    ['prep.preflight', 'prep.lower-ttl', 'prep.advance-notice', 'final.health', 'final.export-dry-run', 'final.target-ready', 'final.ttl-propagated', 'final.baseline', 'final.reminder'].map((id) => [
+    ['prep.preflight', 'prep.replicate', 'prep.lower-ttl', 'prep.advance-notice', 'final.health', 'final.export-dry-run', 'final.target-ready', 'final.ttl-propagated', 'final.baseline', 'final.reminder'].map((id) => [
       id,
       { dryRun: () => id, run: async () => ({ summary: `${id} ok` }) },
     ]),

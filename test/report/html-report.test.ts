@@ -76,11 +76,11 @@ describe('cutover report --html', () => {
     expect(rows.map((row) => row.id)).toEqual(mainSteps);
     expect(rows.every((row) => row.planned === 1)).toBe(true);
     // What has happened has its actual bar, and nothing else has one.
-    const happened = ['prep.preflight', 'prep.lower-ttl', 'prep.advance-notice', 'prep.staging-rehearsal', 'prep.critical-workflows'];
+    const happened = ['prep.preflight', 'prep.replicate', 'prep.lower-ttl', 'prep.advance-notice', 'prep.staging-rehearsal', 'prep.critical-workflows'];
     expect(rows.filter((row) => row.actual === 1).map((row) => row.id)).toEqual(happened);
 
     // Two hours late: the preparation's actions are marked as slipped, with the delay written out.
-    expect(rows.filter((row) => row.slipped).map((row) => row.id)).toEqual(['prep.preflight', 'prep.lower-ttl', 'prep.advance-notice']);
+    expect(rows.filter((row) => row.slipped).map((row) => row.id)).toEqual(['prep.preflight', 'prep.replicate', 'prep.lower-ttl', 'prep.advance-notice']);
     expect(await page.locator('g.step[data-step="prep.preflight"] .slip-text').textContent()).toBe('+2.0 h late');
     expect(await page.locator('g.step[data-step="prep.preflight"] .slip-mark').count()).toBe(1);
 
