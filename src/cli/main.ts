@@ -46,27 +46,34 @@ export function buildProgram(io: Io, exit: (code: number) => void): Command {
     .option('--wait', 'sleep through time gates (any clock: CUTOVER_CLOCK=compressed too); stop only for people')
     .option('--until <step>', 'stop before this step runs')
     .option('--dry-run', 'show what the next steps would do; change nothing')
-    .action(action(async (options: { nonInteractive?: boolean; wait?: boolean; until?: string; dryRun?: boolean }) => (await import('./commands/run.js')).run(globals(), options, io)));
+    .option('--json', 'one JSON object per line: journal entries, progress, then where it stopped (times ISO-8601 with the plan\'s offset)')
+    .action(action(async (options: { nonInteractive?: boolean; wait?: boolean; until?: string; dryRun?: boolean; json?: boolean }) => (await import('./commands/run.js')).run(globals(), options, io)));
   program.command('status').description('where the cutover stands').option('--json', 'machine-readable output')
     .action(action(async (options: { json?: boolean }) => (await import('./commands/status.js')).status(globals(), options, io)));
   program.command('signoff <step>').description('sign off (or reject) a step as a named approver')
     .option('--by <name>', 'who signs: optional, must be you (the OS account running this says who you are)').option('--note <text>', 'a note for the record').option('--reject', 'reject instead of approve')
-    .action(action(async (step: string, options: { by?: string; note?: string; reject?: boolean }) => (await events()).signoff(globals(), step, options, io)));
+    .option('--json', 'one JSON object: what was recorded and what happens next')
+    .action(action(async (step: string, options: { by?: string; note?: string; reject?: boolean; json?: boolean }) => (await events()).signoff(globals(), step, options, io)));
   program.command('confirm <step>').description('type the confirmation phrase of a dangerous step')
     .option('--by <name>', 'who confirms: optional, must be you').requiredOption('--phrase <text>', 'the exact phrase (e.g. the zone name)')
-    .action(action(async (step: string, options: { by?: string; phrase: string }) => (await events()).confirm(globals(), step, options, io)));
+    .option('--json', 'one JSON object: what was recorded and what happens next')
+    .action(action(async (step: string, options: { by?: string; phrase: string; json?: boolean }) => (await events()).confirm(globals(), step, options, io)));
   program.command('retry <step>').description('run a failed step again (or re-open a rejected sign-off)')
-    .action(action(async (step: string) => (await events()).retry(globals(), step, io)));
+    .option('--json', 'one JSON object: what was recorded and what happens next')
+    .action(action(async (step: string, options: { json?: boolean }) => (await events()).retry(globals(), step, options, io)));
   program.command('skip <step>').description('skip a step, with who and why on the record')
     .option('--by <name>', 'who decides: optional, must be you').requiredOption('--reason <text>', 'why')
-    .action(action(async (step: string, options: { by?: string; reason: string }) => (await events()).skip(globals(), step, options, io)));
+    .option('--json', 'one JSON object: what was recorded and what happens next')
+    .action(action(async (step: string, options: { by?: string; reason: string; json?: boolean }) => (await events()).skip(globals(), step, options, io)));
   program.command('rollback').description('enter the rollback branch (before the freeze: abort)')
     .option('--by <name>', 'who asks: optional, must be you (a rollback approver)').requiredOption('--reason <text>', 'why')
     .requiredOption('--phrase <text>', 'the rollback phrase, typed exactly: "rollback ZONE"')
-    .action(action(async (options: { by?: string; reason: string; phrase: string }) => (await events()).rollback(globals(), options, io)));
+    .option('--json', 'one JSON object: what was recorded and what happens next')
+    .action(action(async (options: { by?: string; reason: string; phrase: string; json?: boolean }) => (await events()).rollback(globals(), options, io)));
   program.command('unlock').description('release the lock of a runner on another host, or a dead one (journaled)')
     .option('--by <name>', 'who releases it: optional, must be you').requiredOption('--reason <text>', 'why')
-    .action(action(async (options: { by?: string; reason: string }) => (await import('./commands/unlock.js')).unlock(globals(), options, io)));
+    .option('--json', 'one JSON object: what was recorded and what happens next')
+    .action(action(async (options: { by?: string; reason: string; json?: boolean }) => (await import('./commands/unlock.js')).unlock(globals(), options, io)));
   program.command('checklist').description('write CUTOVER_CHECKLIST.md from the runbook')
     .option('--out <file>', 'where to write it').option('--check', 'exit 1 if the file differs from the runbook')
     .action(action(async (options: { out?: string; check?: boolean }) => (await import('./commands/setup.js')).checklist(globals(), options, io)));

@@ -6,7 +6,8 @@ import { awaitAnswer, postRequest, type InboxRequest } from '../engine/inbox.js'
 import { readLock } from '../engine/lock.js';
 import { peekRun } from '../engine/peek.js';
 import type { Runner } from '../engine/runner.js';
-import { describeLocation } from '../engine/view.js';
+import { isoTime } from '../engine/time-format.js';
+import { describeLocation, locate } from '../engine/view.js';
 import type { Io } from './io.js';
 import { openRunner, type Session } from './session.js';
 
@@ -14,7 +15,10 @@ import { openRunner, type Session } from './session.js';
 const ANSWER_WAIT_MS = 10_000;
 
 /** Who runs the command and where its words go: the account (set by in-process tests only) and the output. */
-export type Sayer = Pick<Io, 'account' | 'out'>;
+export type Sayer = Pick<Io, 'account' | 'out'> & {
+  /** One JSON object on stdout (what was recorded, where the run stands) instead of sentences. */
+  json?: boolean;
+};
 
 /**
  * The person running the command, as the OS recognises them, checked against the plan's authority
@@ -50,7 +54,7 @@ export async function sendEvent(
   try {
     runner = openRunner(session, 'command', command);
   } catch (error) {
-    if (error instanceof ExitError && error.exitCode === EXIT.locked) return handToDriver(session, io.out, { event: draft, ...typed, command });
+    if (error instanceof ExitError && error.exitCode === EXIT.locked) return handToDriver(session, io.out, { event: draft, ...typed, command }, io.json);
     throw error;
   }
   try {
@@ -59,8 +63,21 @@ export async function sendEvent(
     runner.start();
     const event = build(session.clock.now(), runner.context().frozen, true);
     runner.send(event, { identity, ...typed });
-    io.out(`Recorded: ${describeEvent(event)} by ${identity.name} (journal line ${runner.journal.lastSeq}).`);
-    io.out(describeLocation(runner.snapshot(), session.clock.now(), session.plan.t0.zone, { held: true }));
+    const next = describeLocation(runner.snapshot(), session.clock.now(), session.plan.t0.zone, { held: true });
+    if (io.json) {
+      const zone = session.plan.t0.zone;
+      const location = locate(runner.snapshot());
+      const { at, phrase: _phrase, ...fields } = event as RunEvent & { at?: number; phrase?: string };
+      io.out(JSON.stringify({
+        command,
+        recorded: { ...fields, by: identity.name, ...(at !== undefined ? { at: isoTime(at, zone) } : {}), journalLine: runner.journal.lastSeq },
+        next: { ...location, ...(location.until !== undefined ? { until: isoTime(location.until, zone) } : {}), message: next },
+        exitCode: EXIT.ok,
+      }));
+    } else {
+      io.out(`Recorded: ${describeEvent(event)} by ${identity.name} (journal line ${runner.journal.lastSeq}).`);
+      io.out(next);
+    }
     return EXIT.ok;
   } finally {
     runner.close();
@@ -100,18 +117,21 @@ export function storedFrozen(session: Pick<Session, 'stateDir' | 'plan'>): boole
  * Another process holds the lock: leave the request in the inbox and wait for that process's answer.
  * Exit 0 applied, 2 refused (its message), 3 not answered yet (it stays queued for whoever drives next).
  */
-export async function handToDriver(session: Pick<Session, 'stateDir'>, say: (line: string) => void, request: Omit<InboxRequest, 'postedAt'>): Promise<number> {
+export async function handToDriver(session: Pick<Session, 'stateDir'>, say: (line: string) => void, request: Omit<InboxRequest, 'postedAt'>, json = false): Promise<number> {
   const holder = readLock(session.stateDir);
   const driver = holder ? `${holder.user}@${holder.host} (pid ${holder.pid}, "${holder.command}")` : 'another process';
   const id = postRequest(session.stateDir, { ...request, postedAt: new Date().toISOString() });
-  say(`${driver} drives this run: handed "${request.command}" to it.`);
+  // In JSON the one object comes once the answer is in (or the wait is over).
+  const handed = { command: request.command, handedTo: driver, request: id };
+  if (!json) say(`${driver} drives this run: handed "${request.command}" to it.`);
   const answer = await awaitAnswer(session.stateDir, id, ANSWER_WAIT_MS);
   if (!answer) {
-    say(`No answer within ${ANSWER_WAIT_MS / 1000} s: the request stays queued (${id}) and is applied by whichever process drives the run next. Check with: cutover status`);
+    const message = `No answer within ${ANSWER_WAIT_MS / 1000} s: the request stays queued (${id}) and is applied by whichever process drives the run next. Check with: cutover status`;
+    say(json ? JSON.stringify({ ...handed, applied: false, queued: true, message, exitCode: EXIT.gate }) : message);
     return EXIT.gate;
   }
   if (!answer.ok) throw new ExitError(answer.message, EXIT.usage);
-  say(answer.message);
+  say(json ? JSON.stringify({ ...handed, applied: true, message: answer.message, exitCode: EXIT.ok }) : answer.message);
   return EXIT.ok;
 }
 

@@ -2,9 +2,11 @@ import { findStep } from '../../machines/runbook.js';
 import type { Clock } from '../engine/clock.js';
 import { EXIT, ExitError } from '../engine/errors.js';
 import type { Blocked } from '../engine/runner.js';
+import { isoTime } from '../engine/time-format.js';
 import { describeLocation } from '../engine/view.js';
 import type { Io } from './io.js';
 import { formatJournalLine, formatProgress } from './journal-lines.js';
+import { formatEntry } from './journal-log.js';
 import { openRunner, type Session } from './session.js';
 
 export interface RunOptions {
@@ -13,6 +15,8 @@ export interface RunOptions {
   wait?: boolean;
   until?: string;
   dryRun?: boolean;
+  /** One JSON object per line on stdout (journal entries, progress, where it stopped) instead of lines for people. */
+  json?: boolean;
 }
 
 /** Exit code for where a run stopped (DESIGN §6). */
@@ -70,7 +74,7 @@ export async function runLines(session: Session, options: RunOptions, io: Io, dr
   const runner = stepAsideIfDriven(() =>
     openRunner(session, 'drive', 'cutover run', {
       onJournal: (entry) => {
-        const line = formatJournalLine(entry, zone);
+        const line = options.json ? formatEntry(entry, { zone, json: true }) : formatJournalLine(entry, zone);
         if (line) io.out(line);
         if (entry.type === 'step.failed') shown.add(String(entry.stepId));
       },
@@ -78,7 +82,7 @@ export async function runLines(session: Session, options: RunOptions, io: Io, dr
         const now = Date.now();
         if (now - lastProgress < 2_000 && progress.done !== progress.total) return;
         lastProgress = now;
-        io.out(formatProgress(stepId, progress));
+        io.out(options.json ? JSON.stringify({ type: 'progress', at: isoTime(session.clock.now(), zone), stepId, ...progress }) : formatProgress(stepId, progress));
       },
     }),
   );
@@ -92,11 +96,31 @@ export async function runLines(session: Session, options: RunOptions, io: Io, dr
   process.once('SIGTERM', stop);
   try {
     const blocked = await runner.drive({ waitGates: drive.waitGates, ...(options.until ? { until: options.until } : {}) });
-    io.out(blocked.kind === 'until' ? `Stopped before ${options.until} as asked (--until).` : describeLocation(runner.snapshot(), session.clock.now(), session.plan.t0.zone, { errorShown: blocked.kind === 'failed' && shown.has(blocked.location.stepId ?? '') }));
-    return exitCodeFor(blocked);
+    const message = blocked.kind === 'until' ? `Stopped before ${options.until} as asked (--until).` : describeLocation(runner.snapshot(), session.clock.now(), zone, { errorShown: !options.json && blocked.kind === 'failed' && shown.has(blocked.location.stepId ?? '') });
+    const exitCode = exitCodeFor(blocked);
+    io.out(options.json ? JSON.stringify(stoppedEvent(blocked, message, exitCode, session.clock.now(), zone)) : message);
+    return exitCode;
   } finally {
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);
     runner.close();
   }
+}
+
+/**
+ * The last line of `run --json`: why it stopped (`stopped`: signoff, confirm, time, until, failed,
+ * unknown, rejected or ended), at which step, until when a time gate holds, and the exit code.
+ */
+export function stoppedEvent(blocked: Blocked, message: string, exitCode: number, now: number, zone: string): Record<string, unknown> {
+  const { location } = blocked;
+  return {
+    type: 'run.stopped',
+    at: isoTime(now, zone),
+    stopped: blocked.kind,
+    ...(location.stepId ? { stepId: location.stepId } : {}),
+    ...(location.ended ? { ended: location.ended } : {}),
+    ...(blocked.kind === 'time' ? { until: isoTime(blocked.until, zone) } : {}),
+    message,
+    exitCode,
+  };
 }

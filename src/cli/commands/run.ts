@@ -15,7 +15,7 @@ export async function run(globals: GlobalOptions, options: RunOptions, io: Io): 
   }
   checkUntil(options.until);
   checkWait(options.wait, session.clock);
-  if (io.interactive && !options.nonInteractive) {
+  if (io.interactive && !options.nonInteractive && !options.json) {
     const { runInteractive } = await import('../../ui/run-interactive.js');
     return runInteractive(session, options, io);
   }
