@@ -33,8 +33,8 @@ export interface FakeSupabaseAuth {
   url: string;
   serviceRoleKey: string;
   users: FakeUser[];
-  /** Every request received: path with query, and the status answered. */
-  requests: { url: string; status: number }[];
+  /** Every request received: method, path with query, and the status answered. */
+  requests: { method: string; url: string; status: number }[];
   /** Answer the next requests with these faults, in order, before answering normally again. */
   injectFaults(...faults: Fault[]): void;
   close(): Promise<void>;
@@ -63,11 +63,11 @@ export async function startFakeSupabaseAuth(options: { users: number; serviceRol
   const serviceRoleKey = options.serviceRoleKey ?? 'fake-service-role-key';
   const users = makeUsers(options.users);
   const faults: Fault[] = [];
-  const requests: { url: string; status: number }[] = [];
+  const requests: { method: string; url: string; status: number }[] = [];
   const sockets = new Set<import('node:net').Socket>();
 
   const answer = (req: IncomingMessage, res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) => {
-    requests.push({ url: req.url ?? '', status });
+    requests.push({ method: req.method ?? '', url: req.url ?? '', status });
     res.writeHead(status, { 'content-type': 'application/json', ...headers });
     res.end(JSON.stringify(body));
   };

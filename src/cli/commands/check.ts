@@ -1,5 +1,5 @@
 import { dirname } from 'node:path';
-import { reachSystems } from '../../steps/core/reach-systems.js';
+import { reachPlanned, reachSystems } from '../../steps/core/reach-systems.js';
 import { checkNotifications } from '../../adapters/notify-check.js';
 import { loadPlan } from '../../config/load.js';
 import { EXIT } from '../../engine/errors.js';
@@ -18,6 +18,7 @@ export async function check(globals: GlobalOptions, options: { json?: boolean },
   const results: CheckResult[] = [
     { system: 'plan', ok: true, message: `${file} is valid` },
     ...(await reachSystems(plan, dirname(file), io.env)),
+    ...(await reachPlanned(plan, io.env)),
     ...(await checkNotifications(plan, io.env)),
   ];
   const ok = results.every((result) => result.ok);

@@ -1,4 +1,5 @@
 import { checkExternal } from '../../adapters/check.js';
+import { checkProbes, checkResolvers, checkSupabaseAuth } from '../../adapters/check-reach.js';
 import { assertSecureConnections, probeDatabase } from '../../adapters/database.js';
 import { probeHttp } from '../../adapters/probes.js';
 import type { Plan } from '../../config/schema.js';
@@ -38,4 +39,14 @@ export async function reachSystems(plan: Plan, planDir: string, env: Record<stri
   const health = await probeHttp(plan.probes.oldHealth);
   results.push({ system: 'old system', ok: health.ok, message: health.ok ? `${health.url} answered in ${health.latencyMs} ms` : `${health.url}: ${health.problem ?? 'failed'}` });
   return results;
+}
+
+/**
+ * What `cutover check` reaches beyond the preflight: the Supabase auth admin API, every probe of the
+ * new system, every resolver. Not in the preflight: the new system is not expected to answer before
+ * it is deployed, and the run reaches each of these in its own step.
+ */
+export async function reachPlanned(plan: Plan, env: Record<string, string | undefined>): Promise<SystemCheck[]> {
+  const [auth, probes, resolvers] = await Promise.all([checkSupabaseAuth(plan, env), checkProbes(plan), checkResolvers(plan)]);
+  return [...auth, ...probes, ...resolvers];
 }
