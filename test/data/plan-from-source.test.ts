@@ -158,6 +158,7 @@ describe('every table accounted for, and a plan written from the source', () => 
     try {
       const records = (examplePlan.dns as { records: PlanInput['dns']['records'] }).records;
       await writeFile(join(dir, 'zone.json'), JSON.stringify({ zone: 'freshtrackpro.com', records: records.map((r) => ({ name: r.name, type: r.type, content: r.oldValue, ttl: r.normalTtl })), changes: [] }));
+      const local = { url: `http://127.0.0.1:${port}/health`, bodyMatch: 'ok' };
       const finished = (tables: PlanInput['tables']) => ({
         ...examplePlan,
         source: { urlEnv: 'SHOP_SOURCE_URL' },
@@ -165,7 +166,8 @@ describe('every table accounted for, and a plan written from the source', () => 
         excludedTables: plan.excludedTables,
         dns: { provider: 'local', zone: 'freshtrackpro.com', file: 'zone.json', records },
         mail: { provider: 'outbox', dir: 'outbox', from: 'Shop <ops@example.com>', audience: { source: 'file', file: 'users.txt' } },
-        probes: { ...examplePlan.probes, oldHealth: { url: `http://127.0.0.1:${port}/health`, bodyMatch: 'ok' } },
+        // check reaches every probe (issue 14, item 7): each one answers here.
+        probes: { ...examplePlan.probes, oldHealth: local, newHealth: local, smoke: [local], external: [local], monitoring: [local] },
       });
       const file = join(dir, 'finished.json');
       const planned = plan.tables.map((t) => ({ ...t, key: t.key.map((k) => formatName(k)), ...(t.timestampColumn ? { timestampColumn: formatName(t.timestampColumn) } : {}) }));
