@@ -79,7 +79,8 @@ export function buildProgram(io: Io, exit: (code: number) => void): Command {
     .action(action(async (options: { out?: string; check?: boolean }) => (await import('./commands/setup.js')).checklist(globals(), options, io)));
   program.command('report').description('planned vs actual per step, sign-offs, decisions, reconciliations').option('--out <file>', 'write to a file')
     .option('--html <file>', 'write one self-contained HTML page: timeline chart, freeze window, reconciliation trend, decisions')
-    .action(action(async (options: { out?: string; html?: string }) => (await import('./commands/report.js')).report(globals(), options, io)));
+    .option('--json', 'the run as data: per step planned and actual times (ISO-8601 with the plan\'s offset), slips, sign-offs')
+    .action(action(async (options: { out?: string; html?: string; json?: boolean }) => (await import('./commands/report.js')).report(globals(), options, io)));
   program.command('reconcile').description('compare source and target (grouped counts and hashes); exit 0 clean, 1 drift or data loss, 2 error')
     .option('--json', 'machine-readable output')
     .option('--prometheus-textfile <file>', 'write metrics for node_exporter\'s textfile collector')

@@ -30,3 +30,11 @@ const UTC_INSTANT = /\b\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?Z\b/g;
 export function localizeInstants(text: string, zone: string): string {
   return text.replace(UTC_INSTANT, (instant) => peopleTime(instant, zone));
 }
+
+/** The fields of the run's records and views that hold a time as epoch ms. */
+const TIME_KEYS = new Set(['at', 'now', 't0', 'switchedAt', 'opensAt', 'plannedAt', 'startedAt', 'finishedAt', 'until']);
+
+/** A JSON.stringify replacer writing those times as ISO-8601 with the plan's offset. */
+export function isoTimes(zone: string): (key: string, value: unknown) => unknown {
+  return (key, value) => (TIME_KEYS.has(key) && typeof value === 'number' ? isoTime(value, zone) : value);
+}

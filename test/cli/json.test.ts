@@ -66,6 +66,27 @@ describe('--json', () => {
     expect(String((signoff!.recorded as { at: string }).at)).toMatch(NEW_YORK);
   });
 
+  it('report --json: per step planned and actual times with the offset, the slip, who signed and who skipped', async () => {
+    const result = await cutover(['report', '--json']);
+    expect(result.code).toBe(0);
+    const report = JSON.parse(result.stdout) as { runId: string; t0: string; now: string; phases: Array<{ steps: Array<Record<string, unknown>> }> };
+    expect(report.t0).toBe('2026-12-05T22:00:00-05:00');
+    expect(report.now).toMatch(NEW_YORK);
+    const steps = new Map(report.phases.flatMap((phase) => phase.steps).map((step) => [step.id, step]));
+    const preflight = steps.get('prep.preflight')!;
+    expect(preflight).toMatchObject({ status: 'skipped', skipped: { by: 'Ana Ruiz', reason: 'checked by hand' } });
+    expect(String(preflight.plannedAt)).toMatch(NEW_YORK);
+    // Steps that ran at T-48h (the manual clock stands at it): started on time.
+    const lowerTtl = steps.get('prep.lower-ttl')!;
+    expect(lowerTtl).toMatchObject({ plannedAt: '2026-12-03T22:00:00-05:00', startedAt: '2026-12-03T22:00:00-05:00', slipMs: 0 });
+    expect(String((preflight.skipped as { at: string }).at)).toMatch(NEW_YORK);
+    const staging = steps.get('prep.staging-rehearsal')!;
+    expect((staging.signoffs as Array<{ by: string; at: string }>).map((s) => s.by)).toEqual(['Ben Okafor']);
+    expect((staging.signoffs as Array<{ at: string }>)[0]!.at).toMatch(NEW_YORK);
+    // No epoch milliseconds anywhere a time is written.
+    expect(result.stdout).not.toMatch(/"(at|plannedAt|startedAt|finishedAt|opensAt)": \d/);
+  });
+
   it('keeps the exit codes: a refused recording is exit 2 with nothing on stdout', async () => {
     const refused = await cutover(['retry', 'prep.nope', '--json'], 'ana');
     expect(refused.code).toBe(2);
