@@ -83,7 +83,7 @@ export async function decide(session: DecideSession, io: Sayer, request: DecideR
   } catch (error) {
     // Another process drives the run: it writes the line.
     if (!(error instanceof ExitError && error.exitCode === EXIT.locked)) throw error;
-    const handed = await handToDriver(session, io.out, { assertion, command: `cutover decide --${request.withdraw ? 'withdraw' : 'assert'} ${name}` });
+    const handed = await handToDriver(session, io.out, { assertion, command: `cutover decide --${request.withdraw ? 'withdraw' : 'assert'} ${name}` }, io.json);
     if (handed !== EXIT.ok) return { handedOff: handed };
   }
   return { decision: decideRun(session), recorded: { identity, ...(entry ? { entry } : {}) } };

@@ -87,6 +87,30 @@ describe('--json', () => {
     expect(result.stdout).not.toMatch(/"(at|plannedAt|startedAt|finishedAt|opensAt)": \d/);
   });
 
+  it('decide --assert, unlock and rollback (an abort before the freeze): one object each, times with the offset', async () => {
+    const asserted = await cutover(['decide', '--assert', 'auth-broken', '--note', 'logins fail', '--json'], 'ana');
+    expect(asserted.code).toBe(1); // auth broken: the verdict is rollback
+    const decision = JSON.parse(asserted.stdout) as { verdict: string; evaluatedAt: string; recorded: { at: string; seq: number } };
+    expect(decision.verdict).toBe('rollback');
+    expect(decision.evaluatedAt).toMatch(NEW_YORK);
+    expect(decision.recorded.at).toMatch(NEW_YORK);
+    expect(decision.recorded.seq).toBeGreaterThan(0);
+    expect((await cutover(['decide', '--withdraw', 'auth-broken'], 'ana')).code).toBe(0);
+
+    const unlocked = await cutover(['unlock', '--reason', 'the old runner is gone', '--json'], 'ana');
+    const [unlock, ...others] = jsonLines(unlocked.stdout);
+    expect(others).toEqual([]);
+    expect(unlock).toMatchObject({ command: 'cutover unlock', recorded: { type: 'unlock', reason: 'the old runner is gone' }, exitCode: unlocked.code });
+    expect(String((unlock!.recorded as { at: string }).at)).toMatch(NEW_YORK);
+
+    const aborted = await cutover(['rollback', '--reason', 'vendor delay', '--phrase', 'rollback freshtrackpro.com', '--json'], 'ana');
+    expect(aborted.code).toBe(0);
+    const [abort, ...after] = jsonLines(aborted.stdout);
+    expect(after).toEqual([]);
+    expect(abort).toMatchObject({ command: 'cutover rollback', recorded: { type: 'ABORT', by: 'Ana Ruiz', reason: 'vendor delay' }, exitCode: 0 });
+    expect((abort!.next as { message: string }).message).not.toBe('');
+  });
+
   it('keeps the exit codes: a refused recording is exit 2 with nothing on stdout', async () => {
     const refused = await cutover(['retry', 'prep.nope', '--json'], 'ana');
     expect(refused.code).toBe(2);

@@ -1,5 +1,6 @@
 import { rollbackPhrase } from '../../config/settings.js';
 import { EXIT } from '../../engine/errors.js';
+import { isoTime } from '../../engine/time-format.js';
 import { decide as decideService, type DecideRequest } from '../../services/decide.js';
 import { openSession } from '../../services/session.js';
 import type { GlobalOptions, Io } from '../io.js';
@@ -16,12 +17,14 @@ export interface DecideFlags extends DecideRequest {
 export async function decide(globals: GlobalOptions, flags: DecideFlags, io: Io): Promise<number> {
   const { json, ...request } = flags;
   const session = await openSession(globals, io);
-  const result = await decideService(session, io, request);
+  const result = await decideService(session, { out: io.out, ...(io.account ? { account: io.account } : {}), json: Boolean(json) }, request);
   if ('handedOff' in result) return result.handedOff;
   const { decision, recorded } = result;
   if (json) {
-    const { text: _text, ...rest } = decision;
-    io.out(JSON.stringify({ ...rest, ...(recorded?.entry ? { recorded: recorded.entry } : {}) }, null, 2));
+    const { text: _text, evaluatedAt, ...rest } = decision;
+    const zone = session.plan.t0.zone;
+    const entry = recorded?.entry;
+    io.out(JSON.stringify({ ...rest, evaluatedAt: isoTime(evaluatedAt, zone), ...(entry ? { recorded: { ...entry, at: isoTime(entry.at, zone) } } : {}) }, null, 2));
   } else {
     if (recorded?.entry) {
       const note = flags.note ? ` ("${flags.note}")` : '';
