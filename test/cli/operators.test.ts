@@ -80,6 +80,21 @@ async function until(condition: () => boolean, what: string, timeoutMs = 30_000)
 }
 
 describe('outside events while another process drives', () => {
+  it('--json on a hand-over: one object once the driver answered (issue 14, item 4)', async () => {
+    const { session, clock, run } = setup();
+    const runner = openRunner(session, 'drive', 'cutover run (the lead\'s UI)', { retries: 0 });
+    try {
+      await driveToEnd(runner, clock, { stopOn: (b) => b.kind === 'signoff' && b.location.stepId === 'window.go' });
+      const signed = await run(['signoff', 'window.go', '--json']);
+      expect(signed.code).toBe(0);
+      const lines = signed.stdout.trim().split('\n');
+      expect(lines).toHaveLength(1);
+      expect(JSON.parse(lines[0]!)).toMatchObject({ command: 'cutover signoff window.go', handedTo: expect.stringContaining('cutover run (the lead\'s UI)'), applied: true, exitCode: 0, message: expect.stringContaining('Recorded as Ana Ruiz') });
+    } finally {
+      runner.close();
+    }
+  });
+
   it('a sign-off from another terminal is handed to the driver and applied (exit 0, not 4); refusals come back with the reason', async () => {
     const { session, clock, run } = setup();
     const runner = openRunner(session, 'drive', 'cutover run (the lead\'s UI)', { retries: 0 });
