@@ -1,3 +1,4 @@
+import { createSocket } from 'node:dgram';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -6,6 +7,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { examplePlan } from '../../src/config/example.js';
 import type { PlanInput } from '../../src/config/schema.js';
+import { checkResolvers } from '../../src/adapters/check-reach.js';
+import { parsePlan } from '../../src/config/load.js';
 import { startCloudflareFake, type CloudflareFake } from '../fakes/cloudflare.js';
 import { startDnsServer, type FakeDnsServer } from '../fakes/dns-server.js';
 import { startFakeSupabaseAuth, type FakeSupabaseAuth } from '../fakes/supabase-auth.js';
@@ -100,5 +103,19 @@ describe('cutover check reaches everything the plan names', () => {
     expect(auth.ok).toBe(false);
     expect(auth.message).toContain('SUPABASE_SERVICE_ROLE_KEY holds the service-role key');
     expect(auth.message).not.toContain('anon-key');
+  });
+
+  it('a resolver that does not answer is a finding naming it', async () => {
+    // A UDP port nobody listens on any more.
+    const socket = createSocket('udp4');
+    await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+    const dead = `127.0.0.1:${socket.address().port}`;
+    await new Promise<void>((resolve) => socket.close(() => resolve()));
+    const plan = parsePlan({ ...examplePlan, dns: { ...(examplePlan.dns as object), resolvers: [resolver.address, dead] } } as PlanInput);
+    const findings = await checkResolvers(plan, 1_000);
+    expect(findings.find((f) => f.system === `resolver ${resolver.address}`)?.ok).toBe(true);
+    const failed = findings.find((f) => f.system === `resolver ${dead}`)!;
+    expect(failed.ok).toBe(false);
+    expect(failed.message).toMatch(/^no answer to A freshtrackpro\.com: /);
   });
 });
