@@ -6,8 +6,8 @@ import type { RetryOptions } from './retry.js';
 const CHECK_RETRY: RetryOptions = { attempts: 2, baseDelayMs: 500, maxRetryAfterMs: 10_000 };
 
 /**
- * Reach every notification target without posting anything anyone sees: Slack gets a payload it
- * refuses before posting, PagerDuty a resolve of a key that never triggered, a webhook a signed ping.
+ * Reach every notification target without writing anything: each gets a HEAD of its URL, never a
+ * POST (an empty Slack payload, a PagerDuty resolve or a signed ping could each still show somewhere).
  */
 export async function checkNotifications(plan: Plan, env: Record<string, string | undefined>, retry: RetryOptions = CHECK_RETRY): Promise<{ system: string; ok: boolean; message: string }[]> {
   const { targets, problems } = notifyTargets(plan, env);

@@ -26,3 +26,20 @@ export function failureOf(status: number, body: string, retryAfter: string | nul
   const said = body.trim().slice(0, 200);
   return new RequestFailure(`HTTP ${status}${said ? `: ${said}` : ''}`, status, status === 429 || status >= 500, retryAfter);
 }
+
+/**
+ * A HEAD of `url` for `cutover check`: nothing is posted, nothing changes. Returns the HTTP status of
+ * any answer; throws a RequestFailure (retryable) when nothing answered (DNS, refused, TLS, timeout).
+ * The message names the host only: a Slack URL's path is its secret.
+ */
+export async function headStatus(url: string, timeoutMs: number, signal?: AbortSignal): Promise<number> {
+  try {
+    const timeout = AbortSignal.timeout(timeoutMs);
+    const response = await fetch(url, { method: 'HEAD', headers: { 'user-agent': 'cutover' }, redirect: 'manual', signal: signal ? AbortSignal.any([signal, timeout]) : timeout });
+    return response.status;
+  } catch (error) {
+    if (signal?.aborted) throw error;
+    const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+    throw new RequestFailure(`no answer from ${new URL(url).host}: ${cause?.code ?? cause?.message ?? (error as Error).message}`, undefined, true);
+  }
+}

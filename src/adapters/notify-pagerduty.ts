@@ -1,5 +1,5 @@
 import type { NotificationTarget } from '../config/notify-schema.js';
-import { postJson } from './notify-http.js';
+import { headStatus, postJson } from './notify-http.js';
 import type { NotifyEvent, NotifyTarget, Reach } from './notify-types.js';
 import { withRetry, type RetryOptions } from './retry.js';
 
@@ -70,16 +70,15 @@ export class PagerDutyTarget implements NotifyTarget {
   }
 
   /**
-   * The Events API has no test call. A resolve for a dedup key that never triggered is accepted and
-   * changes nothing (no incident, no notification), and a bad routing key is refused with 400.
+   * The Events API has no test call, and every POST is an event. A HEAD of the enqueue URL changes
+   * nothing: any answer proves the API is reached; the routing key is checked by the first real event.
    */
   async reach(retry: RetryOptions): Promise<Reach> {
-    const body = { routing_key: this.routingKey, event_action: 'resolve', dedup_key: `cutover-check-${Date.now().toString(36)}` };
     try {
-      await withRetry('PagerDuty', `PagerDuty ${this.name}`, () => postJson(this.url, JSON.stringify(body), {}, this.timeoutMs, retry.signal), retry);
-      return { ok: true, message: 'the Events API accepted the routing key (a resolve of a key that never triggered: no incident, no page)' };
+      const status = await withRetry('PagerDuty', `PagerDuty ${this.name}`, () => headStatus(this.url, this.timeoutMs, retry.signal), retry);
+      return { ok: true, message: `reached ${new URL(this.url).host} (HTTP ${status} to a HEAD, no event sent); the integration key is proven by the first real event` };
     } catch (error) {
-      return { ok: false, message: `${(error as Error).message}. Check the integration key of the PagerDuty service (Events API v2).` };
+      return { ok: false, message: `${(error as Error).message}. Check the network path to the PagerDuty Events API (baseUrl in the plan).` };
     }
   }
 }

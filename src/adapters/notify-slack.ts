@@ -1,6 +1,6 @@
 import { IncomingWebhook, IncomingWebhookHTTPError, IncomingWebhookRequestError, type FetchFunction } from '@slack/webhook';
 import type { NotificationTarget } from '../config/notify-schema.js';
-import { failureOf } from './notify-http.js';
+import { failureOf, headStatus } from './notify-http.js';
 import type { NotifyEvent, NotifyTarget, Reach } from './notify-types.js';
 import { RequestFailure, withRetry, type RetryOptions } from './retry.js';
 
@@ -56,20 +56,21 @@ export class SlackTarget implements NotifyTarget {
   }
 
   /**
-   * Slack has no "test" call for incoming webhooks. A payload without text is refused before anything
-   * is posted: a live webhook answers 400 (Slack: `no_text` / `invalid_payload`), a revoked or wrong one
-   * 403 (`invalid_token`, `action_prohibited`), 404 (`no_service`, `channel_not_found`) or 410
-   * (`channel_is_archived`); see api.slack.com/changelog/2016-05-17-changes-to-errors-for-incoming-webhooks.
+   * Slack has no "test" call for incoming webhooks, and any POST may post. A HEAD of the hook URL posts
+   * nothing: no answer at all means unreachable, 403/404/410 (`invalid_token`, `no_service`,
+   * `channel_is_archived`) a revoked or unknown hook; any other answer only proves Slack is reached,
+   * since whether the hook posts to its channel is proven by the first real message alone.
    */
   async reach(retry: RetryOptions): Promise<Reach> {
+    let status: number;
     try {
-      await withRetry('Slack', `Slack webhook ${this.name}`, () => this.post({}, retry.signal), retry);
-      return { ok: false, message: `the webhook accepted an empty message; is it really a Slack incoming webhook?` };
+      status = await withRetry('Slack', `Slack webhook ${this.name}`, () => headStatus(this.url, this.timeoutMs, retry.signal), retry);
     } catch (error) {
-      const status = (error as { status?: number }).status;
-      // Slack answers `no_text`; Slack-compatible servers (Mattermost, Rocket.Chat) word it their own way.
-      if (status === 400) return { ok: true, message: 'the incoming webhook is live (an empty test payload was refused, nothing was posted)' };
-      return { ok: false, message: `${(error as Error).message}. Create a new incoming webhook for the channel and put its URL in the environment variable.` };
+      return { ok: false, message: `${(error as Error).message}. Check the network path to Slack and the URL in the environment variable.` };
     }
+    if ([403, 404, 410].includes(status)) {
+      return { ok: false, message: `HTTP ${status} for the webhook URL: revoked, archived or mistyped. Create a new incoming webhook for the channel and put its URL in the environment variable.` };
+    }
+    return { ok: true, message: `reached ${new URL(this.url).host} (HTTP ${status} to a HEAD, nothing posted); only the first real message proves the webhook posts to its channel` };
   }
 }

@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import type { NotificationTarget } from '../config/notify-schema.js';
-import { postJson } from './notify-http.js';
+import { headStatus, postJson } from './notify-http.js';
 import type { NotifyEvent, NotifyTarget, Reach } from './notify-types.js';
 import { withRetry, type RetryOptions } from './retry.js';
 
@@ -44,11 +44,14 @@ export class WebhookTarget implements NotifyTarget {
     await withRetry('webhook', `webhook ${this.name}: post "${event.title}"`, () => this.post(deliveryId, { type: event.kind, ...event }, retry.signal), retry);
   }
 
-  /** A signed `ping` (like GitHub's): the receiver learns the secret matches and has nothing to show. */
+  /**
+   * A HEAD of the webhook URL: nothing is delivered. Any answer proves the receiver is reached; the
+   * shared secret is proven by the first real (signed) delivery.
+   */
   async reach(retry: RetryOptions): Promise<Reach> {
     try {
-      await withRetry('webhook', `webhook ${this.name}`, () => this.post(`ping-${Date.now().toString(36)}`, { type: 'ping' }, retry.signal), retry);
-      return { ok: true, message: `${this.plan.url} accepted a signed ping` };
+      const status = await withRetry('webhook', `webhook ${this.name}`, () => headStatus(this.plan.url, this.timeoutMs, retry.signal), retry);
+      return { ok: true, message: `reached ${this.plan.url} (HTTP ${status} to a HEAD, nothing delivered); the signing secret is proven by the first real delivery` };
     } catch (error) {
       return { ok: false, message: `${this.plan.url}: ${(error as Error).message}` };
     }

@@ -8,6 +8,7 @@ import { startFakeServer, type Fault, type RecordedRequest, type Reply } from '.
  *   including an unknown routing key;
  * - trigger with a dedup key whose alert is open is merged into it (no second incident);
  *   resolve closes it; resolve/acknowledge of a key with no open alert is accepted and does nothing;
+ * - HEAD/GET of /v2/enqueue: 405, nothing recorded as an event;
  * - 429 and 5xx can be injected (the API asks clients to retry those).
  */
 
@@ -38,7 +39,8 @@ export async function startPagerDutyFake(): Promise<PagerDutyFake> {
   const events: PagerDutyFake['events'] = [];
   const alerts = new Map<string, PagerDutyAlert>();
   const handle = (request: RecordedRequest): Reply => {
-    if (request.method !== 'POST' || request.path !== '/v2/enqueue') return { status: 404, body: { status: 'not found' } };
+    if (request.path !== '/v2/enqueue') return { status: 404, body: { status: 'not found' } };
+    if (request.method !== 'POST') return { status: 405, body: { status: 'method not allowed' } };
     const body = request.body as Record<string, any> | undefined;
     if (!body || typeof body !== 'object') return invalid(['Event object is not valid JSON']);
     if (body.routing_key !== routingKey) return invalid(['Invalid routing key']);

@@ -27,6 +27,8 @@ export async function startWebhookFake(options: { secret: string; header?: strin
   const seen = new Set<string>();
   const fake = { badSignatures: 0 };
   const handle = (request: RecordedRequest): Reply => {
+    // A HEAD/GET carries nothing to verify or process: the receiver just answers.
+    if (request.method === 'HEAD' || request.method === 'GET') return { status: 405, body: { error: 'POST only' } };
     const expected = Buffer.from(`sha256=${createHmac('sha256', options.secret).update(request.raw).digest('hex')}`);
     const given = Buffer.from(String(request.headers[header] ?? ''));
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) {

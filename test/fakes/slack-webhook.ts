@@ -4,7 +4,7 @@ import { startFakeServer, type Fault, type RecordedRequest, type Reply } from '.
  * A contract fake of a Slack incoming webhook (POST /services/T…/B…/SECRET), answering as Slack
  * documents: 200 `ok` for a message; 400 `invalid_payload` for a body that is not JSON and
  * `no_text` for one without text/blocks/attachments (nothing posted); 403 `invalid_token` for an
- * unknown hook; 410 `channel_is_archived`; 429 `rate_limited` with Retry-After (injected).
+ * unknown hook (404 `no_service` to HEAD/GET); 410 `channel_is_archived`; 405 to HEAD/GET of a live hook; 429 `rate_limited` with Retry-After (injected).
  */
 
 export interface SlackMessage {
@@ -30,7 +30,11 @@ export async function startSlackFake(): Promise<SlackFake> {
   const posted: SlackMessage[] = [];
   let archived = false;
   const handle = (request: RecordedRequest): Reply => {
-    if (request.method !== 'POST') return { status: 405, body: 'invalid_method' };
+    // HEAD/GET post nothing: an unknown hook is `no_service` (404), a live one refuses the method.
+    if (request.method !== 'POST') {
+      if (request.path !== path) return { status: 404, body: 'no_service' };
+      return archived ? { status: 410, body: 'channel_is_archived' } : { status: 405, body: 'invalid_method' };
+    }
     if (request.path !== path) return { status: 403, body: 'invalid_token' };
     if (archived) return { status: 410, body: 'channel_is_archived' };
     if (String(request.headers['content-type'] ?? '').split(';')[0] !== 'application/json' || typeof request.body !== 'object' || request.body === null) {

@@ -1,5 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Plan } from '../../src/config/schema.js';
+import { checkNotifications } from '../../src/adapters/notify-check.js';
 import { PagerDutyTarget } from '../../src/adapters/notify-pagerduty.js';
 import { SlackTarget } from '../../src/adapters/notify-slack.js';
 import type { NotifyEvent } from '../../src/adapters/notify-types.js';
@@ -74,13 +76,28 @@ describe('Slack incoming webhook (@slack/webhook)', () => {
     expect(retry.waits).toEqual([]);
   });
 
-  it('check reaches the webhook without posting anything, and tells a dead one apart', async () => {
-    const before = slack.posted.length;
-    expect(await target().reach(recordingRetry())).toMatchObject({ ok: true });
-    expect(slack.posted.length).toBe(before);
+  it('check reaches the webhook with a HEAD (nothing posted), and tells a dead one apart', async () => {
+    const before = { posted: slack.posted.length, requests: slack.requests.length };
+    const live = await target().reach(recordingRetry());
+    expect(live).toMatchObject({ ok: true });
+    expect(live.message).toMatch(/first real message/);
+    expect(live.message).not.toContain('xoxsecret');
+    expect(slack.posted.length).toBe(before.posted);
     const revoked = await new SlackTarget({ kind: 'slack', name: 'ops-chat', webhookUrlEnv: 'SLACK_WEBHOOK_URL' }, slack.webhookUrl.replace('xoxsecret', 'revoked')).reach(recordingRetry());
     expect(revoked).toMatchObject({ ok: false });
-    expect(revoked.message).toContain('invalid_token');
+    expect(revoked.message).toContain('HTTP 404');
+    expect(revoked.message).not.toContain('revokedwebhooktoken');
+    expect(slack.requests.slice(before.requests).map((request) => request.method)).toEqual(['HEAD', 'HEAD']);
+  });
+
+  it('check finds nothing listening: unreachable, with the host named and the secret path not', async () => {
+    const closed = await startSlackFake();
+    const url = closed.webhookUrl;
+    await closed.close();
+    const dead = await new SlackTarget({ kind: 'slack', name: 'ops-chat', webhookUrlEnv: 'SLACK_WEBHOOK_URL' }, url).reach({ ...recordingRetry(), attempts: 1 });
+    expect(dead.ok).toBe(false);
+    expect(dead.message).toContain(new URL(url).host);
+    expect(dead.message).not.toContain('xoxsecret');
   });
 });
 
@@ -114,15 +131,14 @@ describe('PagerDuty Events API v2', () => {
     expect(t.wants(event({ kind: 'rollback.finished', severity: 'info' }))).toBe(true);
   });
 
-  it('check reaches the API with a resolve that opens nothing; a bad routing key fails (400, not retried)', async () => {
-    const alerts = pagerduty.alerts.size;
-    expect(await target().reach(recordingRetry())).toMatchObject({ ok: true });
-    expect(pagerduty.alerts.size).toBe(alerts);
-    const retry = recordingRetry();
-    const bad = await target('WRONGKEY').reach(retry);
-    expect(bad.ok).toBe(false);
-    expect(bad.message).toContain('Invalid routing key');
-    expect(retry.waits).toEqual([]);
+  it('check reaches the API with a HEAD: no event, no alert, the key not sent', async () => {
+    const before = { alerts: pagerduty.alerts.size, events: pagerduty.events.length, requests: pagerduty.requests.length };
+    const reached = await target().reach(recordingRetry());
+    expect(reached).toMatchObject({ ok: true });
+    expect(reached.message).toMatch(/first real event/);
+    expect(pagerduty.alerts.size).toBe(before.alerts);
+    expect(pagerduty.events.length).toBe(before.events);
+    expect(pagerduty.requests.slice(before.requests).map((request) => [request.method, request.raw])).toEqual([['HEAD', '']]);
   });
 });
 
@@ -156,10 +172,44 @@ describe('generic JSON webhook with an HMAC-SHA256 signature', () => {
     expect(webhook.received.filter((body) => body.id === 'run:audit:journal:20')).toHaveLength(1);
   });
 
-  it('check sends a signed ping, which the receiver verifies and does not show', async () => {
-    const received = webhook.received.length;
-    expect(await target().reach(recordingRetry())).toMatchObject({ ok: true });
-    expect(webhook.received.length).toBe(received);
-    expect((await target('wrong').reach(recordingRetry())).ok).toBe(false);
+  it('check reaches the receiver with a HEAD: nothing delivered, nothing signed', async () => {
+    const before = { received: webhook.received.length, requests: webhook.requests.length, bad: webhook.badSignatures };
+    const reached = await target().reach(recordingRetry());
+    expect(reached).toMatchObject({ ok: true });
+    expect(reached.message).not.toContain('hmac-secret-for-tests');
+    expect(webhook.received.length).toBe(before.received);
+    expect(webhook.badSignatures).toBe(before.bad);
+    const sent = webhook.requests.slice(before.requests);
+    expect(sent.map((request) => request.method)).toEqual(['HEAD']);
+    expect(sent[0]!.headers['x-cutover-signature']).toBeUndefined();
+  });
+});
+
+describe('cutover check over every target', () => {
+  it('reaches Slack, PagerDuty and the webhook, and sends them nothing but HEAD/GET', async () => {
+    const before = [slack, pagerduty, webhook].map((fake) => fake.requests.length);
+    // checkNotifications reads only plan.notifications.
+    const plan = {
+      notifications: {
+        targets: [
+          { kind: 'slack', name: 'ops-chat', webhookUrlEnv: 'SLACK_WEBHOOK_URL' },
+          { kind: 'pagerduty', name: 'on-call', routingKeyEnv: 'PAGERDUTY_ROUTING_KEY', baseUrl: pagerduty.url },
+          { kind: 'webhook', name: 'audit', url: webhook.url, secretEnv: 'HOOK_SECRET', signatureHeader: 'X-Cutover-Signature' },
+        ],
+      },
+    } as unknown as Plan;
+    const env = { SLACK_WEBHOOK_URL: slack.webhookUrl, PAGERDUTY_ROUTING_KEY: pagerduty.routingKey, HOOK_SECRET: 'hmac-secret-for-tests' };
+    const results = await checkNotifications(plan, env);
+    expect(results.map((result) => [result.system, result.ok])).toEqual([
+      ['notifications ops-chat (slack)', true],
+      ['notifications on-call (pagerduty)', true],
+      ['notifications audit (webhook)', true],
+    ]);
+    for (const message of results.map((result) => result.message)) {
+      for (const secret of Object.values(env).map((value) => (value.includes('/services/') ? new URL(value).pathname : value))) expect(message).not.toContain(secret);
+    }
+    const sent = [slack, pagerduty, webhook].flatMap((fake, i) => fake.requests.slice(before[i]));
+    expect(sent.length).toBe(3);
+    expect(sent.filter((request) => request.method !== 'HEAD' && request.method !== 'GET')).toEqual([]);
   });
 });
