@@ -178,14 +178,20 @@ describe('team notifications from a run', () => {
     expect(pagerduty.alerts.get(`cutover:${runId}:step:prep.preflight`)).toMatchObject({ triggers: 2, status: 'resolved' });
   });
 
-  it('cutover check reaches every target without posting, and names a missing secret', async () => {
+  it('cutover check reaches every target with HEAD/GET only (nothing written), and names a missing secret', async () => {
     const { planFile, env } = setup();
     const before = { posted: slack.posted.length, alerts: pagerduty.alerts.size, received: webhook.received.length };
+    const sentBefore = [slack, pagerduty, webhook].map((fake) => fake.requests.length);
     const result = await cli(['--config', planFile, 'check'], env);
-    expect(result.stdout).toContain('✓ notifications ops-chat (slack): the incoming webhook is live (an empty test payload was refused, nothing was posted)');
-    expect(result.stdout).toContain('✓ notifications on-call (pagerduty): the Events API accepted the routing key');
-    expect(result.stdout).toContain(`✓ notifications audit (webhook): ${webhook.url} accepted a signed ping`);
+    expect(result.stdout).toMatch(/✓ notifications ops-chat \(slack\): reached .*nothing posted.*first real message/);
+    expect(result.stdout).toMatch(/✓ notifications on-call \(pagerduty\): reached .*no event sent/);
+    expect(result.stdout).toContain(`✓ notifications audit (webhook): reached ${webhook.url}`);
     expect({ posted: slack.posted.length, alerts: pagerduty.alerts.size, received: webhook.received.length }).toEqual(before);
+    const sent = [slack, pagerduty, webhook].map((fake, i) => fake.requests.slice(sentBefore[i]));
+    expect(sent.map((requests) => requests.length > 0)).toEqual([true, true, true]);
+    expect(sent.flat().filter((request) => request.method !== 'HEAD' && request.method !== 'GET')).toEqual([]);
+    expect(result.stdout).not.toContain(new URL(slack.webhookUrl).pathname);
+    expect(result.stdout).not.toContain(pagerduty.routingKey);
 
     const missing = await cli(['--config', planFile, 'check'], { ...env, PAGERDUTY_ROUTING_KEY: '' });
     expect(missing.code).toBe(1);
