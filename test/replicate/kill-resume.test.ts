@@ -3,6 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshTrackTables } from '../../src/config/example.js';
 import { prepareFreshTrackPair } from '../../src/rehearsal/freshtrack.js';
@@ -34,28 +35,57 @@ afterAll(async () => {
   await rm(stateDir, { recursive: true, force: true });
 });
 
-/** Run the child until `shouldKill` accepts one of its lines, then SIGKILL it; fails if it finished first. */
-function runAndKill(pair: Pair, args: string[], shouldKill: (line: Record<string, unknown>) => boolean): Promise<void> {
+/**
+ * Run the child until `shouldKill` accepts one of its lines, then SIGKILL it; fails if it finished first.
+ * With `holdPendingOf`, the chunks of that run not yet copied are locked on the target before the kill:
+ * a worker that finishes a chunk's COPY then waits on its progress row, uncommitted, so the kill always
+ * lands in the middle of the copy however fast or busy the machine is.
+ */
+function runAndKill(pair: Pair, args: string[], shouldKill: (line: Record<string, unknown>) => boolean, holdPendingOf?: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const proc = spawn(process.execPath, [jiti, child, args[0]!, pair.sourceUrl, pair.targetUrl, stateDir, ...args.slice(1)], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     let killed = false;
+    let holder: pg.Client | undefined;
     proc.stderr.on('data', (chunk) => (stderr += chunk));
+    const kill = async () => {
+      if (holdPendingOf) {
+        holder = await pair.target.connect();
+        await holder.query('BEGIN');
+        await holder.query(`SELECT 1 FROM ${PROGRESS_TABLE} WHERE run_id = $1 AND rows IS NULL FOR UPDATE`, [holdPendingOf]);
+      }
+      proc.kill('SIGKILL');
+    };
     createInterface({ input: proc.stdout }).on('line', (line) => {
       const report = JSON.parse(line) as Record<string, unknown>;
       if (!killed && !report.finished && shouldKill(report)) {
         killed = true;
-        proc.kill('SIGKILL');
+        kill().catch(reject);
       }
     });
-    proc.on('exit', () => (killed ? resolve() : reject(new Error(`the child ended before it was killed: ${stderr}`))));
+    proc.on('exit', () => {
+      const release = holder ? holder.query('ROLLBACK').then(() => holder!.end()) : Promise.resolve();
+      release.then(() => (killed ? resolve() : reject(new Error(`the child ended before it was killed: ${stderr}`))), reject);
+    });
   });
 }
 
-async function sourceCatalog(pair: Pair) {
+/** The target's chunks of `runId`: copied, and not yet. */
+async function chunkCounts(pair: Pair, runId: string) {
+  const [row] = await pair.sql<{ copied: number; pending: number }>(
+    'target',
+    `SELECT count(*) FILTER (WHERE rows IS NOT NULL)::int AS copied, count(*) FILTER (WHERE rows IS NULL)::int AS pending FROM ${PROGRESS_TABLE} WHERE run_id = $1`,
+    [runId],
+  );
+  return row!;
+}
+
+/** This run's slot and publication on the source (slots are per server, and the tests share one). */
+async function sourceCatalog(pair: Pair, runId: string) {
+  const names = replicationNames(runId);
   return {
-    slots: await pair.sql('source', 'SELECT slot_name FROM pg_replication_slots'),
-    publications: await pair.sql('source', 'SELECT pubname FROM pg_publication'),
+    slots: await pair.sql('source', 'SELECT slot_name FROM pg_replication_slots WHERE slot_name = $1', [names.slot]),
+    publications: await pair.sql('source', 'SELECT pubname FROM pg_publication WHERE pubname = $1', [names.publication]),
   };
 }
 
@@ -81,7 +111,7 @@ describe('replicate: SIGKILL and resume', () => {
     const runId = '20261130-0900-kcpy';
     const indexes = async () => (await pair.sql<{ indexdef: string }>('target', `SELECT indexdef FROM pg_indexes WHERE schemaname = 'public' ORDER BY 1`)).map((r) => r.indexdef);
     const indexesBefore = await indexes();
-    await runAndKill(pair, ['prepare', runId], (report) => typeof report.done === 'number' && (report.done as number) > 100_000);
+    await runAndKill(pair, ['prepare', runId], (report) => typeof report.done === 'number' && (report.done as number) > 100_000, runId);
     const before = await pair.sql<{ table_name: string; chunk: number; copied_at: Date }>(
       'target',
       `SELECT table_name, chunk, copied_at FROM ${PROGRESS_TABLE} WHERE run_id = $1 AND rows IS NOT NULL`,
@@ -110,20 +140,22 @@ describe('replicate: SIGKILL and resume', () => {
     await copySequences({ source: pair.source, target: pair.target, tables: NAMES });
     await expectIdentical(pair);
     await cleanup(pair, runId);
-    expect(await sourceCatalog(pair)).toEqual({ slots: [], publications: [] });
+    expect(await sourceCatalog(pair, runId)).toEqual({ slots: [], publications: [] });
   }, 300_000);
 
   it('a slot whose snapshot died with the run is found, dropped, and the copy starts over', async () => {
     const pair = await makePair(server(), 'killstale');
-    await prepareFreshTrackPair(pair.sourceUrl, pair.targetUrl, { readings: 100_000, seed: 8 });
+    await prepareFreshTrackPair(pair.sourceUrl, pair.targetUrl, { readings: 300_000, seed: 8 });
     const runId = '20261130-0900-kstl';
-    await runAndKill(pair, ['prepare', runId], (report) => typeof report.done === 'number' && (report.done as number) > 20_000);
+    await runAndKill(pair, ['prepare', runId], (report) => typeof report.done === 'number' && (report.done as number) > 0, runId);
+    // The kill landed mid-copy: ranges not copied yet.
+    expect((await chunkCounts(pair, runId)).pending).toBeGreaterThan(0);
     // The machine went down: the snapshot holder is gone too, the slot stays behind.
     const src = await pair.source.connect();
     await releaseHolder(src, replicationNames(runId).slot);
     await src.end();
     await waitFor(async () => (await pair.sql('source', `SELECT 1 FROM pg_stat_activity WHERE application_name LIKE 'cutover-snapshot-%'`)).length === 0, 'the holder to end');
-    expect((await sourceCatalog(pair)).slots).toHaveLength(1);
+    expect((await sourceCatalog(pair, runId)).slots).toHaveLength(1);
 
     const resumed = await prepareReplication({ source: pair.source, target: pair.target, sourceUrl: pair.sourceUrl, runId, stateDir, tables: TABLES, workers: 2, chunkRows: 25_000 });
     expect(resumed.droppedStaleSlot).toBe(true);
@@ -132,7 +164,7 @@ describe('replicate: SIGKILL and resume', () => {
     await drainToFreeze({ source: pair.source, target: pair.target, names: replicationNames(runId), freezeLsn: lsn, timeoutMs: 60_000 });
     await expectIdentical(pair);
     await cleanup(pair, runId);
-    expect(await sourceCatalog(pair)).toEqual({ slots: [], publications: [] });
+    expect(await sourceCatalog(pair, runId)).toEqual({ slots: [], publications: [] });
   }, 300_000);
 
   it('a kill during catch-up: the resumed run copies nothing again and drains to the freeze', async () => {
@@ -155,7 +187,7 @@ describe('replicate: SIGKILL and resume', () => {
     await expectIdentical(pair);
     const dropped = await cleanup(pair, runId);
     expect(dropped.slot && dropped.publication && dropped.subscription).toBe(true);
-    expect(await sourceCatalog(pair)).toEqual({ slots: [], publications: [] });
+    expect(await sourceCatalog(pair, runId)).toEqual({ slots: [], publications: [] });
     expect(await pair.sql('target', 'SELECT subname FROM pg_subscription')).toEqual([]);
   }, 300_000);
 });
