@@ -9,7 +9,7 @@ import type { Io } from './io.js';
 import { formatJournalLine, formatProgress } from './journal-lines.js';
 import { formatEntry } from './journal-log.js';
 import { openRunner, type Session } from './session.js';
-import { summarizeStop, summaryJson, summaryLines } from './summary.js';
+import { summarizeStop, summaryJson, summaryLines, type SummaryOptions } from './summary.js';
 
 export interface RunOptions {
   nonInteractive?: boolean;
@@ -91,9 +91,18 @@ export async function runLines(session: Session, options: RunOptions, io: Io, dr
   // What this invocation adds to the journal is what its closing summary speaks of.
   const since = runner.journal.lastSeq;
   const before = runner.snapshot();
-  // Ctrl-C: everything is already on disk; stop the actor, free the lock, say how to resume.
+  const summarize = (summaryOptions: SummaryOptions) =>
+    summarizeStop({ entries: invocationEntries(runner, since), before, after: runner.snapshot() }, session.clock.now(), zone, summaryOptions);
+  // Ctrl-C: everything is already on disk; stop the actor, free the lock, sum up, say how to resume.
   const stop = () => {
     runner.close();
+    const summary = summarize({ interrupted: true });
+    if (options.json) {
+      const at = isoTime(session.clock.now(), zone);
+      io.out(JSON.stringify({ type: 'run.stopped', at, stopped: 'interrupted', message: 'Stopped. The state is saved.', exitCode: 130, summary: summaryJson(summary, zone) }));
+    } else {
+      for (const line of summaryLines(summary, zone)) io.out(line);
+    }
     io.err('Stopped. The state is saved; resume with: cutover run');
     process.exit(130);
   };
@@ -104,7 +113,7 @@ export async function runLines(session: Session, options: RunOptions, io: Io, dr
     const exitCode = exitCodeFor(blocked);
     const now = session.clock.now();
     const errorShown = !options.json && blocked.kind === 'failed' && shown.has(blocked.location.stepId ?? '');
-    const summary = summarizeStop({ entries: invocationEntries(runner, since), before, after: runner.snapshot() }, now, zone, { errorShown, ...(blocked.kind === 'until' ? { until: options.until } : {}) });
+    const summary = summarize({ errorShown, ...(blocked.kind === 'until' ? { until: options.until } : {}) });
     if (options.json) {
       const message = blocked.kind === 'until' ? `Stopped before ${options.until} as asked (--until).` : describeLocation(runner.snapshot(), now, zone);
       io.out(JSON.stringify({ ...stoppedEvent(blocked, message, exitCode, now, zone), summary: summaryJson(summary, zone) }));

@@ -44,6 +44,8 @@ export interface SummaryOptions {
   until?: string;
   /** The failure was printed whole just above. */
   errorShown?: boolean;
+  /** Stopped by a signal (Ctrl-C): a step it was running runs again at the next `cutover run`. */
+  interrupted?: boolean;
 }
 
 const titleOf = (stepId: string) => findStep(stepId)?.step.title ?? stepId;
@@ -90,7 +92,7 @@ export function summarizeStop({ entries, before, after: snapshot }: Invocation, 
     skipped,
     signoffs,
     ...(phase ? { phase: { id: phase.id, title: phase.title } } : {}),
-    standing: options.until && !location.ended ? `Stopped before ${options.until} as asked (--until).` : describeLocation(snapshot, now, zone, { command: false, errorShown: options.errorShown ?? false }),
+    standing: standingOf(snapshot, now, zone, options),
     ...(location.ended ? { ended: location.ended } : {}),
   };
   if (location.ended) return summary;
@@ -111,6 +113,16 @@ export function summarizeStop({ entries, before, after: snapshot }: Invocation, 
       waitFor ?? (timeGate ? `cutover run at or after ${peopleTime(location.until!, zone)} (or cutover run --wait now, which sleeps until then)` : options.until ? 'cutover run (without --until to go on)' : 'cutover run');
   }
   return summary;
+}
+
+function standingOf(snapshot: AnyMachineSnapshot, now: number, zone: string, options: SummaryOptions): string {
+  const location = locate(snapshot);
+  if (location.ended) return describeLocation(snapshot, now, zone);
+  if (options.until) return `Stopped before ${options.until} as asked (--until).`;
+  if (options.interrupted && location.stepId && (location.sub === 'running' || location.sub === 'evaluating')) {
+    return `Stopped while ${location.stepId} was running; the next \`cutover run\` takes it up again (a step that cannot safely run twice asks first).`;
+  }
+  return describeLocation(snapshot, now, zone, { command: false, errorShown: options.errorShown ?? false });
 }
 
 /** The summary as lines for people: counts first, failed and skipped steps named, then where and what next. */

@@ -1,6 +1,8 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadPlan } from '../../src/config/load.js';
 import { peekRun } from '../../src/engine/peek.js';
@@ -84,4 +86,33 @@ describe('the closing summary of cutover run', () => {
     expect(summary.failed.map((step) => step.stepId)).toEqual(['prep.preflight']);
     expect(summaryLines(summary, plan.t0.zone)).toContain('  ↷ failed, then skipped: prep.preflight (Preflight) by Ana Ruiz: databases checked by hand');
   });
+
+  it('on Ctrl-C: the summary of what this run did, then how to resume (exit 130)', async () => {
+    // The built CLI in a child process, so a real SIGINT reaches it: `npx tsc -p tsconfig.json` first.
+    const cliJs = join(import.meta.dirname, '../../dist/src/cli/main.js');
+    const own = join(dir, 'interrupted');
+    mkdirSync(own);
+    const plan = writeLocalPlan(own);
+    // Real speed, 24 h before the prep gate: `--wait` sleeps there until it is interrupted.
+    const env = { PATH: process.env.PATH, HOME: process.env.HOME, CUTOVER_CLOCK: `compressed:1@${new Date(T0 - 72 * 3_600_000).toISOString()}` };
+    const child = spawn(process.execPath, [cliJs, '--config', plan, 'run', '--non-interactive', '--wait'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+    // The state file is first written when the run starts, after the signal handlers are in place.
+    const deadline = Date.now() + 60_000;
+    while (!existsSync(join(own, '.cutover', 'state.json'))) {
+      if (Date.now() > deadline) throw new Error(`the run never started: ${stderr}`);
+      await delay(50);
+    }
+    child.kill('SIGINT');
+    expect(await exited).toBe(130);
+    const lines = closing(stdout).split('\n').filter(Boolean);
+    expect(lines[1]).toBe('This run: 0 steps done, 0 failed, 0 skipped.');
+    expect(lines[2]).toMatch(/^Where it stands: phase prep \(Preparation\)\. Waiting until Dec 03 22:00:00 -05:00 \(in \d+h( \d+m)?\): phase prep opens\.$/);
+    expect(lines[4]).toBe('Next: cutover run at or after Dec 03 22:00:00 -05:00 (or cutover run --wait now, which sleeps until then)');
+    expect(stderr).toContain('Stopped. The state is saved; resume with: cutover run');
+  }, 90_000);
 });
