@@ -71,7 +71,9 @@ export async function runInteractive(session: Session, options: RunOptions, io: 
   }
   if (!rehearsal) {
     const zone = session.plan.t0.zone;
-    for (const line of summaryLines(summarizeStop({ entries: invocationEntries(runner, since), before, after: runner.snapshot() }, session.clock.now(), zone), zone)) io.out(line);
+    // Ink leaves the last frame on screen, and it shows a failure whole: the summary does not repeat it.
+    const summary = summarizeStop({ entries: invocationEntries(runner, since), before, after: runner.snapshot() }, session.clock.now(), zone, { errorShown: true });
+    for (const line of summaryLines(summary, zone)) io.out(line);
     io.out('The state is saved.');
   }
   return code;
