@@ -1,7 +1,7 @@
 import { IncomingWebhook, IncomingWebhookHTTPError, IncomingWebhookRequestError, type FetchFunction } from '@slack/webhook';
 import type { NotificationTarget } from '../config/notify-schema.js';
 import { failureOf, headStatus } from './notify-http.js';
-import type { NotifyEvent, NotifyTarget, Reach } from './notify-types.js';
+import { wantedByPlan, type NotifyEvent, type NotifyTarget, type Reach } from './notify-types.js';
 import { RequestFailure, withRetry, type RetryOptions } from './retry.js';
 
 type SlackPlan = Extract<NotificationTarget, { kind: 'slack' }>;
@@ -17,7 +17,7 @@ export class SlackTarget implements NotifyTarget {
   readonly kind = 'slack';
   readonly idempotent = false;
   readonly name: string;
-  private readonly events?: ReadonlySet<string>;
+  readonly wants: (event: NotifyEvent) => boolean;
 
   constructor(
     plan: SlackPlan,
@@ -25,11 +25,7 @@ export class SlackTarget implements NotifyTarget {
     private readonly timeoutMs = 10_000,
   ) {
     this.name = plan.name;
-    if (plan.events) this.events = new Set(plan.events);
-  }
-
-  wants(event: NotifyEvent): boolean {
-    return !this.events || event.kind === 'resolved' || this.events.has(event.kind);
+    this.wants = wantedByPlan(plan.events);
   }
 
   private async post(payload: Record<string, unknown>, signal?: AbortSignal): Promise<string> {

@@ -52,3 +52,14 @@ export interface NotifyTarget {
   /** Reach the service without posting anything anyone would see (`cutover check`). */
   reach(retry: RetryOptions): Promise<Reach>;
 }
+
+/**
+ * The plan's `events` list for a chat or webhook target: without one, every event; with one, those
+ * kinds, and always the resolves (they only close what was sent). PagerDuty differs (it pages only for
+ * critical events by default) and decides for itself.
+ */
+export function wantedByPlan(events: readonly string[] | undefined): (event: NotifyEvent) => boolean {
+  if (!events) return () => true;
+  const kinds = new Set(events);
+  return (event) => event.kind === 'resolved' || kinds.has(event.kind);
+}

@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import type { NotificationTarget } from '../config/notify-schema.js';
 import { headStatus, postJson } from './notify-http.js';
-import type { NotifyEvent, NotifyTarget, Reach } from './notify-types.js';
+import { wantedByPlan, type NotifyEvent, type NotifyTarget, type Reach } from './notify-types.js';
 import { withRetry, type RetryOptions } from './retry.js';
 
 type WebhookPlan = Extract<NotificationTarget, { kind: 'webhook' }>;
@@ -20,7 +20,7 @@ export class WebhookTarget implements NotifyTarget {
   readonly kind = 'webhook';
   readonly idempotent = true;
   readonly name: string;
-  private readonly events?: ReadonlySet<string>;
+  readonly wants: (event: NotifyEvent) => boolean;
 
   constructor(
     private readonly plan: WebhookPlan,
@@ -28,11 +28,7 @@ export class WebhookTarget implements NotifyTarget {
     private readonly timeoutMs = 10_000,
   ) {
     this.name = plan.name;
-    if (plan.events) this.events = new Set(plan.events);
-  }
-
-  wants(event: NotifyEvent): boolean {
-    return !this.events || event.kind === 'resolved' || this.events.has(event.kind);
+    this.wants = wantedByPlan(plan.events);
   }
 
   private post(id: string, payload: Record<string, unknown>, signal?: AbortSignal) {

@@ -210,8 +210,10 @@ function lastSignoff(record: StepRecord | undefined): number | undefined {
  * One line saying what the run waits for, for exit-3 messages, `status` and the UI header; times in the
  * plan's zone. `held`: said by a command that records and exits, so a due step is not running but waits
  * for the next `cutover run`. `errorShown`: the failure was just printed whole, so it is not repeated.
+ * `command: false`: without the command that moves the run on (the closing summary names it on a line
+ * of its own, from `nextCommand`).
  */
-export function describeLocation(snapshot: AnyMachineSnapshot, now: number, zone: string, { held = false, errorShown = false } = {}): string {
+export function describeLocation(snapshot: AnyMachineSnapshot, now: number, zone: string, { held = false, errorShown = false, command = true } = {}): string {
   const context = snapshot.context as RunContext;
   const location = locate(snapshot);
   if (location.ended === 'completed') return 'The cutover is complete.';
@@ -227,25 +229,52 @@ export function describeLocation(snapshot: AnyMachineSnapshot, now: number, zone
   if (!stepId || !step) return `At ${location.phaseId ?? 'the start'}.`;
   const record = context.steps[stepId];
   const rule = ruleFor(context, stepId);
+  const then = (lead: string) => (command ? ` ${lead}${nextCommand(snapshot)}` : '');
   switch (sub) {
     case 'waiting':
     case 'attention': {
       const have = approvals(record);
       const why = sub === 'attention' && record?.attention ? ` Attention: ${record.attention.reason}.` : '';
-      return `Waiting for sign-off of ${stepId} by ${rule.quorum} of ${rule.approvers.join(', ')} (${have.length} so far${have.length ? `: ${have.join(', ')}` : ''}).${why} Sign off with: cutover signoff ${stepId} [--note TEXT] [--reject]`;
+      return `Waiting for sign-off of ${stepId} by ${rule.quorum} of ${rule.approvers.join(', ')} (${have.length} so far${have.length ? `: ${have.join(', ')}` : ''}).${why}${then('Sign off with: ')}`;
     }
     case 'confirming':
-      return `Waiting for a typed confirmation of ${stepId}: cutover confirm ${stepId} --phrase "${expectedPhrase(context, step)}"`;
+      return `Waiting for a typed confirmation of ${stepId}${command ? `: ${nextCommand(snapshot)}` : '.'}`;
     case 'failed':
-      return `${stepId} failed${errorShown ? ' (the error is above)' : `: ${(record?.error ?? 'unknown error').replace(/\.$/, '')}`}. Fix the cause, then: cutover retry ${stepId} (or cutover skip ${stepId} --reason TEXT)`;
+      return `${stepId} failed${errorShown ? ' (the error is above)' : `: ${(record?.error ?? 'unknown error').replace(/\.$/, '')}`}.${then('Fix the cause, then: ')}`;
     case 'unknown':
       return `${stepId}: outcome unknown. ${record?.error ?? ''}`;
     case 'rejected': {
       const rejection = record?.signoffs.findLast((s) => s.reject);
-      return `${stepId} was rejected by ${rejection?.by ?? 'an approver'}${rejection?.note ? ` ("${rejection.note}")` : ''}. Re-open it with: cutover retry ${stepId}`;
+      return `${stepId} was rejected by ${rejection?.by ?? 'an approver'}${rejection?.note ? ` ("${rejection.note}")` : ''}.${then('Re-open it with: ')}`;
     }
     default:
       return held ? `Next: ${stepId}, which runs at the next \`cutover run\` (or now, if a driver such as the UI is open).` : `Running ${stepId}.`;
+  }
+}
+
+/**
+ * The command a person runs to move the run on where it waits for one (a sign-off, a typed
+ * confirmation, a failed, unknown or rejected step); undefined where \`cutover run\` goes on by itself.
+ */
+export function nextCommand(snapshot: AnyMachineSnapshot): string | undefined {
+  const { stepId, sub } = locate(snapshot);
+  const step = stepId ? findStep(stepId)?.step : undefined;
+  if (!stepId || !step) return undefined;
+  switch (sub) {
+    case 'waiting':
+    case 'attention':
+      return `cutover signoff ${stepId} [--note TEXT] [--reject]`;
+    case 'confirming':
+      return `cutover confirm ${stepId} --phrase "${expectedPhrase(snapshot.context as RunContext, step)}"`;
+    case 'failed':
+      return `cutover retry ${stepId} (or cutover skip ${stepId} --reason TEXT)`;
+    case 'unknown':
+      // docs/troubleshooting.md "Outcome unknown": look first (cutover log --step), then one of the two.
+      return `cutover skip ${stepId} --reason TEXT if it took effect, cutover retry ${stepId} if it did not (see cutover log --step ${stepId})`;
+    case 'rejected':
+      return `cutover retry ${stepId}`;
+    default:
+      return undefined;
   }
 }
 

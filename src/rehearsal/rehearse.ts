@@ -16,7 +16,9 @@ import { rehearsalIdentity } from '../engine/identity.js';
 import { loadState } from '../engine/state-store.js';
 import { ExitError, EXIT } from '../engine/errors.js';
 import type { Blocked, Runner } from '../engine/runner.js';
-import { describeLocation } from '../engine/view.js';
+import { peekRun } from '../engine/peek.js';
+import { locate } from '../engine/view.js';
+import { summarizeStop, summaryLines } from '../services/summary.js';
 import type { Io } from '../services/io.js';
 import { formatJournalLine, formatProgress } from '../services/journal-lines.js';
 import { openRunner, type Session } from '../services/session.js';
@@ -290,7 +292,10 @@ export async function rehearse(options: RehearseOptions, io: Io): Promise<Rehear
     const htmlPath = `${reportPath.replace(/\.md$/, '')}.html`;
     writeHtmlReport(htmlPath, plan, stateDir, clock.now());
     say('');
-    say(outcome.headline);
+    // The closing summary: what the rehearsal did, where it ended, and (when it stopped early) what next.
+    const { snapshot, journal } = peekRun(stateDir, plan);
+    const summary = summarizeStop({ entries: journal.entries, after: snapshot }, clock.now(), plan.t0.zone, { rehearsal: true, errorShown: !options.interactive });
+    for (const line of summaryLines(summary, plan.t0.zone, 'The rehearsal')) say(line);
     say(`Report: ${reportPath} (and ${htmlPath})`);
     if (options.keep) {
       say(`Kept in ${workspace}: the plan, state (.cutover), exports, outbox, zone.json and both servers' data folders.`);
@@ -306,7 +311,6 @@ export async function rehearse(options: RehearseOptions, io: Io): Promise<Rehear
 
 interface DriveOutcome {
   blocked: Blocked;
-  headline: string;
   /** Steps skipped because this version has no action for them yet. */
   notAvailable: string[];
   /** Steps that failed for real, with the error. */
@@ -356,11 +360,11 @@ async function driveAutomatically(session: Session, io: Io, choices: { withRollb
         if (/is not implemented yet/.test(error)) notAvailable.add(stepId!);
         else failures.push({ stepId: stepId!, error });
         if (FATAL.test(stepId!) && !notAvailable.has(stepId!)) {
-          return { blocked, headline: `The rehearsal stopped: ${stepId} failed: ${error}`, notAvailable: [...notAvailable], failures };
+          return { blocked, notAvailable: [...notAvailable], failures };
         }
         runner.send({ type: 'SKIP', stepId: stepId!, by: REHEARSAL_APPROVER, reason: notAvailable.has(stepId!) ? 'not yet available in this version' : `failed in rehearsal: ${error}`, at }, { identity: rehearsal });
       } else {
-        return { blocked, headline: describeLocation(runner.snapshot(), session.clock.now(), session.plan.t0.zone), notAvailable: [...notAvailable], failures };
+        return { blocked, notAvailable: [...notAvailable], failures };
       }
     }
   } finally {
@@ -370,15 +374,12 @@ async function driveAutomatically(session: Session, io: Io, choices: { withRollb
 
 async function driveInteractive(session: Session, io: Io): Promise<DriveOutcome> {
   const { runInteractive } = await import('../ui/run-interactive.js');
-  // A rehearsal cannot be resumed (its workspace goes), so the UI's "resume with" line is not said.
-  const quitCode = await runInteractive(session, {}, io, '');
-  const { peekRun } = await import('../engine/peek.js');
-  const { locate } = await import('../engine/view.js');
+  // A rehearsal cannot be resumed (its workspace goes): it says its own summary at its end, not the UI.
+  const quitCode = await runInteractive(session, {}, io, { rehearsal: true });
   const { snapshot } = peekRun(session.stateDir, session.plan);
   const location = locate(snapshot);
   return {
     blocked: location.ended ? { kind: 'ended', location } : { kind: 'until', location },
-    headline: describeLocation(snapshot, session.clock.now(), session.plan.t0.zone),
     notAvailable: [],
     failures: [],
     ...(location.ended ? {} : { quitCode }),

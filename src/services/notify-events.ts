@@ -47,31 +47,23 @@ export function eventsFromEntry(entry: JournalEntry, facts: RunFacts): NotifyEve
   const phaseId = stepId ? findStep(stepId)?.phase.id : undefined;
   const where = { ...(stepId ? { stepId } : {}), ...(phaseId ? { phaseId } : {}) };
   const key = `journal:${entry.seq}`;
+  // A step that needs a person opens the step's incident; its later success or a skip closes it.
+  const stepIncident = (kind: NotifyEventKind, title: string, text: string) => [
+    base(facts, entry.at, { key, kind, severity: 'critical', title, text, incident: incidentOf(facts, `step:${stepId}`), ...where }),
+  ];
   switch (entry.type) {
     case 'step.failed':
-      return [
-        base(facts, entry.at, {
-          key,
-          kind: 'step.failed',
-          severity: 'critical',
-          title: `${stepLabel(entry)} failed`,
-          text: `${stepLabel(entry)} failed at ${when}: ${String(entry.error)}\nFix the cause, then: cutover retry ${stepId} (or cutover skip ${stepId} --reason TEXT)`,
-          incident: incidentOf(facts, `step:${stepId}`),
-          ...where,
-        }),
-      ];
+      return stepIncident(
+        'step.failed',
+        `${stepLabel(entry)} failed`,
+        `${stepLabel(entry)} failed at ${when}: ${String(entry.error)}\nFix the cause, then: cutover retry ${stepId} (or cutover skip ${stepId} --reason TEXT)`,
+      );
     case 'step.outcome-unknown':
-      return [
-        base(facts, entry.at, {
-          key,
-          kind: 'step.attention',
-          severity: 'critical',
-          title: `${stepLabel(entry)}: outcome unknown`,
-          text: `${stepLabel(entry)} was running when the runner stopped and cannot safely run twice. Check whether it took effect, then: cutover retry ${stepId} or cutover skip ${stepId} --reason TEXT`,
-          incident: incidentOf(facts, `step:${stepId}`),
-          ...where,
-        }),
-      ];
+      return stepIncident(
+        'step.attention',
+        `${stepLabel(entry)}: outcome unknown`,
+        `${stepLabel(entry)} was running when the runner stopped and cannot safely run twice. Check whether it took effect, then: cutover retry ${stepId} or cutover skip ${stepId} --reason TEXT`,
+      );
     case 'step.finished': {
       const events: NotifyEvent[] = [];
       if (stepId && findStep(stepId)?.step.routesOnVerdict) {

@@ -1,13 +1,15 @@
 import { findStep } from '../../machines/runbook.js';
 import type { Clock } from '../engine/clock.js';
 import { EXIT, ExitError } from '../engine/errors.js';
-import type { Blocked } from '../engine/runner.js';
+import type { JournalEntry } from '../engine/journal.js';
+import type { Blocked, Runner } from '../engine/runner.js';
 import { isoTime } from '../engine/time-format.js';
 import { describeLocation } from '../engine/view.js';
 import type { Io } from './io.js';
 import { formatJournalLine, formatProgress } from './journal-lines.js';
 import { formatEntry } from './journal-log.js';
 import { openRunner, type Session } from './session.js';
+import { summarizeStop, summaryJson, summaryLines, type SummaryOptions } from './summary.js';
 
 export interface RunOptions {
   nonInteractive?: boolean;
@@ -86,9 +88,21 @@ export async function runLines(session: Session, options: RunOptions, io: Io, dr
       },
     }),
   );
-  // Ctrl-C: everything is already on disk; stop the actor, free the lock, say how to resume.
+  // What this invocation adds to the journal is what its closing summary speaks of.
+  const since = runner.journal.lastSeq;
+  const before = runner.snapshot();
+  const summarize = (summaryOptions: SummaryOptions) =>
+    summarizeStop({ entries: invocationEntries(runner, since), before, after: runner.snapshot() }, session.clock.now(), zone, summaryOptions);
+  // Ctrl-C: everything is already on disk; stop the actor, free the lock, sum up, say how to resume.
   const stop = () => {
     runner.close();
+    const summary = summarize({ interrupted: true });
+    if (options.json) {
+      const at = isoTime(session.clock.now(), zone);
+      io.out(JSON.stringify({ type: 'run.stopped', at, stopped: 'interrupted', message: 'Stopped. The state is saved.', exitCode: 130, summary: summaryJson(summary, zone) }));
+    } else {
+      for (const line of summaryLines(summary, zone)) io.out(line);
+    }
     io.err('Stopped. The state is saved; resume with: cutover run');
     process.exit(130);
   };
@@ -96,9 +110,16 @@ export async function runLines(session: Session, options: RunOptions, io: Io, dr
   process.once('SIGTERM', stop);
   try {
     const blocked = await runner.drive({ waitGates: drive.waitGates, ...(options.until ? { until: options.until } : {}) });
-    const message = blocked.kind === 'until' ? `Stopped before ${options.until} as asked (--until).` : describeLocation(runner.snapshot(), session.clock.now(), zone, { errorShown: !options.json && blocked.kind === 'failed' && shown.has(blocked.location.stepId ?? '') });
     const exitCode = exitCodeFor(blocked);
-    io.out(options.json ? JSON.stringify(stoppedEvent(blocked, message, exitCode, session.clock.now(), zone)) : message);
+    const now = session.clock.now();
+    const errorShown = !options.json && blocked.kind === 'failed' && shown.has(blocked.location.stepId ?? '');
+    const summary = summarize({ errorShown, ...(blocked.kind === 'until' ? { until: options.until } : {}) });
+    if (options.json) {
+      const message = blocked.kind === 'until' ? `Stopped before ${options.until} as asked (--until).` : describeLocation(runner.snapshot(), now, zone);
+      io.out(JSON.stringify({ ...stoppedEvent(blocked, message, exitCode, now, zone), summary: summaryJson(summary, zone) }));
+    } else {
+      for (const line of summaryLines(summary, zone)) io.out(line);
+    }
     return exitCode;
   } finally {
     process.off('SIGINT', stop);
@@ -107,9 +128,15 @@ export async function runLines(session: Session, options: RunOptions, io: Io, dr
   }
 }
 
+/** The journal lines added after line `since`: this invocation's. */
+export function invocationEntries(runner: Runner, since: number): JournalEntry[] {
+  return runner.journal.entries.filter((entry) => entry.seq > since);
+}
+
 /**
  * The last line of `run --json`: why it stopped (`stopped`: signoff, confirm, time, until, failed,
- * unknown, rejected or ended), at which step, until when a time gate holds, and the exit code.
+ * unknown, rejected or ended), at which step, until when a time gate holds, and the exit code. The
+ * caller adds the closing summary as its `summary` field (summaryJson), so it stays one line.
  */
 export function stoppedEvent(blocked: Blocked, message: string, exitCode: number, now: number, zone: string): Record<string, unknown> {
   const { location } = blocked;

@@ -10,7 +10,7 @@ import type { Identity } from '../engine/identity.js';
 import type { Runner } from '../engine/runner.js';
 import { buildView, type StepView } from '../engine/view.js';
 import { ConfirmPrompt } from './confirm-prompt.js';
-import { CurrentStep, useDryRun } from './current-step.js';
+import { CurrentStep, failurePaneRows, useDryRun } from './current-step.js';
 import { decisionFromRun } from './decision-evidence.js';
 import { DecisionPanel } from './decision-panel.js';
 import { DriveLoop } from './drive-loop.js';
@@ -124,11 +124,16 @@ export function App(props: AppProps) {
   // Layout. One row is left free: Ink clears the whole screen when a frame fills the terminal, and
   // that is the flicker this avoids.
   const height = Math.max(12, rows - 1);
-  const logRows = rows >= 40 ? 6 : rows >= 30 ? 4 : 3;
-  const body = height - HEADER_ROWS - HELP_ROWS - logRows;
   const decisionStep = step?.kind === 'decision' && (waitingSignoff || waitingConfirm);
-  const wanted = form ? 8 : waitingConfirm ? 10 : decisionStep ? 16 : overlay?.kind === 'decision' ? 12 : 8;
-  const panelRows = Math.max(4, Math.min(wanted, body - MIN_TIMELINE_ROWS));
+  const failureRows = overlay ? 0 : failurePaneRows(step, columns);
+  const wanted = failureRows ? Math.max(8, failureRows) : form ? 8 : waitingConfirm ? 10 : decisionStep ? 16 : overlay?.kind === 'decision' ? 12 : 8;
+  const free = height - HEADER_ROWS - HELP_ROWS;
+  const usualLogRows = rows >= 40 ? 6 : rows >= 30 ? 4 : 3;
+  // A failure is shown whole: the log tail gives way to it first (its ✗ line only repeats the error),
+  // then the timeline, down to its heading and the failed step's row.
+  const logRows = failureRows ? Math.max(0, Math.min(usualLogRows, free - MIN_TIMELINE_ROWS - wanted)) : usualLogRows;
+  const body = free - logRows;
+  const panelRows = Math.max(4, Math.min(wanted, body - (failureRows ? 2 : MIN_TIMELINE_ROWS)));
   const timelineRows = Math.max(2, body - panelRows);
   const rowsOfTimeline = useMemo(() => buildTimelineRows(view.phases, view.location.phaseId, zone), [view, zone]);
   const currentKey = stepId ?? view.location.phaseId ?? lastTouchedKey(rowsOfTimeline);
@@ -274,7 +279,7 @@ export function App(props: AppProps) {
         <Box height={panelRows} flexDirection="column" overflow="hidden">
           {panel}
         </Box>
-        <LogTail feed={feed} zone={zone} width={columns} height={logRows} />
+        {logRows > 0 ? <LogTail feed={feed} zone={zone} width={columns} height={logRows} /> : null}
         <Text wrap="truncate-end" dimColor={!notice} color={notice ? themeFor(noColor).bad : undefined}>
           {truncate(notice ?? renderHelp(help), columns)}
         </Text>

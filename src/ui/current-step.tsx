@@ -25,6 +25,24 @@ export function useDryRun(stepId: string | undefined, dryRun: (stepId: string) =
   return text;
 }
 
+const failure = (step: StepView) => step.status === 'failed' || step.status === 'unknown';
+
+/** A failed step's error, wrapped to the width and never cut, and the keys that deal with it. */
+function failureLines(step: StepView, width: number): { error: string[]; actions: string[] } {
+  return {
+    error: wrapLines(`${step.status === 'unknown' ? 'Outcome unknown' : 'Failed'}: ${step.error ?? 'no error recorded'}`, width, Infinity),
+    actions: wrapLines(`r retry (cutover retry ${step.id}) · s skip with a reason (cutover skip ${step.id})`, width, Infinity),
+  };
+}
+
+/** The rows the current-step pane needs to show a failed step's failure whole (0: the step has not failed). */
+export function failurePaneRows(step: StepView | undefined, width: number): number {
+  if (!step || !failure(step)) return 0;
+  const { error, actions } = failureLines(step, width);
+  // The pane's rule and the step's title line, then the failure.
+  return 2 + error.length + actions.length;
+}
+
 /**
  * What the run is doing now: the step with its description and dry-run text, live progress while it
  * runs, the error and what to do when it failed, or the time gate it is waiting for.
@@ -69,13 +87,19 @@ export function CurrentStep(props: {
     title = `${MARKS[step.status]} ${step.id}`;
     const meta = [step.attempts > 0 ? `attempt ${step.attempts}` : '', step.plannedAt !== undefined ? `planned ${formatAt(step.plannedAt, zone)}` : ''].filter(Boolean).join(' · ');
     lines.push({ text: `${step.title}${meta ? ` · ${meta}` : ''}`, bold: true, color: statusColor(theme, step.status) });
-    for (const line of wrapLines(step.description, width, 2)) lines.push({ text: line });
+    const description = wrapLines(step.description, width, 2).map((text) => ({ text }));
+    if (!failure(step)) lines.push(...description);
     switch (step.status) {
       case 'failed':
-      case 'unknown':
-        for (const line of wrapLines(`${step.status === 'unknown' ? 'Outcome unknown' : 'Failed'}: ${step.error ?? 'no error recorded'}`, width, 3)) lines.push({ text: line, color: theme.bad });
-        lines.push({ text: `r retry (cutover retry ${step.id}) · s skip with a reason (cutover skip ${step.id})`, bold: true });
+      case 'unknown': {
+        // The failure whole, every finding, then what to do; the description comes last and gives way
+        // first (the app makes room for the rest: failurePaneRows).
+        const { error, actions } = failureLines(step, width);
+        for (const text of error) lines.push({ text, color: theme.bad });
+        for (const text of actions) lines.push({ text, bold: true });
+        lines.push(...description);
         break;
+      }
       case 'rejected': {
         const rejection = step.signoffs.findLast((signoff) => signoff.reject);
         lines.push({ text: `Rejected by ${rejection?.by ?? 'an approver'}${rejection?.note ? `: "${rejection.note}"` : ''}`, color: theme.bad });

@@ -74,12 +74,21 @@ export function rule(title: string, width: number, right = ''): string {
   return `${left}${'─'.repeat(fill)}${tail}`;
 }
 
-/** Word-wrap into at most `maxLines` lines of `width`; the last line gets an ellipsis if text is left. */
+/**
+ * Word-wrap into at most `maxLines` lines of `width` (Infinity: all of it); the last line gets an
+ * ellipsis if text is left. A word wider than the line (a long URL) is broken, not cut.
+ */
 export function wrapLines(text: string, width: number, maxLines: number): string[] {
   const lines: string[] = [];
   for (const paragraph of text.split('\n')) {
     let line = '';
-    for (const word of paragraph.split(/\s+/).filter(Boolean)) {
+    for (let word of paragraph.split(/\s+/).filter(Boolean)) {
+      while ([...word].length > width && width > 0) {
+        if (line) lines.push(line);
+        lines.push([...word].slice(0, width).join(''));
+        word = [...word].slice(width).join('');
+        line = '';
+      }
       if (line && [...line].length + 1 + [...word].length > width) {
         lines.push(line);
         line = word;

@@ -2,11 +2,11 @@ import { render } from 'ink';
 import { EXIT } from '../engine/errors.js';
 import { whoIsRunning } from '../engine/identity.js';
 import type { Runner } from '../engine/runner.js';
-import { describeLocation } from '../engine/view.js';
 import type { Io } from '../services/io.js';
 import { previewStep } from '../services/preview.js';
 import { outputsOf } from '../steps/outputs.js';
-import { stepAsideIfDriven, type RunOptions } from '../services/run.js';
+import { invocationEntries, stepAsideIfDriven, type RunOptions } from '../services/run.js';
+import { summarizeStop, summaryLines } from '../services/summary.js';
 import { openRunner, type Session } from '../services/session.js';
 import { App } from './app.js';
 import { LiveFeed } from './live-feed.js';
@@ -19,11 +19,15 @@ export function dryRunFor(session: Session, runner: Runner, signal: AbortSignal)
 
 /**
  * `cutover run` on a terminal: the UI drives the run and sends the operator's events; `q` (or
- * Ctrl-C, or SIGTERM) closes the runner and leaves everything on disk for the next `cutover run`.
+ * Ctrl-C, or SIGTERM) closes the runner and leaves everything on disk for the next `cutover run`,
+ * then the closing summary is printed below the last frame. `rehearsal`: the rehearsal prints its
+ * own summary at its end (it cannot be resumed), so nothing is said here.
  */
-export async function runInteractive(session: Session, options: RunOptions, io: Io, closing = 'The state is saved; resume with: cutover run'): Promise<number> {
+export async function runInteractive(session: Session, options: RunOptions, io: Io, { rehearsal = false } = {}): Promise<number> {
   const feed = new LiveFeed(() => session.clock.now());
   const runner = stepAsideIfDriven(() => openRunner(session, 'drive', 'cutover run', { onProgress: feed.onProgress, onJournal: feed.onJournal }));
+  const since = runner.journal.lastSeq;
+  const before = runner.snapshot();
   feed.seed(runner.journal.entries);
   const dryRuns = new AbortController();
   const dryRun = dryRunFor(session, runner, dryRuns.signal);
@@ -65,7 +69,12 @@ export async function runInteractive(session: Session, options: RunOptions, io: 
     dryRuns.abort();
     runner.close();
   }
-  io.out(describeLocation(runner.snapshot(), session.clock.now(), session.plan.t0.zone));
-  if (closing) io.out(closing);
+  if (!rehearsal) {
+    const zone = session.plan.t0.zone;
+    // Ink leaves the last frame on screen, and it shows a failure whole: the summary does not repeat it.
+    const summary = summarizeStop({ entries: invocationEntries(runner, since), before, after: runner.snapshot() }, session.clock.now(), zone, { errorShown: true });
+    for (const line of summaryLines(summary, zone)) io.out(line);
+    io.out('The state is saved.');
+  }
   return code;
 }

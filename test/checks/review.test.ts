@@ -3,6 +3,7 @@ import { examplePlan } from '../../src/config/example.js';
 import { planSchema } from '../../src/config/schema.js';
 import { ManualClock } from '../../src/engine/clock.js';
 import { Journal, type JournalEntry } from '../../src/engine/journal.js';
+import { peopleTime } from '../../src/engine/time-format.js';
 import { buildDecisionInputs, checkSteps, storeReconciliation, type DecisionOutput, type FirstDaySummary } from '../../src/steps/checks/index.js';
 import type { ReconcileResult } from '../../src/steps/reconcile/index.js';
 import { makeContext, tempDir } from '../external/helpers/context.js';
@@ -120,8 +121,11 @@ describe('first-day review on a real journal and real databases', () => {
     expect(summary.reconciliation?.clean).toBe(true);
     expect(summary.report).toContain('- `hypercare.check`: 2 runs, 1 with a breach, 0 failed, 0 skipped');
     expect(summaryResult.summary).toBe(
-      `First day: 2 checks, 1 breach; error rate 4 % over 100 requests; p95 110 ms vs baseline 100 ms; reconciliation ${NOW.toISOString()} (review.summary): clean`,
+      `First day: 2 checks, 1 breach; error rate 4 % over 100 requests; p95 110 ms vs baseline 100 ms; reconciliation ${peopleTime(NOW.getTime(), plan.t0.zone)} (review.summary): clean`,
     );
+    // Issue 14: every time in the first-day report in the plan's zone with its offset, none in UTC.
+    expect(summary.report).not.toMatch(/\d{4}-\d{2}-\d{2}T/);
+    expect(summary.report).toContain(`until ${peopleTime(NOW.getTime(), plan.t0.zone)}.`);
 
     const decision = await checkSteps['review.decision']!.run(context('review.decision', { ...lastCheck, 'review.summary': summary }, NOW.getTime()));
     const output = decision.output as DecisionOutput;

@@ -34,10 +34,10 @@ describe('cutover run and the commands around it', () => {
     expect(failed.code).toBe(1);
     expect(failed.stdout).toMatch(/✗ prep\.preflight: source database: SOURCE_DATABASE_URL is not set/);
     expect(failed.stdout).not.toContain('retrying');
-    expect(failed.stdout).toContain('Fix the cause, then: cutover retry prep.preflight');
+    expect(failed.stdout).toContain('Next: cutover retry prep.preflight');
     // Issue 14: the findings are printed once (the ✗ line), not as notes and again in the closing line.
     expect(failed.stdout.match(/SOURCE_DATABASE_URL is not set/g)).toHaveLength(1);
-    expect(failed.stdout).toContain('prep.preflight failed (the error is above). Fix the cause');
+    expect(failed.stdout).toContain('prep.preflight failed (the error is above).');
     // `status` follows the exit-code contract: a failed step is attention needed (1).
     const failedStatus = await run(['status'], at(T0 - 48 * 3_600_000));
     expect(failedStatus.code).toBe(1);

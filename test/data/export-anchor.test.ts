@@ -10,9 +10,9 @@ import { Journal } from '../../src/engine/journal.js';
 import { prepareFreshTrackPair } from '../../src/rehearsal/freshtrack.js';
 import type { ExportAnchor } from '../../src/steps/data/anchor.js';
 import { dataSteps } from '../../src/steps/data/index.js';
-import type { StepContext, StepResult } from '../../src/steps/types.js';
+import type { StepResult } from '../../src/steps/types.js';
 import { usePostgres } from '../support/postgres.js';
-import { makePair, tableText, type Pair } from './support.js';
+import { dataStepContext, makePair, tableText, type Pair } from './support.js';
 
 /**
  * Issue 10, item 5: the export anchored in the journal. A manifest rewritten consistently (rows
@@ -44,30 +44,8 @@ afterAll(async () => {
   await pair.cleanup();
 });
 
-function context(stepId: string): StepContext {
-  return {
-    plan,
-    planDir,
-    runId,
-    stepId,
-    attempt: 1,
-    clock,
-    stateDir,
-    outputs,
-    adapters: {
-      dns: () => {
-        throw new Error('no DNS');
-      },
-      mail: () => {
-        throw new Error('no mail');
-      },
-    },
-    progress: () => {},
-    note: (message) => notes.push(message),
-    signal: new AbortController().signal,
-    env: { SOURCE_DATABASE_URL: pair.sourceUrl, TARGET_DATABASE_URL: pair.targetUrl },
-  };
-}
+const context = (stepId: string) =>
+  dataStepContext({ plan, planDir, stateDir, runId, clock, outputs, notes, env: { SOURCE_DATABASE_URL: pair.sourceUrl, TARGET_DATABASE_URL: pair.targetUrl } }, stepId);
 
 /** Run a step and journal its result as the runner does (step.finished with the result). */
 async function runStep(stepId: string): Promise<StepResult> {

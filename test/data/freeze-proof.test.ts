@@ -12,9 +12,9 @@ import { prepareFreshTrackPair } from '../../src/rehearsal/freshtrack.js';
 import { dataSteps } from '../../src/steps/data/index.js';
 import { proveBeforeSwitch } from '../../src/steps/data/proof.js';
 import { createStepRegistry } from '../../src/steps/registry.js';
-import type { StepContext, StepResult } from '../../src/steps/types.js';
+import type { StepResult } from '../../src/steps/types.js';
 import { usePostgres } from '../support/postgres.js';
-import { makePair, type Pair } from './support.js';
+import { dataStepContext, makePair, type Pair } from './support.js';
 
 /**
  * Issue 10, item 3: the proof over the whole freeze. The write counters and WAL position recorded at
@@ -45,31 +45,18 @@ afterAll(async () => {
   await pair.cleanup();
 });
 
-function context(stepId: string): StepContext {
-  return {
-    plan,
-    planDir,
-    runId,
-    stepId,
-    attempt: 1,
-    clock,
-    stateDir: join(planDir, '.cutover'),
-    outputs,
-    adapters: {
-      dns: () => {
-        dnsTouched++;
-        throw new Error('DNS must not be touched in this test');
-      },
-      mail: () => {
-        throw new Error('no mail here');
-      },
-    },
-    progress: () => {},
-    note: (message) => notes.push(message),
-    signal: new AbortController().signal,
-    env: { SOURCE_DATABASE_URL: pair.sourceUrl, TARGET_DATABASE_URL: pair.targetUrl },
-  };
-}
+/** Counts every reach for DNS: dns.switch must be blocked before it touches the zone. */
+const adapters = {
+  dns: () => {
+    dnsTouched++;
+    throw new Error('DNS must not be touched in this test');
+  },
+  mail: () => {
+    throw new Error('no mail here');
+  },
+};
+const context = (stepId: string) =>
+  dataStepContext({ plan, planDir, runId, clock, outputs, notes, adapters, env: { SOURCE_DATABASE_URL: pair.sourceUrl, TARGET_DATABASE_URL: pair.targetUrl } }, stepId);
 
 async function runStep(stepId: ActionStepId): Promise<StepResult> {
   const registry = createStepRegistry();

@@ -12,7 +12,7 @@ import {
   verifyNoWrites,
 } from '../../src/steps/data/freeze.js';
 import { usePostgres } from '../support/postgres.js';
-import { makePair, withCredentials, type Pair } from './support.js';
+import { makePair, withClockDriven, withCredentials, type Pair } from './support.js';
 
 const server = usePostgres();
 const TABLES = freshTrackTables!.map((t) => t.name);
@@ -66,25 +66,6 @@ async function insertAs(role: string): Promise<string> {
   } finally {
     await client.end().catch(() => {});
   }
-}
-
-/** Run `work`, moving the manual clock to each deadline it waits for (waiting for the wait, not sleeping). */
-async function withClockDriven<T>(clock: ManualClock, work: Promise<T>, duringWait?: () => Promise<void>): Promise<T> {
-  let finished = false;
-  work.then(
-    () => (finished = true),
-    () => (finished = true),
-  );
-  while (!finished) {
-    const deadline = clock.nextDeadline();
-    if (deadline !== undefined) {
-      await duringWait?.();
-      duringWait = undefined;
-      clock.set(deadline);
-    }
-    await delay(5);
-  }
-  return work;
 }
 
 describe('freeze and unfreeze of the source', () => {

@@ -1,7 +1,6 @@
 import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { examplePlan } from '../../src/config/example.js';
 import { planSchema, type Plan } from '../../src/config/schema.js';
@@ -12,7 +11,7 @@ import { dataSteps } from '../../src/steps/data/index.js';
 import type { Progress, StepContext, StepResult } from '../../src/steps/types.js';
 import { startFakeSupabaseAuth, type FakeSupabaseAuth } from '../fakes/supabase-auth.js';
 import { usePostgres } from '../support/postgres.js';
-import { makePair, passwordOf, withCredentials, type Pair } from './support.js';
+import { dataStepContext, makePair, passwordOf, withClockDriven, withCredentials, type Pair } from './support.js';
 
 /**
  * The data path as the engine runs it: each step action through a StepContext, in runbook order,
@@ -52,46 +51,11 @@ afterAll(async () => {
   await pair.cleanup();
 });
 
-function context(stepId: string, overrides: Partial<StepContext> = {}): StepContext {
-  return {
-    plan,
-    planDir,
-    runId,
-    stepId,
-    attempt: 1,
-    clock,
-    stateDir: join(planDir, '.cutover'),
-    outputs,
-    adapters: {
-      dns: () => {
-        throw new Error('no DNS in data steps');
-      },
-      mail: () => {
-        throw new Error('no mail in data steps');
-      },
-    },
-    progress: (report) => progress.push(report),
-    note: (message) => notes.push(message),
-    signal: new AbortController().signal,
-    env,
-    ...overrides,
-  };
-}
+const context = (stepId: string, overrides: Partial<StepContext> = {}) => dataStepContext({ plan, planDir, runId, clock, outputs, env, notes, progress }, stepId, overrides);
 
 /** Run a step like the engine: the output is kept for later steps; the manual clock follows any wait. */
 async function runStep(stepId: string, overrides: Partial<StepContext> = {}): Promise<StepResult> {
-  const work = dataSteps[stepId]!.run(context(stepId, overrides));
-  let finished = false;
-  work.then(
-    () => (finished = true),
-    () => (finished = true),
-  );
-  while (!finished) {
-    const deadline = clock.nextDeadline();
-    if (deadline !== undefined) clock.set(deadline);
-    await delay(5);
-  }
-  const result = await work;
+  const result = await withClockDriven(clock, dataSteps[stepId]!.run(context(stepId, overrides)));
   outputs[stepId] = result.output;
   return result;
 }

@@ -2,6 +2,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { runbook } from '../../machines/runbook.js';
 import { cli } from '../support/cli.js';
 import { voiceDefects } from '../support/voice.js';
 
@@ -19,6 +20,13 @@ describe('cutover rehearse', () => {
     // Issue 14, must-show 4: every printed line in one voice (times with their zone, no doubled words,
     // no "1 <plural>", no placeholders).
     expect(voiceDefects(result.stdout)).toEqual([]);
+    // Issue 14: the closing summary on screen — what was done, where it ended, nothing left to do.
+    const summary = result.stdout.slice(result.stdout.indexOf('── Summary ──')).split('\n');
+    // Every step of the main line done (38 today), the recurring checks counted by their runs.
+    const mainLine = runbook.filter((phase) => !phase.branch).flatMap((phase) => phase.steps);
+    expect(summary[1]).toMatch(new RegExp(`^The rehearsal: ${mainLine.filter((step) => step.kind !== 'recurring').length} steps done, [3-9]\\d recurring check runs, 0 failed, 0 skipped, \\d+ sign-offs recorded\\.$`));
+    expect(summary).toContain('Where it stands: The cutover is complete.');
+    expect(summary).toContain('Next: nothing: the cutover is complete');
     const text = readFileSync(report, 'utf8');
     expect(text).toContain('- Outcome: The cutover is complete.');
     expect(text).toContain('- Failed steps: none');

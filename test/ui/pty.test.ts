@@ -123,7 +123,7 @@ describe.skipIf(!hasTmux)('cutover run in a real terminal (tmux)', () => {
     let screen = await terminal.waitFor('PRODUCTION');
     expect(screen).toContain('T0 Sat Dec 05 22:00 EST · local Sun Dec 06 04:00 GMT+1');
 
-    await skipFailuresUntil(terminal, 'Sign-off · prep.staging-rehearsal');
+    const skipped = await skipFailuresUntil(terminal, 'Sign-off · prep.staging-rehearsal');
     // The UI acts as whoever runs it: this test's OS account is Ben Okafor in the plan.
     await terminal.waitFor('Signing as Ben Okafor · Enter to sign');
     terminal.keys('Enter');
@@ -142,8 +142,13 @@ describe.skipIf(!hasTmux)('cutover run in a real terminal (tmux)', () => {
 
     terminal.keys('q');
     screen = await terminal.waitFor('cutover exited with 3');
-    expect(screen).toContain('Waiting for sign-off of prep.critical-workflows');
-    expect(screen).toContain('The state is saved; resume with: cutover run');
+    // Issue 14: the closing summary below the last frame, the same as the line output's.
+    expect(screen).toContain('── Summary ──');
+    expect(screen).toMatch(new RegExp(`This run: \\d+ steps done, ${skipped.length} failed, ${skipped.length} skipped, 1 sign-off recorded\\.`));
+    for (const stepId of skipped) expect(screen).toContain(`↷ failed, then skipped: ${stepId} (`);
+    expect(screen).toContain('Where it stands: phase prep (Preparation). Waiting for sign-off of prep.critical');
+    expect(screen).toContain('Next: cutover signoff prep.critical-workflows [--note TEXT] [--reject]');
+    expect(screen).toContain('The state is saved.');
   });
 
   it('uses colour on a colour terminal and none at all with NO_COLOR', async () => {
@@ -192,5 +197,6 @@ describe.skipIf(!hasTmux)('cutover rehearse --interactive in a real terminal (tm
     // Issue 14: quitting at a gate is exit 3, and a rehearsal (its workspace removed) is not resumable.
     expect(screen).toContain('cutover exited with 3');
     expect(screen).not.toContain('resume with');
+    expect(screen).toContain('Next: cutover rehearse, to rehearse again');
   });
 });

@@ -1,6 +1,7 @@
 import { evaluateDecision, renderDecision, type Decision, type DecisionInputs } from '../../../machines/decision-tree.js';
 import { parseDuration } from '../../../machines/schedule.js';
 import type { JournalEntry } from '../../engine/journal.js';
+import { peopleTime } from '../../engine/time-format.js';
 import { reconcileFromContext, reconcileStepResult, type ReconcileResult } from '../reconcile/index.js';
 import type { StepAction, StepContext } from '../types.js';
 import { buildDecisionInputs, CHECK_STEPS, latestCheck, listReconciliations, type ReconciliationEvidence } from './decision-inputs.js';
@@ -101,15 +102,18 @@ function extreme(notes: (CheckNote & { stepId: string })[], pick: (note: CheckNo
   return worst;
 }
 
-function describeReconciliation(item: ReconciliationEvidence): string {
-  if (item.clean) return `${item.checkedAt} (${item.source}): clean`;
+function describeReconciliation(item: ReconciliationEvidence, zone: string): string {
+  const at = peopleTime(item.checkedAt, zone);
+  if (item.clean) return `${at} (${item.source}): clean`;
   const parts = [`${item.missingRows} source ${item.missingRows === 1 ? 'row' : 'rows'} missing`];
   if (item.tablesNotCompared > 0) parts.push(`${item.tablesNotCompared} tables not compared`);
-  return `${item.checkedAt} (${item.source}): NOT CLEAN, ${parts.join(', ')}`;
+  return `${at} (${item.source}): NOT CLEAN, ${parts.join(', ')}`;
 }
 
-export function renderFirstDay(summary: Omit<FirstDaySummary, 'report'>): string {
-  const lines = [`# First-day review`, '', `Since the switch ${summary.from ?? '(not recorded)'} until ${summary.to}.`, '', '## Checks', ''];
+/** `zone`: the plan's, in which every time is written for people (with its offset). */
+export function renderFirstDay(summary: Omit<FirstDaySummary, 'report'>, zone: string): string {
+  const when = (at: string) => peopleTime(at, zone);
+  const lines = [`# First-day review`, '', `Since the switch ${summary.from ? when(summary.from) : '(not recorded)'} until ${when(summary.to)}.`, '', '## Checks', ''];
   if (summary.checks.length === 0) lines.push('- No check ran.');
   for (const tally of summary.checks) {
     lines.push(`- \`${tally.stepId}\`: ${tally.runs} runs, ${tally.breaches} with a breach, ${tally.failed} failed, ${tally.skipped} skipped`);
@@ -120,21 +124,21 @@ export function renderFirstDay(summary: Omit<FirstDaySummary, 'report'>): string
     errorRate.overall === null
       ? '- Error rate: no requests measured.'
       : `- Error rate: ${percent(errorRate.overall)} over ${errorRate.requests.toLocaleString('en-US')} requests` +
-          (errorRate.worst ? `; worst ${percent(errorRate.worst.value)} (${errorRate.worst.stepId} at ${errorRate.worst.at})` : '') +
-          (errorRate.latest ? `; latest ${percent(errorRate.latest.value)} at ${errorRate.latest.at}` : ''),
+          (errorRate.worst ? `; worst ${percent(errorRate.worst.value)} (${errorRate.worst.stepId} at ${when(errorRate.worst.at)})` : '') +
+          (errorRate.latest ? `; latest ${percent(errorRate.latest.value)} at ${when(errorRate.latest.at)}` : ''),
   );
   const vs = (ms: number) => (p95.baselineMs ? ` (${Number((ms / p95.baselineMs).toFixed(2))}× baseline)` : '');
   lines.push(
     `- p95: baseline ${p95.baselineMs === null ? 'not recorded' : `${p95.baselineMs} ms`}` +
-      (p95.latest ? `; latest ${p95.latest.value} ms${vs(p95.latest.value)} at ${p95.latest.at}` : '; not measured') +
-      (p95.worst ? `; worst ${p95.worst.value} ms${vs(p95.worst.value)} (${p95.worst.stepId} at ${p95.worst.at})` : ''),
+      (p95.latest ? `; latest ${p95.latest.value} ms${vs(p95.latest.value)} at ${when(p95.latest.at)}` : '; not measured') +
+      (p95.worst ? `; worst ${p95.worst.value} ms${vs(p95.worst.value)} (${p95.worst.stepId} at ${when(p95.worst.at)})` : ''),
   );
   lines.push('', '## Breaches', '');
   if (summary.breaches.length === 0) lines.push('- None.');
-  for (const breach of summary.breaches) lines.push(`- ${breach.at} \`${breach.stepId}\`: ${breach.reason}`);
+  for (const breach of summary.breaches) lines.push(`- ${when(breach.at)} \`${breach.stepId}\`: ${breach.reason}`);
   lines.push('', '## Reconciliations', '');
   if (summary.reconciliations.length === 0) lines.push('- None.');
-  for (const item of summary.reconciliations) lines.push(`- ${describeReconciliation(item)}`);
+  for (const item of summary.reconciliations) lines.push(`- ${describeReconciliation(item, zone)}`);
   if (summary.reconciliationProblem) lines.push(`- Could not reconcile for this review: ${summary.reconciliationProblem}`);
   return `${lines.join('\n')}\n`;
 }
@@ -188,24 +192,24 @@ export async function summarizeFirstDay(ctx: StepContext): Promise<FirstDaySumma
     ...(reconciliation ? { reconciliation } : {}),
     ...(reconciliationProblem ? { reconciliationProblem } : {}),
   };
-  return { ...base, report: renderFirstDay(base) };
+  return { ...base, report: renderFirstDay(base, ctx.plan.t0.zone) };
 }
 
-export function firstDayLine(summary: FirstDaySummary): string {
+export function firstDayLine(summary: FirstDaySummary, zone: string): string {
   const runs = summary.checks.reduce((total, tally) => total + tally.runs, 0);
   const parts = [`${runs} checks, ${summary.breaches.length} ${summary.breaches.length === 1 ? 'breach' : 'breaches'}`];
   const { errorRate, p95 } = summary;
   if (errorRate.overall !== null) parts.push(`error rate ${percent(errorRate.overall)} over ${errorRate.requests.toLocaleString('en-US')} requests`);
   if (p95.latest) parts.push(`p95 ${p95.latest.value} ms vs baseline ${p95.baselineMs ?? '?'} ms`);
   const last = summary.reconciliations.at(-1);
-  parts.push(last ? `reconciliation ${describeReconciliation(last)}` : `no reconciliation${summary.reconciliationProblem ? ` (${summary.reconciliationProblem})` : ''}`);
+  parts.push(last ? `reconciliation ${describeReconciliation(last, zone)}` : `no reconciliation${summary.reconciliationProblem ? ` (${summary.reconciliationProblem})` : ''}`);
   return `First day: ${parts.join('; ')}`;
 }
 
 export const reviewSummary: StepAction = {
   async run(ctx) {
     const summary = await summarizeFirstDay(ctx);
-    return { summary: firstDayLine(summary), output: summary };
+    return { summary: firstDayLine(summary, ctx.plan.t0.zone), output: summary };
   },
   dryRun(ctx) {
     return [
