@@ -277,12 +277,15 @@ function certificateHint(label: string): string {
 
 /** A pool whose every connection is opened like `openClient`'s (TLS, pinned settings). */
 export function openPool(url: string, options: ConnectionOptions & { max?: number }): pg.Pool {
-  const pool = new pg.Pool({ ...clientConfig(url, options), ...(options.max ? { max: options.max } : {}) });
   const settings = settingsStatement(options);
-  // Queries on a client run in order, so the SET runs before anything the pool's user sends.
-  pool.on('connect', (client) => {
-    client.on('error', () => {});
-    client.query(settings).catch(() => {});
+  const pool = new pg.Pool({
+    ...clientConfig(url, options),
+    ...(options.max ? { max: options.max } : {}),
+    // Awaited before the client is handed out, so the SET is done before anything the pool's user sends.
+    onConnect: async (client: pg.ClientBase) => {
+      client.on('error', () => {});
+      await client.query(settings);
+    },
   });
   pool.on('error', () => {});
   return pool;
