@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto';
 import pRetry from 'p-retry';
 import { createActor, fromPromise, type Actor, type AnyStateMachine, type SnapshotFrom } from 'xstate';
 import { buildMachine, OUTCOME_UNKNOWN, type RunContext, type RunEvent, type RunSettings, type RunStepInput, type StepOutcome, type TimerInput } from '../../machines/machine.js';
-import { findStep } from '../../machines/runbook.js';
 import type { Plan } from '../config/schema.js';
+import { runbookOfPlan } from '../config/custom-steps.js';
 import { settingsFromPlan } from '../config/settings.js';
 import { outputsOf } from '../steps/outputs.js';
 import type { Adapters, Progress, StepContext, StepRegistry } from '../steps/types.js';
@@ -132,7 +132,7 @@ export class Runner {
       this.runId = stored?.runId ?? binding.journalRunId ?? newRunId(clock.now());
       this.appliedSeq = stored?.appliedSeq ?? this.journal.lastSeq;
       const settings = settingsFromPlan(options.plan);
-      const machine = buildMachine().provide({
+      const machine = buildMachine(runbookOfPlan(options.plan)).provide({
         actors: {
           runStep: fromPromise<StepOutcome, RunStepInput>(({ input, signal }) => this.runStep(input, signal)),
           timer: fromPromise<{ now: number }, TimerInput>(({ input, signal }) => this.wait(input, signal)),
@@ -438,7 +438,7 @@ export class Runner {
     if (ended?.type === 'step.finished') this.note('step.replayed', key);
     if (ended?.type === 'step.finished' || ended?.type === 'step.failed') return replayEnded(ended);
     if (started && !ended) {
-      if (findStep(stepId)?.step.notIdempotent) {
+      if (runbookOfPlan(this.options.plan).findStep(stepId)?.step.notIdempotent) {
         this.note('step.outcome-unknown', key);
         throw new OutcomeUnknownError(
           `${stepId} was started but the runner stopped before it finished, and it cannot safely run twice. ` +
