@@ -57,13 +57,13 @@ async function runSql(action: Extract<CustomActionPlan, { kind: 'sql' }>, ctx: S
     withConnection(db, (client) => inTransaction(client, () => client.query(action.sql), action.writes ? 'BEGIN' : 'BEGIN READ ONLY')),
   );
   const rows = result.rows.length;
-  const changed = result.command !== 'SELECT' && result.rowCount !== null ? `, ${result.rowCount} row(s) affected` : '';
+  const said = result.command === 'SELECT' || result.rowCount === null ? `returned ${rows} row(s)` : `${result.rowCount} row(s) affected`;
   const output = { command: result.command, rows, firstRows: result.rows.slice(0, 5) };
   if (action.expect === 'rows' && rows === 0) throw Object.assign(new Error(`${ctx.stepId}: the query returned no row (expected at least one)`), { retryable: false });
   if (action.expect === 'no-rows' && rows > 0) {
     throw Object.assign(new Error(`${ctx.stepId}: the query returned ${rows} row(s) (expected none); first: ${JSON.stringify(result.rows[0]).slice(0, 300)}`), { retryable: false });
   }
-  return { summary: `${action.database}: ${result.command} returned ${rows} row(s)${changed}`, output };
+  return { summary: `${action.database}: ${result.command} ${said}`, output };
 }
 
 function runCommand(action: Extract<CustomActionPlan, { kind: 'command' }>, ctx: StepContext): Promise<StepResult> {
