@@ -7,12 +7,13 @@
  *   plan-steps-child.ts DIR drive               run until it needs a person (exit 3) or the end (exit 0)
  *   plan-steps-child.ts DIR signoff STEP BY     record a sign-off
  *   plan-steps-child.ts DIR retry STEP | skip STEP BY REASON
+ *   plan-steps-child.ts DIR abort BY REASON
  */
 import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadPlan } from '../../src/config/load.js';
 import { runbookOfPlan } from '../../src/config/custom-steps.js';
-import { t0Of } from '../../src/config/settings.js';
+import { rollbackPhrase, t0Of } from '../../src/config/settings.js';
 import { CompressedClock } from '../../src/engine/clock.js';
 import { ExitError } from '../../src/engine/errors.js';
 import { rehearsalIdentity } from '../../src/engine/identity.js';
@@ -62,6 +63,12 @@ async function main(): Promise<number> {
     return blocked.kind === 'ended' ? 0 : 3;
   }
   runner.start();
+  if (mode === 'abort') {
+    const [by, reason] = rest as [string, string];
+    runner.send({ type: 'ABORT', by, reason, at: clock.now() }, { identity: rehearsalIdentity(by), phrase: rollbackPhrase(plan) });
+    runner.close();
+    return 0;
+  }
   const [stepId, by, reason] = rest as [string, string, string?];
   const sender = { identity: rehearsalIdentity(by ?? 'Ana Ruiz') };
   if (mode === 'signoff') runner.send({ type: 'SIGNOFF', stepId, by, at: clock.now() }, sender);

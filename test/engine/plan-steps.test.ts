@@ -133,7 +133,7 @@ describe('steps a plan adds', () => {
     expect(text.indexOf('custom.status-page`**')).toBeLessThan(text.indexOf('custom.target-check`**'));
   }, 120_000);
 
-  it('run in order, for real, and are journaled; the sign-off is Ben\'s to give; the report lists them', async () => {
+  it('run in order, for real, and are journaled; the sign-off is Ben\'s to give; an abort undoes the status page; the report lists them', async () => {
     const { dir, planFile, env } = setup();
     const first = await runChild(dir, ['drive'], env);
     expect(first.stdout, first.stderr).toBe('BLOCKED signoff custom.ops-ok');
@@ -165,11 +165,26 @@ describe('steps a plan adds', () => {
     for (const file of ['journal.ndjson', 'state.json']) expect(readFileSync(join(dir, '.cutover', file), 'utf8')).not.toContain(statusPage.key);
     expect(verifyJournal(join(dir, '.cutover'))).toMatchObject({ ok: true });
 
+    // Called off before the freeze: the abort branch undoes the status page (the step finished).
+    expect((await runChild(dir, ['abort', 'Ana Ruiz', 'the target is not ready'], env)).code).toBe(0);
+    const aborted = await runChild(dir, ['drive'], env);
+    expect(aborted.stdout, aborted.stderr).toBe('BLOCKED ended aborted');
+    expect(statusPage.incidents).toEqual([{ id: 'inc1', name: 'Database move', status: 'resolved' }]);
+    const branch = journalOf(dir)
+      .filter((entry) => entry.type === 'step.finished' && /^abort\.|undo/.test(String(entry.stepId)))
+      .map((entry) => `${String(entry.stepId)}: ${String(entry.summary)}`);
+    expect(branch).toEqual([
+      'abort.restore-ttl: ok',
+      `custom.status-page.undo-on-abort: PATCH ${statusPage.url}/v1/pages/freshtrack/incidents/inc1: HTTP 200`,
+      'abort.notice: ok',
+    ]);
+
     const report = await cli(['report', '--config', planFile], env);
     expect(report.code, report.stderr).toBe(0);
     expect(report.stdout).toMatch(/\| `custom\.status-page` \| done \|.*POST .*incidents: HTTP 201/);
     expect(report.stdout).toMatch(/\| `custom\.target-check` \| done \|.*SELECT returned 1 row/);
     expect(report.stdout).toMatch(/\| `custom\.ops-ok` \| done \|.*signed by Ben Okafor/);
+    expect(report.stdout).toMatch(/\| `custom\.status-page\.undo-on-abort` \| done \|.*PATCH .*HTTP 200/);
   }, 180_000);
 
   it('killed while the status page holds its reply: the resumed run asks ("outcome unknown") instead of posting again; the operator\'s answer is journaled', async () => {
