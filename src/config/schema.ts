@@ -214,7 +214,7 @@ const httpActionSchema = z.strictObject({
 
 const sqlActionSchema = z.strictObject({
   kind: z.literal('sql').describe('SQL run on the source or target database.'),
-  database: z.enum(['source', 'target']).describe('Which database it runs on.'),
+  database: z.enum(['source', 'target']).describe('Which database it runs on.').meta({ examples: ['target'] }),
   sql: z.string().trim().min(1, { error: 'expected the SQL to run' }).describe('The SQL. It runs in a read-only transaction unless `writes` is true.').meta({ examples: ['select count(*) from public.readings'] }),
   writes: z.boolean().default(false).describe('The SQL changes data: run it in a read-write transaction. Without this a write is refused by the database.'),
   expect: z.enum(['any', 'rows', 'no-rows']).default('any').describe('What the result must be for the step to pass: any, at least one row, or no row (a check query that lists problems).'),
@@ -223,14 +223,20 @@ const sqlActionSchema = z.strictObject({
 const commandActionSchema = z.strictObject({
   kind: z.literal('command').describe('A program run without a shell (no pipes, globs or variables: write them out).'),
   argv: z.array(z.string().min(1)).min(1, { error: 'expected the program and its arguments' }).describe('The program and its arguments.').meta({ examples: [['./scripts/purge-cache.sh', '--all']] }),
-  cwd: z.string().optional().describe('Working folder, relative to the plan file; defaults to the plan\'s folder.'),
+  cwd: z.string().optional().describe('Working folder, relative to the plan file; defaults to the plan\'s folder.').meta({ examples: ['scripts'] }),
   timeout: durationText.default('5m').describe('How long the program may run before it is stopped and the step fails.'),
 });
 
 const customPlace = {
   id: customStepId.describe('The step\'s id: `custom.` then lowercase letters, digits and dashes. Used by `cutover signoff`, `skip`, `retry`.').meta({ examples: ['custom.status-page'] }),
-  title: z.string().trim().min(1).describe('Short title (timeline, checklist, journal).'),
-  description: z.string().trim().min(1).optional().describe('What the step is for, for the people in the room; defaults to what it does.'),
+  title: z.string().trim().min(1).describe('Short title (timeline, checklist, journal).').meta({ examples: ['Status page: maintenance scheduled'] }),
+  description: z
+    .string()
+    .trim()
+    .min(1)
+    .optional()
+    .describe('What the step is for, for the people in the room; defaults to what it does.')
+    .meta({ examples: ['Users following the status page see the window coming.'] }),
   phase: z.string().min(1).describe('The phase it goes in (see `cutover plan`; not a phase of recurring checks).').meta({ examples: ['window'] }),
   after: z.string().min(1).describe('The step of that phase it follows: a built-in step or one added earlier in `steps`.').meta({ examples: ['validate.monitoring'] }),
 };
