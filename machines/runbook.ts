@@ -276,15 +276,15 @@ export interface StepInsertion {
   step: StepDef;
 }
 
-/** Where an insertion cannot go, in words for the plan's author; undefined when it can. */
-export function insertionProblem(book: Runbook, insertion: StepInsertion): string | undefined {
+/** Where an insertion cannot go: which of its fields is wrong, in words for the plan's author; undefined when it can. */
+export function insertionProblem(book: Runbook, insertion: StepInsertion): { field: 'phase' | 'after' | 'id'; message: string } | undefined {
   const phase = book.findPhase(insertion.phase);
-  if (!phase) return `there is no phase "${insertion.phase}" (phases: ${book.phases.map((candidate) => candidate.id).join(', ')})`;
+  if (!phase) return { field: 'phase', message: `there is no phase "${insertion.phase}" (phases: ${book.phases.map((candidate) => candidate.id).join(', ')})` };
   // A recurring phase runs its checks on a cadence; a one-off step has no place in that loop.
-  if (phase.steps.some((step) => step.kind === 'recurring')) return `${phase.id} is a phase of recurring checks: add the step to another phase`;
-  if (book.findStep(insertion.step.id)) return `${insertion.step.id} is already a step of the runbook`;
+  if (phase.steps.some((step) => step.kind === 'recurring')) return { field: 'phase', message: `${phase.id} is a phase of recurring checks: add the step to another phase` };
+  if (book.findStep(insertion.step.id)) return { field: 'id', message: `${insertion.step.id} is already a step of the runbook` };
   if (!phase.steps.some((step) => step.id === insertion.after)) {
-    return `there is no step "${insertion.after}" in phase ${phase.id} (its steps: ${phase.steps.map((step) => step.id).join(', ')})`;
+    return { field: 'after', message: `there is no step "${insertion.after}" in phase ${phase.id} (its steps: ${phase.steps.map((step) => step.id).join(', ')})` };
   }
   return undefined;
 }
@@ -300,7 +300,7 @@ export function withInsertions(base: Runbook, insertions: readonly StepInsertion
   const inserted = new Set<string>();
   for (const insertion of insertions) {
     const problem = insertionProblem(book, insertion);
-    if (problem) throw new RangeError(`cannot insert ${insertion.step.id}: ${problem}`);
+    if (problem) throw new RangeError(`cannot insert ${insertion.step.id}: ${problem.message}`);
     const phases = book.phases.map((phase) => {
       if (phase.id !== insertion.phase) return phase;
       let at = phase.steps.findIndex((step) => step.id === insertion.after) + 1;

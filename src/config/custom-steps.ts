@@ -1,5 +1,5 @@
 import { builtinRunbook, insertionProblem, withInsertions, type Branch, type Runbook, type StepDef, type StepInsertion } from '../../machines/runbook.js';
-import { peopleOf, sameName } from './people.js';
+import { approverNames, peopleOf, sameName } from './people.js';
 import type { CustomActionPlan, CustomStepPlan, Plan } from './schema.js';
 
 /**
@@ -108,9 +108,9 @@ export function runbookOfPlan(plan: Pick<Plan, 'steps'>): Runbook {
     }
   }
   const steps: StepInsertion[] = plan.steps.map((step) => {
-    const after = placed.findStep(step.id)!.phase.steps;
-    const index = after.findIndex((candidate) => candidate.id === step.id);
-    const planned = after.slice(0, index).findLast((candidate) => candidate.planned)?.planned;
+    const siblings = placed.findStep(step.id)!.phase.steps;
+    const index = siblings.findIndex((candidate) => candidate.id === step.id);
+    const planned = siblings.slice(0, index).findLast((candidate) => candidate.planned)?.planned;
     return { phase: step.phase, after: step.after, step: stepDefOf(step, planned, undoneBy.get(step.id) ?? []) };
   });
   const book = withInsertions(builtinRunbook, [...steps, ...undos]);
@@ -128,8 +128,7 @@ export function customStepProblems(plan: Plan): { path: string; message: string 
     const insertion: StepInsertion = { phase: step.phase, after: step.after, step: { id: step.id, kind: 'action', title: step.title, description: '' } };
     const problem = insertionProblem(book, insertion);
     if (problem) {
-      const field = problem.startsWith('there is no phase') || problem.includes('recurring') ? 'phase' : problem.includes('already') ? 'id' : 'after';
-      problems.push({ path: `${path}.${field}`, message: problem });
+      problems.push({ path: `${path}.${problem.field}`, message: problem.message });
       return;
     }
     book = withInsertions(book, [insertion]);
@@ -140,7 +139,7 @@ export function customStepProblems(plan: Plan): { path: string; message: string 
           problems.push({ path: `${path}.approvers[${at}]`, message: `${name} is not a person of this plan: declare them in approvers.default (or name someone who is)` });
         }
       });
-      const count = new Set(named.length ? named.map((name) => name.toLowerCase()) : plan.approvers.default.map((entry) => (typeof entry === 'string' ? entry : entry.name).toLowerCase())).size;
+      const count = new Set(approverNames(plan, step.approvers ?? plan.approvers.default)).size;
       if (step.quorum > count) problems.push({ path: `${path}.quorum`, message: `quorum ${step.quorum} is more than the ${count} approver(s) who may sign` });
     } else if (step.undo && book.findStep(step.id)!.phase.branch) {
       problems.push({ path: `${path}.undo`, message: `${step.id} is in the ${step.phase} branch: a branch step has no undo (nothing runs after a branch to call it)` });
@@ -149,9 +148,9 @@ export function customStepProblems(plan: Plan): { path: string; message: string 
   return problems;
 }
 
-/** A plan sign-off's approvers as named on the step, if it names them. */
-export function customSignoffApprovers(plan: Pick<Plan, 'steps'>, stepId: string): { approvers: string[]; quorum: number } | undefined {
+/** The rule of a sign-off the plan adds: its approvers when it names them, and its quorum. */
+export function customSignoffRule(plan: Pick<Plan, 'steps'>, stepId: string): { approvers?: string[]; quorum: number } | undefined {
   const step = plan.steps?.find((candidate) => candidate.id === stepId);
   if (step?.kind !== 'signoff') return undefined;
-  return step.approvers ? { approvers: step.approvers, quorum: step.quorum } : { approvers: [], quorum: step.quorum };
+  return { ...(step.approvers ? { approvers: step.approvers } : {}), quorum: step.quorum };
 }

@@ -1,7 +1,7 @@
 import { DateTime } from 'luxon';
 import type { RunSettings } from '../../machines/machine.js';
 import { parseDuration } from '../../machines/schedule.js';
-import { customSignoffApprovers, runbookOfPlan } from './custom-steps.js';
+import { customSignoffRule, runbookOfPlan } from './custom-steps.js';
 import { approverNames } from './people.js';
 import type { Plan } from './schema.js';
 
@@ -65,8 +65,7 @@ export function settingsFromPlan(plan: Plan): RunSettings {
   // Every step may need a person (a breached check stops for a sign-off): default approvers for all.
   for (const step of runbookOfPlan(plan).allSteps()) {
     // A sign-off the plan adds may name its approvers on the step itself.
-    const custom = customSignoffApprovers(plan, step.id);
-    const rule = explicit[step.id] ?? (custom?.approvers.length ? custom : custom ? { quorum: custom.quorum } : undefined);
+    const rule = explicit[step.id] ?? customSignoffRule(plan, step.id);
     signoff[step.id] = { approvers: approverNames(plan, rule?.approvers ?? plan.approvers.default), quorum: rule?.quorum ?? 1 };
   }
   return {
