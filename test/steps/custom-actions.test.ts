@@ -5,7 +5,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Plan, PlanInput } from '../../src/config/schema.js';
 import { ManualClock } from '../../src/engine/clock.js';
-import { customStepActions } from '../../src/steps/custom/index.js';
+import { checkCustomSteps, customStepActions } from '../../src/steps/custom/index.js';
 import type { StepContext } from '../../src/steps/types.js';
 import { startStatusPageFake, type StatusPageFake } from '../fakes/status-page.js';
 import { localPlan } from '../support/plan.js';
@@ -148,6 +148,20 @@ describe('HTTP steps', () => {
     expect(statusPage.requests).toHaveLength(before);
     expect((await run(plan, 'custom.status-page.undo-on-rollback', { 'custom.status-page': { status: 201 } })).summary).toMatch(/^PATCH .*inc1: HTTP 200$/);
     expect(statusPage.incidents[0]).toMatchObject({ id: 'inc1', status: 'resolved' });
+  });
+
+  it('are checked by `cutover check` for the variables their headers need, without a request being made', () => {
+    const plan = incident();
+    const before = statusPage.requests.length;
+    expect(checkCustomSteps(plan, {})).toEqual([
+      {
+        system: 'plan steps',
+        ok: false,
+        message: 'STATUS_PAGE_AUTH is not set: set it to the Authorization header of custom.status-page, the Authorization header of custom.status-page (undo). The plan names the variable, never the value.',
+      },
+    ]);
+    expect(checkCustomSteps(plan, { STATUS_PAGE_AUTH: 'OAuth x' })).toMatchObject([{ ok: true, message: 'STATUS_PAGE_AUTH is set (the Authorization header of custom.status-page, the Authorization header of custom.status-page (undo))' }]);
+    expect(statusPage.requests).toHaveLength(before);
   });
 
   it('say which variable to set when the header\'s is missing', async () => {

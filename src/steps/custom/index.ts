@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import { parseDuration } from '../../../machines/schedule.js';
 import { planDatabase, inTransaction, retryOnlyConnectionErrors, withConnection } from '../../adapters/postgres.js';
-import { readSecret } from '../../adapters/secrets.js';
+import { MissingSecretError, readSecret } from '../../adapters/secrets.js';
 import { actionOf, describeAction, undoStepId } from '../../config/custom-steps.js';
 import type { CustomActionPlan, Plan } from '../../config/schema.js';
 import type { StepAction, StepContext, StepRegistry, StepResult } from '../types.js';
@@ -136,4 +136,30 @@ export function customStepActions(plan: Pick<Plan, 'steps'>): StepRegistry {
     }
   }
   return actions;
+}
+
+/**
+ * `cutover check` for the plan's own steps: every header secret they will read is set now (the
+ * request itself is not made: it has an effect). One finding per variable, whatever uses it.
+ */
+export function checkCustomSteps(plan: Pick<Plan, 'steps'>, env: Record<string, string | undefined>): { system: string; ok: boolean; message: string }[] {
+  const uses = new Map<string, string[]>();
+  for (const step of plan.steps ?? []) {
+    if (step.kind === 'signoff') continue;
+    for (const [label, action] of [[step.id, step], [`${step.id} (undo)`, step.undo]] as const) {
+      if (action?.kind !== 'http') continue;
+      for (const [name, value] of Object.entries(action.headers)) {
+        if ('valueEnv' in value) uses.set(value.valueEnv, [...(uses.get(value.valueEnv) ?? []), `the ${name} header of ${label}`]);
+      }
+    }
+  }
+  return [...uses].map(([envName, purposes]) => {
+    try {
+      readSecret(env, envName, purposes.join(', '));
+      return { system: 'plan steps', ok: true, message: `${envName} is set (${purposes.join(', ')})` };
+    } catch (error) {
+      if (!(error instanceof MissingSecretError)) throw error;
+      return { system: 'plan steps', ok: false, message: error.message };
+    }
+  });
 }
