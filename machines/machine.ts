@@ -1,4 +1,4 @@
-import { and, assign, fromPromise, setup, type AnyMachineSnapshot } from 'xstate';
+import { and, assign, fromPromise, setup, type AnyMachineSnapshot, type AnyStateNode, type StateValue } from 'xstate';
 import { branchPhase, builtinRunbook, findPhase, findStep, Runbook, type Branch, type Cadence, type PhaseDef, type StepDef, type StepKind } from './runbook.js';
 import { dueCount, nextOccurrence, phaseOpensAt, plannedSwitchOffset, type Timing } from './schedule.js';
 
@@ -616,4 +616,23 @@ export type CutoverMachine = ReturnType<typeof buildMachine>;
 export function runbookOf(snapshot: AnyMachineSnapshot): Runbook {
   const meta: unknown = snapshot.machine.root.meta;
   return typeof meta === 'object' && meta !== null && 'runbook' in meta && meta.runbook instanceof Runbook ? meta.runbook : builtinRunbook;
+}
+
+/**
+ * The state of a stored run that this machine does not have, if any: the run stands at a step the
+ * plan has since removed (a plan's own steps are data, and data changes). Restoring it would fail
+ * deep inside XState; the runner says what to do instead.
+ */
+export function missingState(machine: CutoverMachine, value: unknown): string | undefined {
+  const walk = (node: AnyStateNode, at: StateValue): string | undefined => {
+    if (typeof at === 'string') return node.states[at] ? undefined : at;
+    for (const [key, inner] of Object.entries(at)) {
+      const child = node.states[key];
+      if (!child) return key;
+      const missing = inner === undefined ? undefined : walk(child, inner);
+      if (missing) return missing;
+    }
+    return undefined;
+  };
+  return typeof value === 'string' || (typeof value === 'object' && value !== null) ? walk(machine.root, value as StateValue) : undefined;
 }

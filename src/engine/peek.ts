@@ -4,7 +4,7 @@ import { buildMachine, type RunEvent, type RunStepInput, type StepOutcome, type 
 import type { Plan } from '../config/schema.js';
 import { runbookOfPlan } from '../config/custom-steps.js';
 import { settingsFromPlan } from '../config/settings.js';
-import { checkBinding } from './binding.js';
+import { checkBinding, checkRestorable } from './binding.js';
 import { Journal, type JournalEntry } from './journal.js';
 import { replayEnded } from './replay.js';
 import { holderAlive, readLock, type LockHolder } from './lock.js';
@@ -39,6 +39,7 @@ export function peekRun(stateDir: string, plan: Plan): { snapshot: AnyMachineSna
       timer: fromPromise<{ now: number }, TimerInput>(never),
     },
   });
+  checkRestorable(machine, stored);
   const actor = createActor(machine, {
     ...(stored ? { snapshot: stored.machine as never } : {}),
     input: { runId: stored?.runId ?? '(not started)', ...settingsFromPlan(plan) },

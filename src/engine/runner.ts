@@ -17,7 +17,7 @@ import { authorityOf, authorize, type Authority } from './authority.js';
 import { accountOfUid, identityRecord, recognise, type Identity } from './identity.js';
 import { answerRequest, ensureInbox, pendingRequests, pruneAnswers } from './inbox.js';
 import { collectSecrets, redact } from './redact.js';
-import { checkBinding, type Binding } from './binding.js';
+import { checkBinding, checkRestorable, type Binding } from './binding.js';
 import { loadState, planFingerprint, saveState, type StoredState } from './state-store.js';
 import { describeLocation, explainRefusal, locate, type Location } from './view.js';
 
@@ -138,6 +138,7 @@ export class Runner {
           timer: fromPromise<{ now: number }, TimerInput>(({ input, signal }) => this.wait(input, signal)),
         },
       });
+      checkRestorable(machine, stored);
       this.actor = createActor(machine, {
         ...(stored ? { snapshot: stored.machine as never } : {}),
         input: { runId: this.runId, ...settings },

@@ -224,4 +224,20 @@ describe('steps a plan adds', () => {
       'step.finished custom.target-check',
     ]);
   }, 180_000);
+
+  it('a step removed from the plan while the run stands at it is refused with what to do, not a crash', async () => {
+    const { dir, planFile, env } = setup();
+    expect((await runChild(dir, ['drive'], env)).stdout).toBe('BLOCKED signoff custom.ops-ok');
+    writeLocalPlan(dir, { extra: { steps: planSteps().filter((step) => step.id !== 'custom.ops-ok') } });
+    const message = "The run stands at custom.ops-ok, which the plan no longer has. Put the step back in the plan's steps to resume there";
+    const driving = await runChild(dir, ['drive'], env);
+    expect(driving.code).toBe(2);
+    expect(driving.stderr).toContain(message);
+    const status = await cli(['status', '--config', planFile], env);
+    expect(status.code).toBe(2);
+    expect(status.stderr).toContain(message);
+    // Put back, the run resumes where it stood.
+    writeLocalPlan(dir, { extra: { steps: planSteps() } });
+    expect((await runChild(dir, ['drive'], env)).stdout).toBe('BLOCKED signoff custom.ops-ok');
+  }, 120_000);
 });
