@@ -106,8 +106,8 @@ describe('command steps', () => {
     await expect(run(plan, 'custom.fail')).rejects.toThrow(/exited with 4: cache purge refused: token expired/);
   });
 
-  it('stop a program that runs past its timeout', async () => {
-    const plan = planWith([{ kind: 'command', id: 'custom.slow', title: 'Slow', ...place, argv: [process.execPath, '-e', 'setInterval(() => {}, 1000)'], timeout: '1s' }]);
+  it('stop a program that runs past its timeout, even one that ignores SIGTERM', async () => {
+    const plan = planWith([{ kind: 'command', id: 'custom.slow', title: 'Slow', ...place, argv: [process.execPath, '-e', 'process.on("SIGTERM", () => {}); setInterval(() => {}, 1000)'], timeout: '1s' }]);
     await expect(run(plan, 'custom.slow')).rejects.toThrow(/ran longer than 1s and was stopped/);
   });
 });

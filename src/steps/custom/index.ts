@@ -58,7 +58,9 @@ async function runSql(action: Extract<CustomActionPlan, { kind: 'sql' }>, ctx: S
   );
   const rows = result.rows.length;
   const said = result.command === 'SELECT' || result.rowCount === null ? `returned ${rows} row(s)` : `${result.rowCount} row(s) affected`;
-  const output = { command: result.command, rows, firstRows: result.rows.slice(0, 5) };
+  // A few rows for the record, within the journal's budget (a row may hold a large value).
+  const first = result.rows.slice(0, 5);
+  const output = { command: result.command, rows, firstRows: JSON.stringify(first).length <= KEEP_CHARS ? first : tail(JSON.stringify(first)) };
   if (action.expect === 'rows' && rows === 0) throw Object.assign(new Error(`${ctx.stepId}: the query returned no row (expected at least one)`), { retryable: false });
   if (action.expect === 'no-rows' && rows > 0) {
     throw Object.assign(new Error(`${ctx.stepId}: the query returned ${rows} row(s) (expected none); first: ${JSON.stringify(result.rows[0]).slice(0, 300)}`), { retryable: false });
@@ -77,16 +79,21 @@ function runCommand(action: Extract<CustomActionPlan, { kind: 'command' }>, ctx:
     child.stdout.on('data', (chunk: Buffer) => (stdout = tail(stdout + chunk.toString('utf8'))));
     child.stderr.on('data', (chunk: Buffer) => (stderr = tail(stderr + chunk.toString('utf8'))));
     let timedOut = false;
+    // Asked to stop at the timeout, made to a little later: a program that ignores SIGTERM must not hang the run.
+    let forced: NodeJS.Timeout | undefined;
     const timer = setTimeout(() => {
       timedOut = true;
       child.kill('SIGTERM');
+      forced = setTimeout(() => child.kill('SIGKILL'), 5_000);
     }, timeoutMs);
     child.on('error', (error) => {
       clearTimeout(timer);
+      clearTimeout(forced);
       fail(new Error(`${program} could not be started: ${error.message}`));
     });
     child.on('close', (code, signal) => {
       clearTimeout(timer);
+      clearTimeout(forced);
       ctx.note(`${program} exited ${code ?? signal}`, { exitCode: code, stdout, stderr });
       if (timedOut) fail(new Error(`${program} ran longer than ${action.timeout} and was stopped`));
       else if (code !== 0) fail(new Error(`${program} exited with ${code ?? signal}${stderr ? `: ${stderr.trim().split('\n').at(-1)}` : ''}`));
