@@ -19,7 +19,7 @@ import { answerRequest, ensureInbox, pendingRequests, pruneAnswers } from './inb
 import { collectSecrets, redact } from './redact.js';
 import { checkBinding, checkRestorable, type Binding } from './binding.js';
 import { loadState, planFingerprint, saveState, type StoredState } from './state-store.js';
-import { describeLocation, explainRefusal, locate, type Location } from './view.js';
+import { describeLocation, explainRefusal, locate, planStepsPassed, type Location } from './view.js';
 
 export interface RunnerOptions {
   stateDir: string;
@@ -197,6 +197,10 @@ export class Runner {
       });
       this.pendingReplan = undefined;
     }
+    // A step the plan added behind where the run stands will not run: say so once, not at every start.
+    const passed = planStepsPassed(this.snapshot());
+    const said = this.journal.entries.findLast((entry) => entry.type === 'plan.steps-passed')?.steps;
+    if (passed.length && JSON.stringify(said) !== JSON.stringify(passed)) this.note('plan.steps-passed', { steps: passed });
     // Requests another process handed in while nobody drove, then, while driving, every quarter second.
     this.applyInbox();
     if (this.options.mode === 'drive') {

@@ -68,6 +68,23 @@ export function locate(snapshot: AnyMachineSnapshot): Location {
   return { phaseId };
 }
 
+/**
+ * Steps the plan adds behind where the run stands, with no record: added after the run passed their
+ * place, they will not run (the machine does not go back). Empty in a branch or at the end.
+ */
+export function planStepsPassed(snapshot: AnyMachineSnapshot): string[] {
+  const location = locate(snapshot);
+  const book = runbookOf(snapshot);
+  if (location.ended || !location.phaseId || !book.mainPhases.some((phase) => phase.id === location.phaseId)) return [];
+  const order = book.mainPhases.flatMap((phase) => phase.steps.map((step) => ({ step, phaseId: phase.id })));
+  const here = location.stepId ? order.findIndex((entry) => entry.step.id === location.stepId) : order.findIndex((entry) => entry.phaseId === location.phaseId);
+  const steps = (snapshot.context as RunContext).steps;
+  return order
+    .slice(0, Math.max(0, here))
+    .filter((entry) => entry.step.addedByPlan && !steps[entry.step.id])
+    .map((entry) => entry.step.id);
+}
+
 export type StepStatus = 'pending' | 'running' | 'waiting' | 'done' | 'failed' | 'skipped' | 'unknown' | 'rejected' | 'attention';
 
 export interface StepView {

@@ -80,6 +80,8 @@ export function describeEntry(entry: JournalEntry): string {
     }
     case 'plan.changed':
       return `plan changed${entry.t0 ? ': T0 moved, every gate re-planned' : ''}`;
+    case 'plan.steps-passed':
+      return `the plan adds ${(entry.steps as string[]).join(', ')} behind where the run stands: they will not run (do them by hand, or not)`;
     case 'lock.taken-over':
       return `lock taken over from ${String(entry.from)}`;
     case 'reconcile.summary':

@@ -240,4 +240,18 @@ describe('steps a plan adds', () => {
     writeLocalPlan(dir, { extra: { steps: planSteps() } });
     expect((await runChild(dir, ['drive'], env)).stdout).toBe('BLOCKED signoff custom.ops-ok');
   }, 120_000);
+
+  it('steps added behind where the run stands are named once in the journal: they will not run', async () => {
+    const { dir, planFile, env } = setup();
+    writeLocalPlan(dir, { extra: { steps: [] } });
+    expect((await runChild(dir, ['drive'], env)).stdout).toBe('BLOCKED signoff prep.staging-rehearsal');
+    writeLocalPlan(dir, { extra: { steps: planSteps() } });
+    expect((await runChild(dir, ['drive'], env)).stdout).toBe('BLOCKED signoff prep.staging-rehearsal');
+    expect((await runChild(dir, ['drive'], env)).stdout).toBe('BLOCKED signoff prep.staging-rehearsal');
+    const notes = journalOf(dir).filter((entry) => entry.type === 'plan.steps-passed');
+    expect(notes.map((entry) => entry.steps)).toEqual([['custom.status-page', 'custom.target-check', 'custom.ops-ok']]);
+    expect(statusPage.requests).toHaveLength(0);
+    const log = await cli(['log', '--config', planFile], env);
+    expect(log.stdout).toContain('the plan adds custom.status-page, custom.target-check, custom.ops-ok behind where the run stands: they will not run');
+  }, 120_000);
 });
