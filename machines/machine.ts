@@ -1,5 +1,5 @@
-import { and, assign, fromPromise, setup } from 'xstate';
-import { branchPhase, findPhase, findStep, mainPhases, type Branch, type Cadence, type PhaseDef, type StepDef, type StepKind } from './runbook.js';
+import { and, assign, fromPromise, setup, type AnyMachineSnapshot, type AnyStateNode, type StateValue } from 'xstate';
+import { branchPhase, builtinRunbook, findPhase, findStep, Runbook, type Branch, type Cadence, type PhaseDef, type StepDef, type StepKind } from './runbook.js';
 import { dueCount, nextOccurrence, phaseOpensAt, plannedSwitchOffset, type Timing } from './schedule.js';
 
 /**
@@ -567,20 +567,28 @@ function mainPhase(phase: PhaseDef, next: string): StateConfig {
 /** Where each branch ends. */
 const branchEnd: Record<Branch, string> = { rollback: 'rolledBack', abort: 'aborted' };
 
-function branchState(branch: Branch): StateConfig {
-  const phase = branchPhase(branch);
+function branchState(book: Runbook, branch: Branch): StateConfig {
+  const phase = book.branchPhase(branch);
   return { id: `phase-${phase.id}`, initial: stateKey(phase.steps[0]!.id), states: stepsOf(phase, `#cutover.${branchEnd[branch]}`) };
 }
 
-export function buildMachine() {
+/**
+ * The machine of a runbook: the built-in one, or a plan's with its own steps inserted. The runbook
+ * rides along as the root's meta, so whoever holds a snapshot reads the same steps (`runbookOf`).
+ * Steps a plan adds are actions and sign-offs only: the guards that look steps up by id (a confirm's
+ * phrase, the due step of a recurring phase) only ever meet built-in steps.
+ */
+export function buildMachine(book: Runbook = builtinRunbook) {
+  const { mainPhases } = book;
   const mainStates: Record<string, StateConfig> = { hist: { type: 'history', history: 'deep' } };
   mainPhases.forEach((phase, index) => {
     mainStates[phase.id] = mainPhase(phase, index + 1 < mainPhases.length ? `#phase-${mainPhases[index + 1]!.id}` : '#cutover.completed');
   });
-  const rollback = branchPhase('rollback');
-  const abort = branchPhase('abort');
+  const rollback = book.branchPhase('rollback');
+  const abort = book.branchPhase('abort');
   return cutover.createMachine({
     id: 'cutover',
+    meta: { runbook: book },
     context: ({ input }) => ({ ...input, frozen: false, closing: false, steps: {}, recurring: {} }),
     initial: 'main',
     on: { REPLAN: { actions: 'applyReplan' } },
@@ -593,8 +601,8 @@ export function buildMachine() {
           ABORT: { guard: 'mayAbort', target: `#phase-${abort.id}`, actions: 'recordAbortRequest' },
         },
       },
-      [rollback.id]: branchState('rollback'),
-      [abort.id]: branchState('abort'),
+      [rollback.id]: branchState(book, 'rollback'),
+      [abort.id]: branchState(book, 'abort'),
       completed: { type: 'final', tags: ['ended'] },
       rolledBack: { type: 'final', tags: ['ended'] },
       aborted: { type: 'final', tags: ['ended'] },
@@ -603,3 +611,28 @@ export function buildMachine() {
 }
 
 export type CutoverMachine = ReturnType<typeof buildMachine>;
+
+/** The runbook a snapshot's machine was built from (the plan's, with its own steps). */
+export function runbookOf(snapshot: AnyMachineSnapshot): Runbook {
+  const meta: unknown = snapshot.machine.root.meta;
+  return typeof meta === 'object' && meta !== null && 'runbook' in meta && meta.runbook instanceof Runbook ? meta.runbook : builtinRunbook;
+}
+
+/**
+ * The state of a stored run that this machine does not have, if any: the run stands at a step the
+ * plan has since removed (a plan's own steps are data, and data changes). Restoring it would fail
+ * deep inside XState; the runner says what to do instead.
+ */
+export function missingState(machine: CutoverMachine, value: unknown): string | undefined {
+  const walk = (node: AnyStateNode, at: StateValue): string | undefined => {
+    if (typeof at === 'string') return node.states[at] ? undefined : at;
+    for (const [key, inner] of Object.entries(at)) {
+      const child = node.states[key];
+      if (!child) return key;
+      const missing = inner === undefined ? undefined : walk(child, inner);
+      if (missing) return missing;
+    }
+    return undefined;
+  };
+  return typeof value === 'string' || (typeof value === 'object' && value !== null) ? walk(machine.root, value as StateValue) : undefined;
+}

@@ -54,6 +54,10 @@ export interface StepDef {
   routesOnVerdict?: true;
   /** A rejected decision calls the branch off: the run goes back to where it was before the branch. */
   rejectionResumes?: true;
+  /** What a step the plan adds does, derived from its spec: the same text as its dry run. */
+  does?: string;
+  /** The plan added this step (`steps` in the plan); the built-in runbook has none. */
+  addedByPlan?: true;
   /** The steps that undo this step's effect, in the branches that need it (checklist, review of the branches). */
   undoneBy?: readonly string[];
 }
@@ -216,47 +220,132 @@ export type SignoffStepId = Extract<RunbookStep, { kind: 'signoff' }>['id'];
 /** Steps that need a scripted action: the step registry must have one for each of these. */
 export type ActionStepId = Exclude<StepId, SignoffStepId>;
 
-/** The runbook as every reader sees it: phases and steps by their declared shape. */
-export const runbook: readonly PhaseDef[] = definition;
-const phases = runbook;
+/**
+ * A runbook: phases and their steps, with the lookups every reader needs. The built-in one is the
+ * definition above; a plan that adds steps of its own gets the built-in one with those inserted
+ * (`withInsertions`), and the machine, the view, `cutover plan` and the checklist all read that.
+ */
+export class Runbook {
+  /** The phases reached in order (not the branches). */
+  readonly mainPhases: readonly PhaseDef[];
+  private readonly stepsById: ReadonlyMap<string, { step: StepDef; phase: PhaseDef }>;
 
-export const mainPhases = phases.filter((phase) => !phase.branch);
+  constructor(readonly phases: readonly PhaseDef[]) {
+    this.mainPhases = phases.filter((phase) => !phase.branch);
+    this.stepsById = new Map(phases.flatMap((phase) => phase.steps.map((step) => [step.id, { step, phase }] as const)));
+  }
 
-const stepsById = new Map(phases.flatMap((phase) => phase.steps.map((step) => [step.id, { step, phase }] as const)));
+  findStep(id: string): { step: StepDef; phase: PhaseDef } | undefined {
+    return this.stepsById.get(id);
+  }
+
+  findPhase(id: string): PhaseDef | undefined {
+    return this.phases.find((phase) => phase.id === id);
+  }
+
+  /** The branch phase entered by `cutover rollback` (after the freeze) or a no-go (before it). */
+  branchPhase(branch: Branch): PhaseDef {
+    const phase = this.phases.find((candidate) => candidate.branch === branch);
+    if (!phase) throw new RangeError(`the runbook has no ${branch} branch`);
+    return phase;
+  }
+
+  allSteps(): StepDef[] {
+    return this.phases.flatMap((phase) => phase.steps);
+  }
+
+  /** The one step that has a declared property (the freeze, the switch): a runbook without it is a bug. */
+  stepMarked(property: 'marksFreeze' | 'marksSwitch'): StepDef {
+    const step = this.allSteps().find((candidate) => candidate[property]);
+    if (!step) throw new RangeError(`no step of the runbook has ${property}`);
+    return step;
+  }
+
+  /** Steps that wait for named approvers (sign-off and decision steps). */
+  signoffStepIds(): string[] {
+    return this.allSteps()
+      .filter((step) => step.kind === 'signoff' || step.kind === 'decision')
+      .map((step) => step.id);
+  }
+}
+
+/** A step a plan adds: the phase it goes in and the step it follows there. */
+export interface StepInsertion {
+  phase: string;
+  after: string;
+  step: StepDef;
+}
+
+/** Where an insertion cannot go: which of its fields is wrong, in words for the plan's author; undefined when it can. */
+export function insertionProblem(book: Runbook, insertion: StepInsertion): { field: 'phase' | 'after' | 'id'; message: string } | undefined {
+  const phase = book.findPhase(insertion.phase);
+  if (!phase) return { field: 'phase', message: `there is no phase "${insertion.phase}" (phases: ${book.phases.map((candidate) => candidate.id).join(', ')})` };
+  // A recurring phase runs its checks on a cadence; a one-off step has no place in that loop.
+  if (phase.steps.some((step) => step.kind === 'recurring')) return { field: 'phase', message: `${phase.id} is a phase of recurring checks: add the step to another phase` };
+  if (book.findStep(insertion.step.id)) return { field: 'id', message: `${insertion.step.id} is already a step of the runbook` };
+  if (!phase.steps.some((step) => step.id === insertion.after)) {
+    return { field: 'after', message: `there is no step "${insertion.after}" in phase ${phase.id} (its steps: ${phase.steps.map((step) => step.id).join(', ')})` };
+  }
+  return undefined;
+}
+
+/**
+ * The runbook with steps inserted, in the order given: each goes after the step it names, and after
+ * the steps inserted there before it (so two steps after the same one keep the plan's order). An
+ * insertion may follow one inserted earlier. A bad insertion is a bug here: the plan loader checks
+ * them first with `insertionProblem`.
+ */
+export function withInsertions(base: Runbook, insertions: readonly StepInsertion[]): Runbook {
+  let book = base;
+  const inserted = new Set<string>();
+  for (const insertion of insertions) {
+    const problem = insertionProblem(book, insertion);
+    if (problem) throw new RangeError(`cannot insert ${insertion.step.id}: ${problem.message}`);
+    const phases = book.phases.map((phase) => {
+      if (phase.id !== insertion.phase) return phase;
+      let at = phase.steps.findIndex((step) => step.id === insertion.after) + 1;
+      while (at < phase.steps.length && inserted.has(phase.steps[at]!.id)) at++;
+      return { ...phase, steps: [...phase.steps.slice(0, at), insertion.step, ...phase.steps.slice(at)] };
+    });
+    inserted.add(insertion.step.id);
+    book = new Runbook(phases);
+  }
+  return book;
+}
+
+/** The built-in runbook, as every reader sees it when the plan adds no steps. */
+export const builtinRunbook = new Runbook(definition);
+/** The built-in phases. */
+export const runbook: readonly PhaseDef[] = builtinRunbook.phases;
+
+// The built-in runbook's lookups, for code that only ever concerns built-in steps (the schedule, the
+// decision tree's evidence). Code that may meet a plan's own steps asks the plan's runbook.
+export const mainPhases = builtinRunbook.mainPhases;
 
 export function isStepId(id: string): id is StepId {
-  return stepsById.has(id);
+  return builtinRunbook.findStep(id) !== undefined;
 }
 
 export function findStep(id: string): { step: StepDef; phase: PhaseDef } | undefined {
-  return stepsById.get(id);
+  return builtinRunbook.findStep(id);
 }
 
 export function findPhase(id: string): PhaseDef | undefined {
-  return phases.find((phase) => phase.id === id);
+  return builtinRunbook.findPhase(id);
 }
 
-/** The branch phase entered by `cutover rollback` (after the freeze) or a no-go (before it). */
 export function branchPhase(branch: Branch): PhaseDef {
-  const phase = phases.find((candidate) => candidate.branch === branch);
-  if (!phase) throw new RangeError(`the runbook has no ${branch} branch`);
-  return phase;
+  return builtinRunbook.branchPhase(branch);
 }
 
 export function allSteps(): StepDef[] {
-  return phases.flatMap((phase) => phase.steps);
+  return builtinRunbook.allSteps();
 }
 
-/** The one step that has a declared property (the freeze, the switch): a runbook without it is a bug. */
 export function stepMarked(property: 'marksFreeze' | 'marksSwitch'): StepDef {
-  const step = allSteps().find((candidate) => candidate[property]);
-  if (!step) throw new RangeError(`no step of the runbook has ${property}`);
-  return step;
+  return builtinRunbook.stepMarked(property);
 }
 
-/** Steps that wait for named approvers (sign-off and decision steps). */
 export function signoffStepIds(): string[] {
-  return allSteps()
-    .filter((step) => step.kind === 'signoff' || step.kind === 'decision')
-    .map((step) => step.id);
+  return builtinRunbook.signoffStepIds();
 }

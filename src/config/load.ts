@@ -3,7 +3,8 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createJiti } from 'jiti';
 import type { z } from 'zod';
-import { findStep, signoffStepIds } from '../../machines/runbook.js';
+import { builtinRunbook } from '../../machines/runbook.js';
+import { customStepProblems, runbookOfPlan } from './custom-steps.js';
 import { ExitError } from '../engine/errors.js';
 import { planSchema, type Plan } from './schema.js';
 import { approverNames, approverProblems } from './people.js';
@@ -97,10 +98,14 @@ function crossCheck(plan: Plan): PlanProblem[] {
     }
   });
   problems.push(...approverProblems(plan));
-  const signoffs = new Set(signoffStepIds());
+  const stepProblems = customStepProblems(plan);
+  problems.push(...stepProblems);
+  // The plan's own steps are in its runbook once they all have a place.
+  const book = stepProblems.length ? builtinRunbook : runbookOfPlan(plan);
+  const signoffs = new Set(book.signoffStepIds());
   for (const [stepId, rule] of Object.entries(plan.approvers.steps)) {
     const path = `approvers.steps.${stepId}`;
-    if (!findStep(stepId)) problems.push({ path, message: `there is no step "${stepId}" (see \`cutover plan\` for step ids)` });
+    if (!book.findStep(stepId)) problems.push({ path, message: `there is no step "${stepId}" (see \`cutover plan\` for step ids)` });
     else if (!signoffs.has(stepId)) problems.push({ path, message: `${stepId} is not a sign-off step` });
     const approvers = new Set(approverNames(plan, rule.approvers ?? plan.approvers.default));
     if (rule.quorum > approvers.size) {

@@ -178,6 +178,104 @@ const signoffSchema = z.strictObject({
   quorum: z.number().int().min(1).default(1).describe('How many distinct people must approve (each person counts once).'),
 });
 
+/**
+ * Steps a plan adds to the runbook (DESIGN §1: the runbook is data). Each goes into a phase after a
+ * named step. Its id is part of the CLI contract like a built-in one (`cutover signoff custom.ops-ok`),
+ * so it has its own prefix and can never take a built-in step's name.
+ */
+export const CUSTOM_STEP_ID = /^custom\.[a-z0-9]+(?:-[a-z0-9]+)*$/;
+
+const customStepId = z
+  .string({ error: 'expected a step id such as custom.status-page' })
+  .regex(CUSTOM_STEP_ID, { error: 'expected a step id such as custom.status-page: "custom." then lowercase letters, digits and single dashes' });
+
+const headerValue = z.union([
+  z.strictObject({ valueEnv: envName.describe('Environment variable holding the header\'s value (a token): read when the step runs, never written anywhere.') }),
+  z.strictObject({ value: z.string().describe('The header\'s value, when it is not a secret (e.g. a content type).') }),
+]);
+
+const httpActionSchema = z.strictObject({
+  kind: z.literal('http').describe('An HTTP request (a status page, a chat message, a deploy hook).'),
+  method: z.enum(['GET', 'POST', 'PUT', 'PATCH', 'DELETE']).default('POST').describe('HTTP method.'),
+  url: httpUrl.describe('What is requested.').meta({ examples: ['https://api.statuspage.io/v1/pages/abc/incidents'] }),
+  headers: z
+    .record(z.string().regex(/^[A-Za-z0-9-]+$/, { error: 'expected a header name such as Authorization' }), headerValue)
+    .default({})
+    .describe('Request headers by name: `{ valueEnv: NAME }` for a secret read from the environment, `{ value }` for a plain one.')
+    .meta({ examples: [{ Authorization: { valueEnv: 'STATUSPAGE_TOKEN' } }] }),
+  body: z
+    .union([z.string(), z.record(z.string(), z.unknown())])
+    .optional()
+    .describe('Request body: an object is sent as JSON, a string as it is.')
+    .meta({ examples: [{ status: 'under_maintenance' }] }),
+  expectStatus: z.number().int().min(100).max(599).default(200).describe('The status that counts as done; any other fails the step.'),
+  timeoutMs: z.number().int().positive().default(10_000).describe('How long the request may take, in ms.'),
+});
+
+const sqlActionSchema = z.strictObject({
+  kind: z.literal('sql').describe('SQL run on the source or target database.'),
+  database: z.enum(['source', 'target']).describe('Which database it runs on.').meta({ examples: ['target'] }),
+  sql: z.string().trim().min(1, { error: 'expected the SQL to run' }).describe('The SQL. It runs in a read-only transaction unless `writes` is true.').meta({ examples: ['select count(*) from public.readings'] }),
+  writes: z.boolean().default(false).describe('The SQL changes data: run it in a read-write transaction. Without this a write is refused by the database.'),
+  expect: z.enum(['any', 'rows', 'no-rows']).default('any').describe('What the result must be for the step to pass: any, at least one row, or no row (a check query that lists problems).'),
+});
+
+const commandActionSchema = z.strictObject({
+  kind: z.literal('command').describe('A program run without a shell (no pipes, globs or variables: write them out).'),
+  argv: z.array(z.string().min(1)).min(1, { error: 'expected the program and its arguments' }).describe('The program and its arguments.').meta({ examples: [['./scripts/purge-cache.sh', '--all']] }),
+  cwd: z.string().optional().describe('Working folder, relative to the plan file; defaults to the plan\'s folder.').meta({ examples: ['scripts'] }),
+  timeout: durationText.default('5m').describe('How long the program may run before it is stopped and the step fails.'),
+});
+
+const customPlace = {
+  id: customStepId.describe('The step\'s id: `custom.` then lowercase letters, digits and dashes. Used by `cutover signoff`, `skip`, `retry`.').meta({ examples: ['custom.status-page'] }),
+  title: z.string().trim().min(1).describe('Short title (timeline, checklist, journal).').meta({ examples: ['Status page: maintenance scheduled'] }),
+  description: z
+    .string()
+    .trim()
+    .min(1)
+    .optional()
+    .describe('What the step is for, for the people in the room; defaults to what it does.')
+    .meta({ examples: ['Users following the status page see the window coming.'] }),
+  phase: z.string().min(1).describe('The phase it goes in (see `cutover plan`; not a phase of recurring checks).').meta({ examples: ['window'] }),
+  after: z.string().min(1).describe('The step of that phase it follows: a built-in step or one added earlier in `steps`.').meta({ examples: ['validate.monitoring'] }),
+};
+
+const idempotent = z
+  .boolean()
+  .default(false)
+  .describe('Running it twice does no harm. Otherwise, a runner that stopped while it ran asks the operator (outcome unknown) instead of running it again.');
+
+const customUndoSchema = z.discriminatedUnion('kind', [
+  httpActionSchema.extend({ idempotent }),
+  sqlActionSchema.extend({ idempotent }),
+  commandActionSchema.extend({ idempotent }),
+]);
+
+const customActionExtras = {
+  idempotent,
+  undo: customUndoSchema
+    .optional()
+    .describe('What undoes the step, run in the rollback branch (and, for a step before the freeze, the abort branch) if the step finished: an http, sql or command action as above.'),
+};
+
+const customStepSchema = z.discriminatedUnion('kind', [
+  z.strictObject({
+    kind: z.literal('signoff').describe('People confirm something done by hand.'),
+    ...customPlace,
+    approvers: z
+      .array(personName)
+      .min(1)
+      .optional()
+      .describe('Who may sign: names of people the plan declares in `approvers`; defaults to `approvers.default`.')
+      .meta({ examples: [['Ana Ruiz']] }),
+    quorum: z.number().int().min(1).default(1).describe('How many distinct people must approve.'),
+  }),
+  httpActionSchema.extend({ ...customPlace, ...customActionExtras }),
+  sqlActionSchema.extend({ ...customPlace, ...customActionExtras }),
+  commandActionSchema.extend({ ...customPlace, ...customActionExtras }),
+]);
+
 export const planSchema = z
   .strictObject({
     name: z.string().min(1).describe('Shown in the UI, reports and notices.'),
@@ -349,6 +447,10 @@ export const planSchema = z
       })
       .default({ workers: 4, chunkRows: 250_000, drainTimeout: '5m', maxLagBytes: 256 * 1024 * 1024, maxRetainedBytes: 8 * 1024 * 1024 * 1024 })
       .describe('Settings of the `replicate` strategy (ignored by `copy`).'),
+    steps: z
+      .array(customStepSchema)
+      .default([])
+      .describe('Steps the plan adds to the runbook: a sign-off, an HTTP request, SQL or a command, each after a named step of a phase. They appear in `cutover plan`, the checklist, the UI, the journal and the report like built-in ones.'),
   });
 
 /** A plan as written by the user (defaults optional). */
@@ -359,3 +461,5 @@ export type TablePlan = Plan['tables'][number];
 export type DnsRecordPlan = z.output<typeof dnsRecordSchema>;
 export type ProbePlan = z.output<typeof probeSchema>;
 export type ApproverEntry = z.output<typeof approverEntry>;
+export type CustomStepPlan = Plan['steps'][number];
+export type CustomActionPlan = z.output<typeof httpActionSchema> | z.output<typeof sqlActionSchema> | z.output<typeof commandActionSchema>;

@@ -1,7 +1,7 @@
 import { DateTime } from 'luxon';
-import { allSteps } from '../../machines/runbook.js';
 import type { RunSettings } from '../../machines/machine.js';
 import { parseDuration } from '../../machines/schedule.js';
+import { customSignoffRule, runbookOfPlan } from './custom-steps.js';
 import { approverNames } from './people.js';
 import type { Plan } from './schema.js';
 
@@ -63,8 +63,9 @@ export function settingsFromPlan(plan: Plan): RunSettings {
   const signoff: RunSettings['signoff'] = {};
   const explicit = plan.approvers.steps;
   // Every step may need a person (a breached check stops for a sign-off): default approvers for all.
-  for (const step of allSteps()) {
-    const rule = explicit[step.id];
+  for (const step of runbookOfPlan(plan).allSteps()) {
+    // A sign-off the plan adds may name its approvers on the step itself.
+    const rule = explicit[step.id] ?? customSignoffRule(plan, step.id);
     signoff[step.id] = { approvers: approverNames(plan, rule?.approvers ?? plan.approvers.default), quorum: rule?.quorum ?? 1 };
   }
   return {

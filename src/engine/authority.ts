@@ -1,5 +1,6 @@
 import type { RunEvent } from '../../machines/machine.js';
-import { allSteps, branchPhase, findStep } from '../../machines/runbook.js';
+import { allSteps, branchPhase } from '../../machines/runbook.js';
+import { runbookOfPlan } from '../config/custom-steps.js';
 import { approverNames, peopleOf, sameName, type Person } from '../config/people.js';
 import type { Plan } from '../config/schema.js';
 import { rollbackPhrase, settingsFromPlan } from '../config/settings.js';
@@ -22,6 +23,8 @@ export interface Authority {
   assert: string[];
   /** The phrase typed to roll back or abort. */
   rollbackPhrase: string;
+  /** Steps whose skip or retry passes a person's gate (sign-offs, confirmations, decisions, the plan's sign-offs too). */
+  gates: string[];
 }
 
 // Read from the runbook's declared kinds, not step ids: the first-day review and the rollback's decision.
@@ -39,6 +42,10 @@ export function authorityOf(plan: Plan): Authority {
     rollback: rollbackDecision ? (approvers[rollbackDecision] ?? []) : [],
     assert: [...new Set(decisionIds().flatMap((id) => approvers[id] ?? []))],
     rollbackPhrase: rollbackPhrase(plan),
+    gates: runbookOfPlan(plan)
+      .allSteps()
+      .filter((step) => step.kind === 'signoff' || step.kind === 'confirm' || step.kind === 'decision')
+      .map((step) => step.id),
   };
 }
 
@@ -48,10 +55,7 @@ export type GateAct = RunEvent | { type: 'ASSERT' | 'WITHDRAW'; input: string };
 export type Verdict = { ok: true } | { ok: false; message: string; mayAct: string[] };
 
 /** Steps whose skip or retry passes a person's gate: the same people must agree to pass it otherwise. */
-function isGate(stepId: string): boolean {
-  const kind = findStep(stepId)?.step.kind;
-  return kind === 'signoff' || kind === 'confirm' || kind === 'decision';
-}
+const isGate = (authority: Authority, stepId: string): boolean => authority.gates.includes(stepId);
 
 /** Who may act, and in what words to say so when someone else tries. */
 function required(authority: Authority, act: GateAct): { who: string[] | 'anyone'; what: string; why: string } {
@@ -61,13 +65,13 @@ function required(authority: Authority, act: GateAct): { who: string[] | 'anyone
     case 'CONFIRM':
       return { who: authority.approvers[act.stepId] ?? [], what: `confirm ${act.stepId}`, why: `${act.stepId} is confirmed by its approvers` };
     case 'SKIP':
-      return isGate(act.stepId)
+      return isGate(authority, act.stepId)
         ? { who: authority.approvers[act.stepId] ?? [], what: `skip ${act.stepId}`, why: `skipping a gate needs one of the people who could pass it` }
         : { who: authority.skip, what: `skip ${act.stepId}`, why: 'the plan says who may skip a step (approvers.skip)' };
     case 'RETRY':
       // Re-running a failed action repeats what the plan already approved; re-opening a rejected
       // sign-off or decision undoes a person's "no", so it needs the step's approvers.
-      return isGate(act.stepId)
+      return isGate(authority, act.stepId)
         ? { who: authority.approvers[act.stepId] ?? [], what: `re-open ${act.stepId}`, why: `re-opening a rejected gate needs its approvers` }
         : { who: 'anyone', what: `retry ${act.stepId}`, why: '' };
     case 'ROLLBACK':

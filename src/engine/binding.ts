@@ -1,3 +1,4 @@
+import { missingState, type CutoverMachine } from '../../machines/machine.js';
 import { ExitError, EXIT } from './errors.js';
 import { journalPath, type Journal } from './journal.js';
 import { planFingerprint, statePath, type StoredState } from './state-store.js';
@@ -72,4 +73,21 @@ export function checkBinding(stateDir: string, stored: StoredState | undefined, 
     }
   }
   return journalRunId ? { journalRunId } : {};
+}
+
+/**
+ * The stored run stands in a state the plan's machine has: a step the plan added, then removed while
+ * the run was at it, is refused with what to do (restoring it would fail inside XState).
+ */
+export function checkRestorable(machine: CutoverMachine, stored: StoredState | undefined): void {
+  const value = (stored?.machine as { value?: unknown } | undefined)?.value;
+  const missing = missingState(machine, value);
+  if (missing === undefined) return;
+  // State keys are step ids with dots as underscores; no step id has an underscore.
+  const stepId = missing.replaceAll('_', '.');
+  throw new ExitError(
+    `The run stands at ${stepId}, which the plan no longer has. Put the step back in the plan's steps to resume there ` +
+      `(then \`cutover skip ${stepId} --reason TEXT\` if it is no longer wanted).`,
+    EXIT.usage,
+  );
 }

@@ -1,6 +1,6 @@
 import { DateTime } from 'luxon';
-import { allSteps, runbook, stepMarked } from '../../machines/runbook.js';
 import { occurrences, plannedAt, plannedSwitchOffset, phaseOpensAt, formatDuration, type Timing } from '../../machines/schedule.js';
+import { runbookOfPlan } from '../config/custom-steps.js';
 import { approverNames } from '../config/people.js';
 import type { Plan } from '../config/schema.js';
 import { rollbackPhrase, settingsFromPlan } from '../config/settings.js';
@@ -24,8 +24,10 @@ export function renderChecklist(plan: Plan): string {
     const text = size % 86_400_000 === 0 && size >= 3 * 86_400_000 ? `${size / 86_400_000}d` : size % 3_600_000 === 0 ? `${size / 3_600_000}h` : formatDuration(size).replaceAll(' ', '');
     return `T${t0Offset < 0 ? '-' : '+'}${text}`;
   };
-  const freeze = stepMarked('marksFreeze').id;
-  const noGo = allSteps().find((step) => step.rejectionAborts)?.id;
+  // The plan's runbook: the built-in steps and any the plan adds.
+  const book = runbookOfPlan(plan);
+  const freeze = book.stepMarked('marksFreeze').id;
+  const noGo = book.allSteps().find((step) => step.rejectionAborts)?.id;
   const lines: string[] = [
     `# Cutover checklist: ${plan.name}`,
     '',
@@ -38,7 +40,7 @@ export function renderChecklist(plan: Plan): string {
     `- Point of no return: \`${freeze}\`. Before it the cutover can be aborted; from it until close, rolled back.`,
     '',
   ];
-  for (const phase of runbook) {
+  for (const phase of book.phases) {
     const opens = phaseOpensAt(timing, phase.id);
     lines.push(`## ${phase.title} (\`${phase.id}\`)${opens !== undefined ? ` — ${relative(opens)}, ${when(opens)}` : ''}`, '');
     if (phase.branch === 'rollback') {
@@ -56,6 +58,8 @@ export function renderChecklist(plan: Plan): string {
       const timeText = at !== undefined && !phase.branch ? ` _(${relative(at)}, ${when(at)})_` : '';
       lines.push(`- [ ] **\`${step.id}\`** ${step.title} [${step.kind}]${timeText}${who}`);
       lines.push(`  ${step.description}`);
+      if (step.does && step.does !== step.description) lines.push(`  Does: ${step.does}.`);
+      if (step.addedByPlan) lines.push(`  Added by the plan${step.notIdempotent ? '; not idempotent: if interrupted, the operator is asked whether it took effect' : ''}.`);
       if (step.phrase === 'zone') lines.push(`  Type the zone name to confirm: \`${plan.dns.zone}\`.`);
       if (step.every) {
         const runs = occurrences(timing, phase.id, step).length;

@@ -2,8 +2,9 @@ import { hostname } from 'node:os';
 import { createActor, fromPromise, type AnyMachineSnapshot } from 'xstate';
 import { buildMachine, type RunEvent, type RunStepInput, type StepOutcome, type TimerInput } from '../../machines/machine.js';
 import type { Plan } from '../config/schema.js';
+import { runbookOfPlan } from '../config/custom-steps.js';
 import { settingsFromPlan } from '../config/settings.js';
-import { checkBinding } from './binding.js';
+import { checkBinding, checkRestorable } from './binding.js';
 import { Journal, type JournalEntry } from './journal.js';
 import { replayEnded } from './replay.js';
 import { holderAlive, readLock, type LockHolder } from './lock.js';
@@ -28,7 +29,7 @@ export function peekRun(stateDir: string, plan: Plan): { snapshot: AnyMachineSna
   const journal = Journal.open(stateDir);
   checkBinding(stateDir, stored, journal, plan);
   const entries = journal.entries;
-  const machine = buildMachine().provide({
+  const machine = buildMachine(runbookOfPlan(plan)).provide({
     actors: {
       runStep: fromPromise<StepOutcome, RunStepInput>(async ({ input }) => {
         const ended = entries.findLast((entry) => (entry.type === 'step.finished' || entry.type === 'step.failed') && sameAttempt(entry, input));
@@ -38,6 +39,7 @@ export function peekRun(stateDir: string, plan: Plan): { snapshot: AnyMachineSna
       timer: fromPromise<{ now: number }, TimerInput>(never),
     },
   });
+  checkRestorable(machine, stored);
   const actor = createActor(machine, {
     ...(stored ? { snapshot: stored.machine as never } : {}),
     input: { runId: stored?.runId ?? '(not started)', ...settingsFromPlan(plan) },

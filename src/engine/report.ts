@@ -1,5 +1,5 @@
 import { DateTime } from 'luxon';
-import { findStep } from '../../machines/runbook.js';
+import { runbookOfPlan } from '../config/custom-steps.js';
 import type { Plan } from '../config/schema.js';
 import type { JournalEntry } from './journal.js';
 import type { RunView } from './view.js';
@@ -70,7 +70,8 @@ export function renderReport(plan: Plan, view: RunView, journal: readonly Journa
       lines.push(`| ${at(Date.parse(entry.at))} | ${what} | ${identity.name} | ${how}${entry.inbox ? ' (from another terminal)' : ''} |`.replaceAll('\n', ' '));
     }
   }
-  const stepOf = (entry: JournalEntry) => findStep(String(entry.stepId))?.step;
+  const book = runbookOfPlan(plan);
+  const stepOf = (entry: JournalEntry) => book.findStep(String(entry.stepId))?.step;
   const decisions = journal.filter((entry) => entry.type === 'step.finished' && stepOf(entry)?.kind === 'decision');
   if (decisions.length) {
     lines.push('', '## Decisions', '');

@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto';
 import pRetry from 'p-retry';
 import { createActor, fromPromise, type Actor, type AnyStateMachine, type SnapshotFrom } from 'xstate';
 import { buildMachine, OUTCOME_UNKNOWN, type RunContext, type RunEvent, type RunSettings, type RunStepInput, type StepOutcome, type TimerInput } from '../../machines/machine.js';
-import { findStep } from '../../machines/runbook.js';
 import type { Plan } from '../config/schema.js';
+import { runbookOfPlan } from '../config/custom-steps.js';
 import { settingsFromPlan } from '../config/settings.js';
 import { outputsOf } from '../steps/outputs.js';
 import type { Adapters, Progress, StepContext, StepRegistry } from '../steps/types.js';
@@ -17,9 +17,9 @@ import { authorityOf, authorize, type Authority } from './authority.js';
 import { accountOfUid, identityRecord, recognise, type Identity } from './identity.js';
 import { answerRequest, ensureInbox, pendingRequests, pruneAnswers } from './inbox.js';
 import { collectSecrets, redact } from './redact.js';
-import { checkBinding, type Binding } from './binding.js';
+import { checkBinding, checkRestorable, type Binding } from './binding.js';
 import { loadState, planFingerprint, saveState, type StoredState } from './state-store.js';
-import { describeLocation, explainRefusal, locate, type Location } from './view.js';
+import { describeLocation, explainRefusal, locate, planStepsPassed, type Location } from './view.js';
 
 export interface RunnerOptions {
   stateDir: string;
@@ -132,12 +132,13 @@ export class Runner {
       this.runId = stored?.runId ?? binding.journalRunId ?? newRunId(clock.now());
       this.appliedSeq = stored?.appliedSeq ?? this.journal.lastSeq;
       const settings = settingsFromPlan(options.plan);
-      const machine = buildMachine().provide({
+      const machine = buildMachine(runbookOfPlan(options.plan)).provide({
         actors: {
           runStep: fromPromise<StepOutcome, RunStepInput>(({ input, signal }) => this.runStep(input, signal)),
           timer: fromPromise<{ now: number }, TimerInput>(({ input, signal }) => this.wait(input, signal)),
         },
       });
+      checkRestorable(machine, stored);
       this.actor = createActor(machine, {
         ...(stored ? { snapshot: stored.machine as never } : {}),
         input: { runId: this.runId, ...settings },
@@ -196,6 +197,10 @@ export class Runner {
       });
       this.pendingReplan = undefined;
     }
+    // A step the plan added behind where the run stands will not run: say so once, not at every start.
+    const passed = planStepsPassed(this.snapshot());
+    const said = this.journal.entries.findLast((entry) => entry.type === 'plan.steps-passed')?.steps;
+    if (passed.length && JSON.stringify(said) !== JSON.stringify(passed)) this.note('plan.steps-passed', { steps: passed });
     // Requests another process handed in while nobody drove, then, while driving, every quarter second.
     this.applyInbox();
     if (this.options.mode === 'drive') {
@@ -438,7 +443,7 @@ export class Runner {
     if (ended?.type === 'step.finished') this.note('step.replayed', key);
     if (ended?.type === 'step.finished' || ended?.type === 'step.failed') return replayEnded(ended);
     if (started && !ended) {
-      if (findStep(stepId)?.step.notIdempotent) {
+      if (runbookOfPlan(this.options.plan).findStep(stepId)?.step.notIdempotent) {
         this.note('step.outcome-unknown', key);
         throw new OutcomeUnknownError(
           `${stepId} was started but the runner stopped before it finished, and it cannot safely run twice. ` +

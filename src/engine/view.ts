@@ -9,13 +9,14 @@ import {
   mayRollback,
   phraseMatches,
   ruleFor,
+  runbookOf,
   stateKey,
   timingOf,
   type RunContext,
   type RunEvent,
   type StepRecord,
 } from '../../machines/machine.js';
-import { findPhase, findStep, runbook, stepMarked, type StepKind } from '../../machines/runbook.js';
+import type { Runbook, StepKind } from '../../machines/runbook.js';
 import { occurrences, phaseOpensAt, plannedAt } from '../../machines/schedule.js';
 import { peopleTime } from './time-format.js';
 
@@ -30,7 +31,14 @@ export interface Location {
   ended?: 'completed' | 'rolledBack' | 'aborted';
 }
 
-const stepByKey = new Map(runbook.flatMap((phase) => phase.steps.map((step) => [stateKey(step.id), step.id] as const)));
+/** Step ids by state key, per runbook (the built-in one, or a plan's with its own steps). */
+const stepKeys = new WeakMap<Runbook, Map<string, string>>();
+
+function stepByKey(book: Runbook, key: string): string | undefined {
+  let keys = stepKeys.get(book);
+  if (!keys) stepKeys.set(book, (keys = new Map(book.allSteps().map((step) => [stateKey(step.id), step.id] as const))));
+  return keys.get(key);
+}
 
 export function locate(snapshot: AnyMachineSnapshot): Location {
   const context = snapshot.context as RunContext;
@@ -43,7 +51,8 @@ export function locate(snapshot: AnyMachineSnapshot): Location {
     phaseId = typeof value === 'string' ? value : Object.keys(value as object)[0]!;
     value = typeof value === 'string' ? undefined : (value as Record<string, unknown>)[phaseId];
   }
-  const phase = runbook.find((candidate) => candidate.id === phaseId);
+  const book = runbookOf(snapshot);
+  const phase = book.findPhase(phaseId);
   if (!phase) return { phaseId };
   if (phase.steps.every((step) => step.kind === 'recurring')) {
     const due = dueRecurring(context, phaseId);
@@ -54,9 +63,26 @@ export function locate(snapshot: AnyMachineSnapshot): Location {
   if (value && typeof value === 'object') {
     const key = Object.keys(value)[0]!;
     const sub = (value as Record<string, unknown>)[key];
-    return { phaseId, stepId: stepByKey.get(key), sub: typeof sub === 'string' ? sub : undefined };
+    return { phaseId, stepId: stepByKey(book, key), sub: typeof sub === 'string' ? sub : undefined };
   }
   return { phaseId };
+}
+
+/**
+ * Steps the plan adds behind where the run stands, with no record: added after the run passed their
+ * place, they will not run (the machine does not go back). Empty in a branch or at the end.
+ */
+export function planStepsPassed(snapshot: AnyMachineSnapshot): string[] {
+  const location = locate(snapshot);
+  const book = runbookOf(snapshot);
+  if (location.ended || !location.phaseId || !book.mainPhases.some((phase) => phase.id === location.phaseId)) return [];
+  const order = book.mainPhases.flatMap((phase) => phase.steps.map((step) => ({ step, phaseId: phase.id })));
+  const here = location.stepId ? order.findIndex((entry) => entry.step.id === location.stepId) : order.findIndex((entry) => entry.phaseId === location.phaseId);
+  const steps = (snapshot.context as RunContext).steps;
+  return order
+    .slice(0, Math.max(0, here))
+    .filter((entry) => entry.step.addedByPlan && !steps[entry.step.id])
+    .map((entry) => entry.step.id);
 }
 
 export type StepStatus = 'pending' | 'running' | 'waiting' | 'done' | 'failed' | 'skipped' | 'unknown' | 'rejected' | 'attention';
@@ -136,7 +162,8 @@ export function buildView(snapshot: AnyMachineSnapshot, now: number, zone: strin
   const context = snapshot.context as RunContext;
   const location = locate(snapshot);
   const timing = timingOf(context);
-  const phases: PhaseView[] = runbook.map((phase) => ({
+  const book = runbookOf(snapshot);
+  const phases: PhaseView[] = book.phases.map((phase) => ({
     id: phase.id,
     title: phase.title,
     opensAt: phaseOpensAt(timing, phase.id),
@@ -185,7 +212,7 @@ export function buildView(snapshot: AnyMachineSnapshot, now: number, zone: strin
     }),
   }));
   const ended = snapshot.status === 'done';
-  const branch = location.phaseId ? findPhase(location.phaseId)?.branch : undefined;
+  const branch = location.phaseId ? book.findPhase(location.phaseId)?.branch : undefined;
   return {
     runId: context.runId,
     now,
@@ -195,7 +222,7 @@ export function buildView(snapshot: AnyMachineSnapshot, now: number, zone: strin
     headline: describeLocation(snapshot, now, zone),
     rollbackPossible: !ended && mayRollback(context) && branch !== 'rollback',
     abortPossible: !ended && mayAbort(context) && branch !== 'abort',
-    pointOfNoReturn: { stepId: stepMarked('marksFreeze').id, passed: context.frozen },
+    pointOfNoReturn: { stepId: book.stepMarked('marksFreeze').id, passed: context.frozen },
     rollback: context.rollback,
     abort: context.abort,
     phases,
@@ -220,7 +247,7 @@ export function describeLocation(snapshot: AnyMachineSnapshot, now: number, zone
   if (location.ended === 'rolledBack') return 'The rollback is complete: the old system is live again.';
   if (location.ended === 'aborted') return 'The cutover was aborted before the freeze; nothing was migrated.';
   const { stepId, sub } = location;
-  const step = stepId ? findStep(stepId)?.step : undefined;
+  const step = stepId ? runbookOf(snapshot).findStep(stepId)?.step : undefined;
   if (location.until !== undefined && (sub === 'gate' || (sub === 'waiting' && step?.kind === 'recurring'))) {
     const what = sub === 'gate' ? `phase ${location.phaseId} opens` : `${stepId} run ${(context.recurring[stepId!] ?? 0) + 1} is due`;
     const left = location.until - now;
@@ -296,7 +323,8 @@ export function explainRefusal(snapshot: AnyMachineSnapshot, event: RunEvent, no
   const location = locate(snapshot);
   const where = describeLocation(snapshot, now, zone);
   if (location.ended) return `The run has ended. ${where}`;
-  const freeze = stepMarked('marksFreeze').id;
+  const book = runbookOf(snapshot);
+  const freeze = book.stepMarked('marksFreeze').id;
   if (event.type === 'ROLLBACK') {
     if (mayAbort(context)) return `Nothing to roll back: the source was never frozen. Before ${freeze} the cutover can only be aborted.`;
     if (!mayRollback(context)) return 'The rollback window has closed (the close phase started).';
@@ -307,7 +335,7 @@ export function explainRefusal(snapshot: AnyMachineSnapshot, event: RunEvent, no
     return 'The source is frozen: the cutover can no longer be aborted, only rolled back (cutover rollback --reason TEXT --phrase "rollback <zone>").';
   }
   if (event.type === 'REPLAN') return 'The plan cannot be re-applied now.';
-  const step = findStep(event.stepId);
+  const step = book.findStep(event.stepId);
   if (!step) return `There is no step "${event.stepId}". See the step ids with: cutover plan`;
   if (location.stepId !== event.stepId) return `${event.stepId} is not the current step. ${where}`;
   switch (event.type) {

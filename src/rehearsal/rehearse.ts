@@ -23,7 +23,7 @@ import type { Io } from '../services/io.js';
 import { formatJournalLine, formatProgress } from '../services/journal-lines.js';
 import { openRunner, type Session } from '../services/session.js';
 import { output, outputsOf } from '../steps/outputs.js';
-import { createStepRegistry } from '../steps/registry.js';
+import { registryFor } from '../steps/registry.js';
 import { startEmbeddedPostgres, type EmbeddedServer } from './embedded.js';
 import { prepareFreshTrackPair } from './freshtrack.js';
 import { writeRehearsalReport } from './report.js';
@@ -264,7 +264,7 @@ export async function rehearse(options: RehearseOptions, io: Io): Promise<Rehear
       stateDir,
       clock,
       clockOffset: { get: () => compressed.offsetMs, set: (value) => (compressed.offsetMs = value) },
-      registry: createStepRegistry(),
+      registry: registryFor(plan),
       adapters: createAdapters(plan, workspace, env),
       env,
     };

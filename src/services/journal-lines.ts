@@ -35,6 +35,8 @@ export function formatJournalLine(entry: JournalEntry, zone: string, compact = f
     }
     case 'plan.changed':
       return `${time}  plan changed${entry.t0 ? `: T0 moved, every gate re-planned` : ''}`;
+    case 'plan.steps-passed':
+      return `${time}  ! the plan adds ${(entry.steps as string[]).join(', ')} behind where the run stands: they will not run (do them by hand, or not)`;
     default:
       return undefined;
   }

@@ -1,5 +1,5 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { findStep } from '../../machines/runbook.js';
+import { builtinRunbook, type Runbook } from '../../machines/runbook.js';
 import { EXIT, ExitError } from '../engine/errors.js';
 import { Journal, journalPath, verifyJournal, type JournalEntry } from '../engine/journal.js';
 import { isoTime, peopleTime } from '../engine/time-format.js';
@@ -14,6 +14,8 @@ export interface LogOptions {
   stateDir: string;
   zone: string;
   stepId?: string;
+  /** The plan's runbook, which `stepId` must name a step of (the built-in one if not given). */
+  runbook?: Runbook;
   json?: boolean;
   follow?: boolean;
   /** Ends `follow` (Ctrl-C in the command, the test's own signal in tests). */
@@ -78,6 +80,8 @@ export function describeEntry(entry: JournalEntry): string {
     }
     case 'plan.changed':
       return `plan changed${entry.t0 ? ': T0 moved, every gate re-planned' : ''}`;
+    case 'plan.steps-passed':
+      return `the plan adds ${(entry.steps as string[]).join(', ')} behind where the run stands: they will not run (do them by hand, or not)`;
     case 'lock.taken-over':
       return `lock taken over from ${String(entry.from)}`;
     case 'reconcile.summary':
@@ -110,7 +114,7 @@ export function formatEntry(entry: JournalEntry, options: Pick<LogOptions, 'zone
 
 /** Print the journal (filtered), then with `follow` every line appended until the signal ends it. */
 export async function showLog(options: LogOptions, out: (line: string) => void): Promise<void> {
-  if (options.stepId && !findStep(options.stepId)) {
+  if (options.stepId && !(options.runbook ?? builtinRunbook).findStep(options.stepId)) {
     throw new ExitError(`--step ${options.stepId}: there is no such step. See the step ids with: cutover plan`, EXIT.usage);
   }
   const path = journalPath(options.stateDir);

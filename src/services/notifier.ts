@@ -4,6 +4,7 @@ import type { AnyMachineSnapshot } from 'xstate';
 import type { NotifyEvent, NotifyTarget } from '../adapters/notify-types.js';
 import type { RetryOptions } from '../adapters/retry.js';
 import type { Plan } from '../config/schema.js';
+import { runbookOfPlan } from '../config/custom-steps.js';
 import type { Clock } from '../engine/clock.js';
 import type { JournalEntry } from '../engine/journal.js';
 import { collectSecrets, redact } from '../engine/redact.js';
@@ -126,7 +127,7 @@ export class Notifier {
     private readonly run: RunSource,
   ) {
     const { plan } = options;
-    this.facts = { runId: run.runId, plan: plan.name, environment: plan.environment, zone: plan.t0.zone };
+    this.facts = { runId: run.runId, plan: plan.name, environment: plan.environment, zone: plan.t0.zone, runbook: runbookOfPlan(plan) };
     this.secrets = collectSecrets(plan, options.env ?? process.env);
     const recorded = readDeliveries(options.stateDir, run.runId);
     for (const delivery of recorded.deliveries) {

@@ -1,6 +1,6 @@
 import type { AnyMachineSnapshot } from 'xstate';
 import type { RunContext } from '../../machines/machine.js';
-import { findStep, runbook } from '../../machines/runbook.js';
+import { builtinRunbook, runbook, type Runbook } from '../../machines/runbook.js';
 import type { NotifyEvent } from '../adapters/notify-types.js';
 import type { NotifyEventKind } from '../config/notify-schema.js';
 import type { JournalEntry } from '../engine/journal.js';
@@ -24,6 +24,8 @@ export interface RunFacts {
   plan: string;
   environment: string;
   zone: string;
+  /** The plan's runbook, so the steps it adds are placed in their phase too (the built-in one if not given). */
+  runbook?: Runbook;
 }
 
 const CHECK_STEPS = new Set(['hypercare.check', 'stabilize.check', 'watch.daily']);
@@ -44,7 +46,8 @@ function stepLabel(entry: JournalEntry): string {
 export function eventsFromEntry(entry: JournalEntry, facts: RunFacts): NotifyEvent[] {
   const when = peopleTime(entry.at, facts.zone);
   const stepId = typeof entry.stepId === 'string' ? entry.stepId : undefined;
-  const phaseId = stepId ? findStep(stepId)?.phase.id : undefined;
+  const book = facts.runbook ?? builtinRunbook;
+  const phaseId = stepId ? book.findStep(stepId)?.phase.id : undefined;
   const where = { ...(stepId ? { stepId } : {}), ...(phaseId ? { phaseId } : {}) };
   const key = `journal:${entry.seq}`;
   // A step that needs a person opens the step's incident; its later success or a skip closes it.
@@ -66,7 +69,7 @@ export function eventsFromEntry(entry: JournalEntry, facts: RunFacts): NotifyEve
       );
     case 'step.finished': {
       const events: NotifyEvent[] = [];
-      if (stepId && findStep(stepId)?.step.routesOnVerdict) {
+      if (stepId && book.findStep(stepId)?.step.routesOnVerdict) {
         const verdict = (entry.result as { output?: { verdict?: string } } | undefined)?.output?.verdict ?? 'unknown';
         const rollback = verdict === 'rollback';
         events.push(
@@ -131,7 +134,7 @@ export function eventsFromEntry(entry: JournalEntry, facts: RunFacts): NotifyEve
             title: `${event.stepId} rejected by ${event.by ?? 'an approver'}`,
             text: `${event.stepId} was rejected at ${when}${event.note ? `: ${event.note}` : ''}. The run waits until it is re-opened: cutover retry ${event.stepId} (or cutover rollback --reason TEXT --phrase "rollback <zone>")`,
             stepId: event.stepId,
-            ...(findStep(event.stepId) ? { phaseId: findStep(event.stepId)!.phase.id } : {}),
+            ...(book.findStep(event.stepId) ? { phaseId: book.findStep(event.stepId)!.phase.id } : {}),
           }),
         ];
       }

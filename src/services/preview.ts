@@ -1,7 +1,7 @@
 import type { AnyMachineSnapshot } from 'xstate';
-import { findStep, runbook } from '../../machines/runbook.js';
 import { plannedAt, plannedSwitchOffset, phaseOpensAt, type Timing } from '../../machines/schedule.js';
 import type { RunContext } from '../../machines/machine.js';
+import { runbookOfPlan } from '../config/custom-steps.js';
 import { settingsFromPlan } from '../config/settings.js';
 import { peekRun } from '../engine/peek.js';
 import { describeLocation, locate } from '../engine/view.js';
@@ -37,7 +37,7 @@ export function previewContext(session: Session, stepId: string, signal: AbortSi
 
 /** One step's dry-run text; never throws (a preview that cannot be made says why). */
 export async function previewStep(session: Session, stepId: string, outputs: Record<string, unknown>, signal: AbortSignal, runId?: string): Promise<string> {
-  const step = findStep(stepId)?.step;
+  const step = runbookOfPlan(session.plan).findStep(stepId)?.step;
   const action = session.registry[stepId];
   if (step?.kind === 'signoff' && !action) {
     const rule = settingsFromPlan(session.plan).signoff[stepId];
@@ -76,7 +76,7 @@ export async function previewPlan(session: Session): Promise<{ t0: number; phase
   const outputs = outputsOf(context.steps);
   const controller = new AbortController();
   const phases: PlannedPhase[] = [];
-  for (const phase of runbook) {
+  for (const phase of runbookOfPlan(session.plan).phases) {
     const steps: PlannedStep[] = [];
     for (const step of phase.steps) {
       const at = plannedAt(timing, phase.id, step);
@@ -99,9 +99,10 @@ export async function previewNext(session: Session): Promise<{ from: string; ste
 
 async function previewFrom(session: Session, snapshot: AnyMachineSnapshot, started: boolean): Promise<{ id: string; dryRun: string }[]> {
   const location = locate(snapshot);
-  const ordered = runbook.filter((phase) => !phase.branch).flatMap((phase) => phase.steps);
+  const book = runbookOfPlan(session.plan);
+  const ordered = book.mainPhases.flatMap((phase) => phase.steps);
   // From the current step, or from the first step of a phase whose gate has not opened yet.
-  const firstOfPhase = runbook.find((phase) => phase.id === location.phaseId)?.steps[0]?.id;
+  const firstOfPhase = location.phaseId ? book.findPhase(location.phaseId)?.steps[0]?.id : undefined;
   const start = Math.max(0, ordered.findIndex((step) => step.id === (location.stepId ?? firstOfPhase)));
   const outputs = outputsOf((snapshot.context as RunContext).steps);
   const controller = new AbortController();

@@ -1,4 +1,5 @@
-import { findStep } from '../../machines/runbook.js';
+import { runbookOfPlan } from '../config/custom-steps.js';
+import type { Plan } from '../config/schema.js';
 import type { Clock } from '../engine/clock.js';
 import { EXIT, ExitError } from '../engine/errors.js';
 import type { JournalEntry } from '../engine/journal.js';
@@ -38,8 +39,8 @@ export function exitCodeFor(blocked: Blocked): number {
 }
 
 /** `--until STEP` must name a step of the runbook. */
-export function checkUntil(until: string | undefined): void {
-  if (until && !findStep(until)) throw new ExitError(`--until ${until}: there is no such step. See the step ids with: cutover plan`, EXIT.usage);
+export function checkUntil(until: string | undefined, plan: Plan): void {
+  if (until && !runbookOfPlan(plan).findStep(until)) throw new ExitError(`--until ${until}: there is no such step. See the step ids with: cutover plan`, EXIT.usage);
 }
 
 /** `--wait` sleeps until each time gate opens: a manual clock never gets there. */

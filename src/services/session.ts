@@ -4,7 +4,7 @@ import { loadPlan } from '../config/load.js';
 import { CompressedClock, ManualClock, RealClock, type Clock } from '../engine/clock.js';
 import { ExitError } from '../engine/errors.js';
 import { Runner, type RunnerOptions } from '../engine/runner.js';
-import { createStepRegistry } from '../steps/registry.js';
+import { registryFor } from '../steps/registry.js';
 import type { Adapters, StepRegistry } from '../steps/types.js';
 import { createAdapters } from '../adapters/providers.js';
 import { notifierFor } from './notify-run.js';
@@ -57,7 +57,7 @@ export async function openSession(globals: GlobalOptions, io: Io): Promise<Sessi
     stateDir: stateDirOf(globals, file),
     clock,
     ...(offset ? { clockOffset: offset } : {}),
-    registry: createStepRegistry(),
+    registry: registryFor(plan),
     adapters: createAdapters(plan, dir, io.env),
     env: io.env,
   };

@@ -26,6 +26,18 @@ export function output<K extends keyof StepOutputs & StepId>(outputs: OutputsByI
   return outputs[id] as StepOutputs[K] | undefined;
 }
 
+/** A journal line as far as a step's recorded result goes. */
+type JournalLine = { type: string; stepId?: unknown; result?: unknown };
+
+/**
+ * The output a step's last finished run recorded in the journal, typed like `output`: for readers
+ * that trust the journal's hash chain over the state file (export.tables' anchor).
+ */
+export function journaledOutput<K extends keyof StepOutputs & StepId>(entries: readonly JournalLine[], id: K): StepOutputs[K] | undefined {
+  const finished = entries.findLast((entry) => entry.type === 'step.finished' && entry.stepId === id);
+  return (finished?.result as { output?: StepOutputs[K] } | undefined)?.output;
+}
+
 /** The outputs of the steps that finished so far, from a run's step records. */
 export function outputsOf(steps: Readonly<Record<string, { output?: unknown }>>): Record<string, unknown> {
   const outputs: Record<string, unknown> = {};

@@ -8,7 +8,9 @@ import { externalSteps } from './external/index.js';
 import { reconcileSteps } from './reconcile/index.js';
 import { rollbackSteps } from './rollback/index.js';
 import { byStrategy, replicateSteps, withReplicationCleanup } from './replicate/index.js';
-import type { StepAction } from './types.js';
+import type { Plan } from '../config/schema.js';
+import { customStepActions } from './custom/index.js';
+import type { StepAction, StepRegistry } from './types.js';
 
 /**
  * Every scripted step of the runbook with its action. The type lists every runbook step that is not
@@ -32,6 +34,11 @@ export function createStepRegistry(): CompleteStepRegistry {
     'close.archive': archiveExports,
   };
   return withStrategy(registry);
+}
+
+/** The actions a run of this plan uses: every built-in step's, and those of the steps the plan adds. */
+export function registryFor(plan: Pick<Plan, 'steps'>): StepRegistry {
+  return { ...createStepRegistry(), ...customStepActions(plan) };
 }
 
 /**

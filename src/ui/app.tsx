@@ -1,7 +1,7 @@
 import { useCallback, useEffect, useMemo, useState, type ReactNode } from 'react';
 import { Box, Text, useApp, useInput, useWindowSize } from 'ink';
-import { expectedPhrase, type RunContext, type RunEvent } from '../../machines/machine.js';
-import { branchPhase, findStep } from '../../machines/runbook.js';
+import { expectedPhrase, runbookOf, type RunContext, type RunEvent } from '../../machines/machine.js';
+import { branchPhase } from '../../machines/runbook.js';
 import { exitCodeFor } from '../services/run.js';
 import type { Plan } from '../config/schema.js';
 import type { Clock } from '../engine/clock.js';
@@ -208,7 +208,7 @@ export function App(props: AppProps) {
   } else if (overlay?.kind === 'decision') {
     panel = <DecisionPanel reading={decisionFromRun(context, plan, stepId, runner.journal.entries)} width={columns} height={panelRows} closable />;
   } else if (waitingConfirm && step) {
-    const def = findStep(step.id)!.step;
+    const def = runbookOf(snapshot).findStep(step.id)!.step;
     const decisionSummary = context.steps[step.id]?.summary;
     panel = (
       <ConfirmPrompt
@@ -235,7 +235,7 @@ export function App(props: AppProps) {
           key={`${step.id}:${step.signoffs.filter((signoff) => signoff.reject).length}`}
           step={step}
           {...(context.steps[step.id]?.attention ? { attention: context.steps[step.id]!.attention!.reason } : {})}
-          {...(findStep(step.id)?.step.rejectionAborts ? { rejectWarning: `Rejecting ${step.id} is a NO-GO: the cutover is aborted (TTL restored, users told).` } : {})}
+          {...(runbookOf(snapshot).findStep(step.id)?.step.rejectionAborts ? { rejectWarning: `Rejecting ${step.id} is a NO-GO: the cutover is aborted (TTL restored, users told).` } : {})}
           width={columns}
           height={signoffRows}
           identity={identity}

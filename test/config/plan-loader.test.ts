@@ -42,7 +42,33 @@ const malformed: [string, (plan: any) => void, RegExp][] = [
   ['a probe that is not http', (p) => (p.probes.oldHealth.url = 'ftp://api.freshtrackpro.com/health'), /probes\.oldHealth\.url: expected an http\(s\) URL/],
   ['time buckets without a timestamp column', (p) => delete p.tables[8].timestampColumn && (p.tables[8].reconcile = { groupBy: ['role'], bucket: 'hour' }), /tables\[8\]\.reconcile\.bucket: bucketing by time needs timestampColumn/],
   ['a cutover TTL above the normal TTL', (p) => (p.dns.records[2].cutoverTtl = 90000), /dns\.records\[2\]\.cutoverTtl: the cutover TTL \(90000s\) should be lower/],
+  // Steps the plan adds (issue 9): where they go, what they are called, who signs them.
+  ['a step id without the custom. prefix', (p) => (p.steps = [added({ id: 'status-page' })]), /steps\[0\]\.id: expected a step id such as custom\.status-page/],
+  ['a step id used twice', (p) => (p.steps = [added(), added({ after: 'custom.ops-ok' })]), /steps\[1\]\.id: custom\.ops-ok is already a step of the runbook/],
+  ['a step after a step of another phase', (p) => (p.steps = [added({ after: 'prep.preflight' })]), /steps\[0\]\.after: there is no step "prep\.preflight" in phase window \(its steps: window\.go, /],
+  ['a step after a step added later', (p) => (p.steps = [added({ id: 'custom.first', after: 'custom.second' }), added({ id: 'custom.second' })]), /steps\[0\]\.after: there is no step "custom\.second" in phase window/],
+  ['a step in an unknown phase', (p) => (p.steps = [added({ phase: 'launch' })]), /steps\[0\]\.phase: there is no phase "launch" \(phases: prep, final, window/],
+  ['a step in a phase of recurring checks', (p) => (p.steps = [added({ phase: 'hypercare', after: 'hypercare.check' })]), /steps\[0\]\.phase: hypercare is a phase of recurring checks/],
+  ['a sign-off by someone the plan does not know', (p) => (p.steps = [added({ approvers: ['Dana Lee'] })]), /steps\[0\]\.approvers\[0\]: Dana Lee is not a person of this plan/],
+  ['a sign-off quorum larger than its approvers', (p) => (p.steps = [added({ approvers: ['Ana Ruiz'], quorum: 2 })]), /steps\[0\]\.quorum: quorum 2 is more than the 1 approver\(s\)/],
+  [
+    'a secret header pasted where its variable belongs',
+    (p) => (p.steps = [added({ kind: 'http', url: 'https://status.example.com/api', headers: { Authorization: { valueEnv: 'Bearer hunter2-token' } } })]),
+    /steps\[0\]\.headers\.Authorization\.valueEnv: expected the name of an environment variable .*not its value/,
+  ],
+  ['SQL on a database that is neither side', (p) => (p.steps = [added({ kind: 'sql', database: 'replica', sql: 'select 1' })]), /steps\[0\]\.database: /],
+  ['a command without a program', (p) => (p.steps = [added({ kind: 'command', argv: [] })]), /steps\[0\]\.argv: expected the program and its arguments/],
+  [
+    'an undo on a step of a branch',
+    (p) => (p.steps = [added({ kind: 'command', argv: ['true'], phase: 'abort', after: 'abort.restore-ttl', undo: { kind: 'command', argv: ['false'] } })]),
+    /steps\[0\]\.undo: custom\.ops-ok is in the abort branch: a branch step has no undo/,
+  ],
 ];
+
+/** A step the plan adds: a sign-off after the go/no-go unless a test says otherwise. */
+function added(change: Record<string, unknown> = {}): Record<string, unknown> {
+  return { kind: 'signoff', id: 'custom.ops-ok', title: 'On-call briefed', phase: 'window', after: 'window.go', ...change };
+}
 
 describe('the plan loader', () => {
   it('accepts the example plan', async () => {

@@ -6,6 +6,7 @@ import { PagerDutyTarget } from '../../src/adapters/notify-pagerduty.js';
 import { SlackTarget } from '../../src/adapters/notify-slack.js';
 import { ManualClock } from '../../src/engine/clock.js';
 import type { JournalEntry } from '../../src/engine/journal.js';
+import { runbookOfPlan } from '../../src/config/custom-steps.js';
 import { eventsFromEntry, type RunFacts } from '../../src/services/notify-events.js';
 import { Notifier, readDeliveries } from '../../src/services/notifier.js';
 import { localPlan } from '../support/plan.js';
@@ -22,6 +23,14 @@ let seq = 0;
 const line = (type: string, fields: Record<string, unknown>): JournalEntry => ({ seq: ++seq, at: '2026-12-06T09:00:00.000Z', type, ...fields });
 
 describe('events from the journal', () => {
+  it('place a step the plan adds in its phase (outcome unknown of a status-page call)', () => {
+    const plan = localPlan(tmpdir(), {
+      steps: [{ kind: 'http', id: 'custom.status-page', title: 'Status page', phase: 'window', after: 'window.go', url: 'https://status.example.com/api' }],
+    });
+    const [event] = eventsFromEntry(line('step.outcome-unknown', { stepId: 'custom.status-page', attempt: 1 }), { ...facts, runbook: runbookOfPlan(plan) });
+    expect(event).toMatchObject({ kind: 'step.attention', severity: 'critical', title: 'custom.status-page: outcome unknown', stepId: 'custom.status-page', phaseId: 'window' });
+  });
+
   it('names a breach, drift, a verdict and a rollback request for what they are, with the offset of the plan', () => {
     const breach = eventsFromEntry(line('step.finished', { stepId: 'hypercare.check', occurrence: 3, summary: 'error rate 9 %', attention: 'error rate 9 % above 5 %' }), facts);
     expect(breach).toEqual([expect.objectContaining({ kind: 'check.breach', title: 'Check breached (hypercare.check #3)', incident: 'cutover:r1:breach:hypercare.check', at: '2026-12-06T04:00:00-05:00' })]);

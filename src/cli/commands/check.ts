@@ -3,6 +3,7 @@ import { reachPlanned, reachSystems } from '../../steps/core/reach-systems.js';
 import { checkNotifications } from '../../adapters/notify-check.js';
 import { loadPlan } from '../../config/load.js';
 import { EXIT } from '../../engine/errors.js';
+import { checkCustomSteps } from '../../steps/custom/index.js';
 import type { GlobalOptions, Io } from '../io.js';
 
 export interface CheckResult {
@@ -20,6 +21,7 @@ export async function check(globals: GlobalOptions, options: { json?: boolean },
     ...(await reachSystems(plan, dirname(file), io.env)),
     ...(await reachPlanned(plan, io.env)),
     ...(await checkNotifications(plan, io.env)),
+    ...checkCustomSteps(plan, io.env),
   ];
   const ok = results.every((result) => result.ok);
   if (options.json) io.out(JSON.stringify({ ok, results }, null, 2));

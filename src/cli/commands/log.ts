@@ -1,3 +1,4 @@
+import { runbookOfPlan } from '../../config/custom-steps.js';
 import { loadPlan } from '../../config/load.js';
 import { EXIT } from '../../engine/errors.js';
 import { showLog } from '../../services/journal-log.js';
@@ -19,7 +20,7 @@ export async function log(globals: GlobalOptions, flags: LogFlags, io: Io): Prom
   process.once('SIGTERM', stop);
   try {
     await showLog(
-      { stateDir: stateDirOf(globals, file), zone: plan.t0.zone, ...(flags.step ? { stepId: flags.step } : {}), json: Boolean(flags.json), follow: Boolean(flags.follow), signal: controller.signal, warn: (text) => io.err(text) },
+      { stateDir: stateDirOf(globals, file), zone: plan.t0.zone, runbook: runbookOfPlan(plan), ...(flags.step ? { stepId: flags.step } : {}), json: Boolean(flags.json), follow: Boolean(flags.follow), signal: controller.signal, warn: (text) => io.err(text) },
       (line) => io.out(line),
     );
     return EXIT.ok;

@@ -13,7 +13,7 @@ export async function run(globals: GlobalOptions, options: RunOptions, io: Io): 
     for (const step of preview.steps) io.out(`- ${step.id}: ${step.dryRun.split('\n').join('\n    ')}`);
     return EXIT.ok;
   }
-  checkUntil(options.until);
+  checkUntil(options.until, session.plan);
   checkWait(options.wait, session.clock);
   if (io.interactive && !options.nonInteractive && !options.json) {
     const { runInteractive } = await import('../../ui/run-interactive.js');

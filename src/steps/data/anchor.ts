@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { planDatabase } from '../../adapters/postgres.js';
 import { Journal } from '../../engine/journal.js';
-import { output } from '../outputs.js';
+import { journaledOutput, output } from '../outputs.js';
 import type { StepContext } from '../types.js';
 import { normalizeTableName } from './catalog.js';
 import { exportTables } from './export.js';
@@ -66,9 +66,7 @@ export function journaledAnchor(ctx: Pick<StepContext, 'stateDir' | 'outputs'>):
   } catch {
     // A damaged journal is refused by the engine itself; the outputs are the fallback here.
   }
-  const finished = entries.findLast((e) => e.type === 'step.finished' && e.stepId === 'export.tables');
-  const fromJournal = (finished?.result as { output?: { anchor?: ExportAnchor } } | undefined)?.output?.anchor;
-  return fromJournal ?? output(ctx.outputs, 'export.tables')?.anchor;
+  return journaledOutput(entries, 'export.tables')?.anchor ?? output(ctx.outputs, 'export.tables')?.anchor;
 }
 
 export interface AnchorCheck {
