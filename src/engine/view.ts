@@ -285,7 +285,7 @@ export function describeLocation(snapshot: AnyMachineSnapshot, now: number, zone
  */
 export function nextCommand(snapshot: AnyMachineSnapshot): string | undefined {
   const { stepId, sub } = locate(snapshot);
-  const step = stepId ? findStep(stepId)?.step : undefined;
+  const step = stepId ? runbookOf(snapshot).findStep(stepId)?.step : undefined;
   if (!stepId || !step) return undefined;
   switch (sub) {
     case 'waiting':

@@ -1,6 +1,5 @@
 import type { AnyMachineSnapshot } from 'xstate';
-import type { RunContext } from '../../machines/machine.js';
-import { findPhase, findStep, runbook } from '../../machines/runbook.js';
+import { runbookOf, type RunContext } from '../../machines/machine.js';
 import type { JournalEntry } from '../engine/journal.js';
 import { isoTime, peopleTime } from '../engine/time-format.js';
 import { buildView, describeLocation, locate, nextCommand } from '../engine/view.js';
@@ -48,8 +47,6 @@ export interface SummaryOptions {
   interrupted?: boolean;
 }
 
-const titleOf = (stepId: string) => findStep(stepId)?.step.title ?? stepId;
-
 /** What one invocation saw: the journal lines it added, and the run before (none: a new run) and after. */
 export interface Invocation {
   entries: readonly JournalEntry[];
@@ -60,9 +57,11 @@ export interface Invocation {
 const isDone = (snapshot: AnyMachineSnapshot | undefined, stepId: string) => (snapshot?.context as RunContext | undefined)?.steps[stepId]?.status === 'done';
 
 export function summarizeStop({ entries, before, after: snapshot }: Invocation, now: number, zone: string, options: SummaryOptions = {}): StopSummary {
+  const book = runbookOf(snapshot);
+  const titleOf = (stepId: string) => book.findStep(stepId)?.step.title ?? stepId;
   // Done is read from the state, not the journal: a sign-off step is done by its last sign-off, with no line of its own.
-  const done = runbook
-    .flatMap((phase) => phase.steps)
+  const done = book
+    .allSteps()
     .filter((step) => step.kind !== 'recurring' && isDone(snapshot, step.id) && !isDone(before, step.id))
     .map((step) => ({ stepId: step.id, title: step.title }));
   const outcome = new Map<string, JournalEntry>();
@@ -72,7 +71,7 @@ export function summarizeStop({ entries, before, after: snapshot }: Invocation, 
   for (const entry of entries) {
     const stepId = typeof entry.stepId === 'string' ? entry.stepId : undefined;
     if (stepId && (entry.type === 'step.finished' || entry.type === 'step.failed' || entry.type === 'step.outcome-unknown')) outcome.set(stepId, entry);
-    if (stepId && entry.type === 'step.finished' && findStep(stepId)?.step.kind === 'recurring') recurringRuns++;
+    if (stepId && entry.type === 'step.finished' && book.findStep(stepId)?.step.kind === 'recurring') recurringRuns++;
     if (entry.type === 'event') {
       const event = entry.event as { type: string; stepId?: string; by?: string; reason?: string };
       if (event.type === 'SKIP' && event.stepId) skipped.push({ stepId: event.stepId, title: titleOf(event.stepId), by: event.by ?? 'someone', reason: event.reason ?? '' });
@@ -84,7 +83,7 @@ export function summarizeStop({ entries, before, after: snapshot }: Invocation, 
     .map((entry) => ({ stepId: String(entry.stepId), title: titleOf(String(entry.stepId)), error: entry.type === 'step.failed' ? String(entry.error) : 'outcome unknown' }));
 
   const location = locate(snapshot);
-  const phase = location.phaseId ? findPhase(location.phaseId) : undefined;
+  const phase = location.phaseId ? book.findPhase(location.phaseId) : undefined;
   const summary: StopSummary = {
     done,
     recurringRuns,
