@@ -36,6 +36,8 @@ export interface PostgresStateOptions {
   teamRole?: string | undefined;
   tls?: TlsOptions | undefined;
   env: Record<string, string | undefined>;
+  /** How often a driver looks at the inbox without a wake-up (default 2 s; NOTIFY is the fast path). */
+  pollMs?: number;
 }
 
 /**
@@ -60,7 +62,7 @@ const sleepSync = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuf
 
 export class PostgresStore implements RunStore {
   readonly kind = 'postgres';
-  readonly pollMs = 2_000;
+  readonly pollMs: number;
   readonly where: string;
   private readonly key: string;
   private readonly label: string;
@@ -68,6 +70,7 @@ export class PostgresStore implements RunStore {
 
   constructor(private readonly options: PostgresStateOptions) {
     this.key = planFingerprint(options.plan);
+    this.pollMs = options.pollMs ?? 2_000;
     this.label = `state database (${options.urlEnv})`;
     this.where = `the ${this.label}, run key ${this.key}`;
   }
