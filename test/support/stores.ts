@@ -16,6 +16,8 @@ export interface StoreUnderTest {
   attach(stateDir: string, plan: Plan): Promise<void>;
   /** Take a copy of the saved state; calling the result puts that copy back (a state that fell behind). */
   keepState(stateDir: string): () => void;
+  /** What a child process needs in its environment to use the same store (see crash-child.ts). */
+  childEnv(stateDir: string): Record<string, string>;
   /** Where the journal's lines really are (proves the run did not fall back to the other store). */
   journalLines(stateDir: string): number;
 }
@@ -31,10 +33,12 @@ export function storesUnderTest(server: () => EmbeddedServer): StoreUnderTest[] 
     }
   });
   const stores = new Map<string, PostgresStore>();
+  const urls = new Map<string, string>();
   return [
     {
       name: 'files',
       attach: async () => {},
+      childEnv: () => ({}),
       keepState: (stateDir) => {
         const text = readFileSync(join(stateDir, 'state.json'));
         return () => writeFileSync(join(stateDir, 'state.json'), text);
@@ -48,8 +52,10 @@ export function storesUnderTest(server: () => EmbeddedServer): StoreUnderTest[] 
         const store = new PostgresStore({ plan, urlEnv: 'CUTOVER_STATE_URL', env: { CUTOVER_STATE_URL: url } });
         useStore(stateDir, store);
         stores.set(stateDir, store);
+        urls.set(stateDir, url);
         attached.push({ stateDir, store });
       },
+      childEnv: (stateDir) => ({ CRASH_STATE_URL: urls.get(stateDir)! }),
       keepState: (stateDir) => {
         const store = stores.get(stateDir)!;
         const text = store.loadStateText()!;
