@@ -339,7 +339,7 @@ export const planSchema = z
       .strictObject({
         postgres: z
           .strictObject({
-            urlEnv: envName.describe('Environment variable holding the state database\'s URL: a direct connection (never a transaction pooler such as port 6543), to a small database that is neither the source nor the target. Each operator\'s URL carries their own login.'),
+            urlEnv: envName.describe('Environment variable holding the state database\'s URL: a direct connection (never a transaction pooler such as port 6543), to a small database that is neither the source nor the target. Each operator\'s URL carries their own login.').meta({ examples: ['CUTOVER_STATE_URL'] }),
             teamRole: z.string().min(1).optional().describe('A role whose members are the team (each person a LOGIN member): when cutover creates its schema (`cutover check`, or the first run), it grants this role the use of it.').meta({ examples: ['cutover_team'] }),
             tls: tlsSchema.optional().describe('TLS for the state database, as for the source.'),
           })
