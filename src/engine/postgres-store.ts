@@ -67,6 +67,8 @@ export class PostgresStore implements RunStore {
   private readonly key: string;
   private readonly label: string;
   private session?: { db: SyncPg; login: string; backendPid: number };
+  /** Our own close ends the session too: that is not a loss. */
+  private closing = false;
 
   constructor(private readonly options: PostgresStateOptions) {
     this.key = planFingerprint(options.plan);
@@ -294,12 +296,20 @@ export class PostgresStore implements RunStore {
     });
   }
 
+  onLost(listener: () => void): () => void {
+    return this.db.onNotice((notice) => {
+      if ('ended' in notice && !this.closing) listener();
+    });
+  }
+
   identity(): Identity {
     return recognise(this.options.plan, this.connect().login, 'postgres-login');
   }
 
   close(): void {
+    this.closing = true;
     this.session?.db.close();
     this.session = undefined;
+    this.closing = false;
   }
 }

@@ -44,6 +44,11 @@ export interface RunStore {
 
   /** Call `listener` when a request lands (NOTIFY); returns the way to stop listening. */
   onRequest(listener: () => void): () => void;
+  /**
+   * Call `listener` if this process's hold on the store ends behind its back (team mode: the
+   * session was terminated or the network dropped, and the advisory lock went with it).
+   */
+  onLost(listener: () => void): () => void;
   /** The person running this process, as the store's connection establishes them (team mode: the login). */
   identity(): Identity;
   /** End the connection (a driver's lock goes with it). */

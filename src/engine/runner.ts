@@ -210,7 +210,20 @@ export class Runner {
       };
       // Team mode: a NOTIFY wakes the driver as a request lands; the timer is the fallback.
       const store = storeAt(this.options.stateDir);
-      if (store) this.stopWaking = store.onRequest(look);
+      if (store) {
+        const stopLooking = store.onRequest(look);
+        // A driver whose session ended holds nothing any more: another process may take over at once,
+        // so this one stops now (in-flight actions are aborted) rather than at its next write.
+        const stopLosing = store.onLost(() =>
+          this.stopOnFault(
+            new ExitError(
+              `The connection to ${store.where} was lost: this process no longer holds the run, and another may take it over. Nothing recorded is lost; run \`cutover run\` again to resume.`,
+              EXIT.attention,
+            ),
+          ),
+        );
+        this.stopWaking = () => (stopLooking(), stopLosing());
+      }
       this.inboxTimer = setInterval(look, store?.pollMs ?? INBOX_POLL_MS);
       this.inboxTimer.unref();
     }

@@ -7,7 +7,9 @@ import { allSteps } from '../../machines/runbook.js';
 import { renderPlanFile } from '../../src/config/example.js';
 import { t0Of } from '../../src/config/settings.js';
 import { ManualClock } from '../../src/engine/clock.js';
+import { ExitError } from '../../src/engine/errors.js';
 import { Journal, verifyJournal } from '../../src/engine/journal.js';
+import { describeRunner } from '../../src/engine/peek.js';
 import { PostgresStore } from '../../src/engine/postgres-store.js';
 import { forgetStore, useStore } from '../../src/engine/run-store.js';
 import { Runner } from '../../src/engine/runner.js';
@@ -116,6 +118,59 @@ describe('the state database wakes the driver', () => {
     forgetStore(stateDir);
     driverStore.close();
     console.log(`NOTIFY wake: a sign-off from another connection was applied and answered ${wakeMs} ms after it was posted`);
+  });
+});
+
+describe('a driver that loses its session', () => {
+  it('stops at once with a message (its lock went with the session), and the next driver takes over', async () => {
+    const url = await server().createDatabase('lost_state');
+    const dir = newDir();
+    const stateDir = join(dir, '.cutover');
+    const plan = teamPlan(dir);
+    const first = new PostgresStore({ plan, urlEnv: 'URL', env: { URL: url } });
+    useStore(stateDir, first);
+    const clock = new ManualClock(t0Of(plan).toMillis() - 48 * 3_600_000);
+    const open = () => Runner.open({ stateDir, plan, planDir: dir, registry, adapters, clock, mode: 'drive', command: 'test driver', retries: 0 });
+    const runner = open();
+    expect((await runner.drive({ waitGates: false })).kind).toBe('signoff');
+    // `cutover status` on any machine: the holder is known alive (its session holds the lock).
+    expect(describeRunner(stateDir, false)).toMatchObject({ alive: true, text: expect.stringMatching(/^Driven now by .*"test driver".*, PostgreSQL login postgres\.$/) });
+
+    // The network drops, or a DBA ends the session: here, pg_terminate_backend.
+    const admin = new pg.Client({ connectionString: url });
+    admin.on('error', () => {});
+    await admin.connect();
+    await admin.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'cutover state' AND datname = 'lost_state'`);
+    await admin.end();
+    let stopped: unknown;
+    const deadline = Date.now() + 30_000;
+    while (!stopped && Date.now() < deadline) {
+      stopped = await runner.drive({ waitGates: false }).then(() => undefined, (error: unknown) => error);
+      if (!stopped) await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    expect(stopped).toBeInstanceOf(ExitError);
+    expect((stopped as ExitError).exitCode).toBe(1);
+    expect((stopped as ExitError).message).toMatch(/The connection to the state database \(URL\), run key \w+ was lost: this process no longer holds the run/);
+    runner.close();
+    forgetStore(stateDir);
+    first.close();
+    // The lock is free without anyone unlocking it.
+    const looker = new PostgresStore({ plan, urlEnv: 'URL', env: { URL: url } });
+    useStore(stateDir, looker);
+    expect(describeRunner(stateDir, false)?.text).toMatch(/^No runner is driving it now/);
+    forgetStore(stateDir);
+    looker.close();
+
+    // Another process (here: another connection) takes over and resumes; nothing recorded is lost.
+    const second = new PostgresStore({ plan, urlEnv: 'URL', env: { URL: url } });
+    useStore(stateDir, second);
+    const next = open();
+    expect(next.journal.entries.at(-1)).toMatchObject({ type: 'lock.taken-over' });
+    expect((await next.drive({ waitGates: false })).location.stepId).toBe('prep.staging-rehearsal');
+    next.close();
+    expect(verifyJournal(stateDir)).toMatchObject({ ok: true });
+    forgetStore(stateDir);
+    second.close();
   });
 });
 
