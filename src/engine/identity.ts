@@ -3,7 +3,6 @@ import { userInfo } from 'node:os';
 import { peopleOf, sameName } from '../config/people.js';
 import type { Plan } from '../config/schema.js';
 import { EXIT, ExitError } from './errors.js';
-import { storeAt } from './run-store.js';
 
 /**
  * Who is acting (DESIGN §2: who acts is established, not typed). The operating system says which
@@ -33,15 +32,6 @@ export function recognise(plan: Pick<Plan, 'approvers'>, account: string, via: '
 /** The OS account running this process (or, in-process tests only, the account given). */
 export function whoIsRunning(plan: Pick<Plan, 'approvers'>, account: string = userInfo().username): Identity {
   return recognise(plan, account);
-}
-
-/**
- * Who runs this command for the run of `stateDir`: in team mode the login of the state database's
- * session (the server authenticated it), otherwise the OS account.
- */
-export function whoActs(plan: Pick<Plan, 'approvers'>, stateDir: string, account?: string): Identity {
-  const store = storeAt(stateDir);
-  return store ? store.identity() : whoIsRunning(plan, account);
 }
 
 /**

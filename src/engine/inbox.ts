@@ -1,10 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, closeSync, constants, existsSync, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import type { RunEvent } from '../../machines/machine.js';
 import { writeFileAtomicSync } from '../adapters/atomic-write.js';
-import type { Assertion } from './assertion.js';
-import { storeAt } from './run-store.js';
+import { storeAt, type InboxAnswer, type InboxRequest, type PendingRequest } from './run-store.js';
 
 /**
  * The inbox: how a second process hands an outside event (sign-off, confirmation, skip, retry,
@@ -22,33 +20,7 @@ import { storeAt } from './run-store.js';
  * the group may drop a request and nobody may remove someone else's.
  */
 
-export interface InboxRequest {
-  /** A machine event (sign-off, confirm, skip, retry, rollback)… */
-  event?: RunEvent;
-  /** …or a human-only decision input (`cutover decide --assert/--withdraw`). */
-  assertion?: Assertion;
-  /** The typed rollback phrase (rollback and abort). */
-  phrase?: string;
-  /** The command line, for the journal and messages. */
-  command: string;
-  postedAt: string;
-}
-
-export interface InboxAnswer {
-  ok: boolean;
-  message: string;
-}
-
-export interface PendingRequest {
-  id: string;
-  /** The numeric OS user that created the file (-1 in a state database). */
-  uid: number;
-  /** Team mode: the PostgreSQL login whose session inserted the request, as the server recorded it. */
-  login?: string;
-  request?: InboxRequest;
-  /** Why the file could not be read as a request. */
-  problem?: string;
-}
+export type { InboxAnswer, InboxRequest, PendingRequest } from './run-store.js';
 
 export function inboxDir(stateDir: string): string {
   return join(stateDir, 'inbox');

@@ -3,7 +3,7 @@ import { closeSync, constants, linkSync, openSync, readdirSync, readFileSync, re
 import { hostname, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { ExitError, EXIT } from './errors.js';
-import { storeAt } from './run-store.js';
+import { storeAt, type Lock, type LockHolder } from './run-store.js';
 import { ensureStateDir, guardWrite, NOFOLLOW, readNoFollow, writeFully } from './storage.js';
 
 /**
@@ -20,23 +20,7 @@ import { ensureStateDir, guardWrite, NOFOLLOW, readNoFollow, writeFully } from '
  * released by `cutover unlock --reason TEXT`, which is journaled.
  */
 
-/** Who holds a cutover: shown to a second runner so people can talk to each other. */
-export interface LockHolder {
-  pid: number;
-  host: string;
-  user: string;
-  command: string;
-  since: string;
-  /** Start time of the process (Linux: clock ticks since boot), to recognise a reused pid. */
-  startTicks?: number;
-  bootId?: string;
-  /** Set when the holder let go (or was released by `cutover unlock`). */
-  released?: string;
-  /** Team mode: the holder's PostgreSQL session (backend pid), whose advisory lock is the lock. */
-  session?: number;
-  /** Team mode: the PostgreSQL login of that session. */
-  login?: string;
-}
+export type { Lock, LockHolder } from './run-store.js';
 
 const LOCK = /^lock\.(\d+)$/;
 
@@ -131,11 +115,6 @@ function writeTemp(stateDir: string, content: string): string {
     }
   });
   return temp;
-}
-
-export interface Lock {
-  release(): void;
-  tookOverFrom?: LockHolder;
 }
 
 /**

@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
-import type { Identity } from './identity.js';
-import type { InboxAnswer, InboxRequest, PendingRequest } from './inbox.js';
-import type { Lock, LockHolder } from './lock.js';
+import type { RunEvent } from '../../machines/machine.js';
+import type { Plan } from '../config/schema.js';
+import { whoIsRunning, type Identity } from './identity.js';
 
 /**
  * Where a run's record lives (DESIGN §2 "state stores"): the snapshot, the journal, the driver's lock
@@ -55,6 +55,62 @@ export interface RunStore {
   close(): void;
 }
 
+/*
+ * The records every store keeps, declared here (and re-exported by lock.ts and inbox.ts) so that
+ * this module depends on none of the modules that dispatch to it.
+ */
+
+/** Who holds a cutover: shown to a second runner so people can talk to each other. */
+export interface LockHolder {
+  pid: number;
+  host: string;
+  user: string;
+  command: string;
+  since: string;
+  /** Start time of the process (Linux: clock ticks since boot), to recognise a reused pid. */
+  startTicks?: number;
+  bootId?: string;
+  /** Set when the holder let go (or was released by `cutover unlock`). */
+  released?: string;
+  /** Team mode: the holder's PostgreSQL session (backend pid), whose advisory lock is the lock. */
+  session?: number;
+  /** Team mode: the PostgreSQL login of that session. */
+  login?: string;
+}
+
+export interface Lock {
+  release(): void;
+  tookOverFrom?: LockHolder;
+}
+
+export interface InboxRequest {
+  /** A machine event (sign-off, confirm, skip, retry, rollback)… */
+  event?: RunEvent;
+  /** …or a human-only decision input (`cutover decide --assert/--withdraw`; see assertion.ts). */
+  assertion?: { name: string; note?: string; withdraw?: boolean };
+  /** The typed rollback phrase (rollback and abort). */
+  phrase?: string;
+  /** The command line, for the journal and messages. */
+  command: string;
+  postedAt: string;
+}
+
+export interface InboxAnswer {
+  ok: boolean;
+  message: string;
+}
+
+export interface PendingRequest {
+  id: string;
+  /** The numeric OS user that created the file (-1 in a state database). */
+  uid: number;
+  /** Team mode: the PostgreSQL login whose session inserted the request, as the server recorded it. */
+  login?: string;
+  request?: InboxRequest;
+  /** Why the file could not be read as a request. */
+  problem?: string;
+}
+
 const stores = new Map<string, RunStore>();
 
 /** From now on, the run of `stateDir` lives in `store` (for this process). */
@@ -69,4 +125,13 @@ export function forgetStore(stateDir: string): void {
 /** The store registered for `stateDir`, or undefined for the default: files in the folder. */
 export function storeAt(stateDir: string): RunStore | undefined {
   return stores.size ? stores.get(resolve(stateDir)) : undefined;
+}
+
+/**
+ * Who runs this command for the run of `stateDir`: in team mode the login of the state database's
+ * session (the server authenticated it), otherwise the OS account.
+ */
+export function whoActs(plan: Pick<Plan, 'approvers'>, stateDir: string, account?: string): Identity {
+  const store = storeAt(stateDir);
+  return store ? store.identity() : whoIsRunning(plan, account);
 }

@@ -1,7 +1,8 @@
 import type { RunContext, RunEvent } from '../../machines/machine.js';
 import { authorityOf, authorize, type GateAct } from '../engine/authority.js';
 import { EXIT, ExitError } from '../engine/errors.js';
-import { checkClaim, whoActs, type Identity } from '../engine/identity.js';
+import { checkClaim, type Identity } from '../engine/identity.js';
+import { whoActs } from '../engine/run-store.js';
 import { awaitAnswer, postRequest, type InboxRequest } from '../engine/inbox.js';
 import { readLock } from '../engine/lock.js';
 import { peekRun } from '../engine/peek.js';

@@ -1,4 +1,5 @@
-import { checkClaim, identityRecord, whoActs } from '../engine/identity.js';
+import { checkClaim, identityRecord } from '../engine/identity.js';
+import { whoActs } from '../engine/run-store.js';
 import { unlockRun } from '../engine/unlock.js';
 import type { Io } from './io.js';
 import type { Session } from './session.js';

@@ -1,6 +1,6 @@
 import { render } from 'ink';
 import { EXIT } from '../engine/errors.js';
-import { whoActs } from '../engine/identity.js';
+import { whoActs } from '../engine/run-store.js';
 import type { Runner } from '../engine/runner.js';
 import { describeLocation } from '../engine/view.js';
 import type { Io } from '../services/io.js';
