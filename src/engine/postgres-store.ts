@@ -1,5 +1,5 @@
 import { hostname, userInfo } from 'node:os';
-import { ConnectionFailedError, connectionSecurity, quoteIdent, type TlsOptions } from '../adapters/postgres.js';
+import { ConnectionFailedError, connectionSecurity, isConnectionError, quoteIdent, type TlsOptions } from '../adapters/postgres.js';
 import { SyncPg, SyncPgError } from '../adapters/pg-sync.js';
 import { EXIT, ExitError } from './errors.js';
 import { recognise, type Identity } from './identity.js';
@@ -113,12 +113,13 @@ export class PostgresStore implements RunStore {
   }
 
   private get db(): SyncPg {
-    return this.connect() && this.session!.db;
+    this.connect();
+    return this.session!.db;
   }
 
   /** A statement the server refused, as an operations fault that names the database and the cause. */
   private refusal(what: string, error: SyncPgError): ExitError {
-    const lost = /terminat|closed|not connected|did not answer|stopped/i.test(error.message);
+    const lost = isConnectionError(error) || /terminat|not queryable|closed|not connected|did not answer|stopped/i.test(error.message);
     return new ExitError(
       lost
         ? `The connection to the ${this.label} was lost (${error.message}) while trying to ${what}: this process no longer holds the run. Nothing half-written stays (every line is its own transaction). Run the command again; \`cutover run\` resumes where the record ends.`
@@ -211,7 +212,8 @@ export class PostgresStore implements RunStore {
   }
 
   acquireLock(command: string, options: { force?: boolean }): Lock {
-    const { login, backendPid } = (this.connect(), this.session!);
+    this.connect();
+    const { login, backendPid } = this.session!;
     const startTicks = processStartTicks(process.pid);
     const me: LockHolder = { pid: process.pid, host: hostname(), user: userInfo().username, command, since: new Date().toISOString(), login, session: backendPid, ...(startTicks !== undefined ? { startTicks } : {}) };
     if (!this.tryLock()) {

@@ -174,6 +174,49 @@ describe('a driver that loses its session', () => {
   });
 });
 
+describe('cutover unlock in team mode', () => {
+  it('ends the session of a driver on another machine, which stops; the release is journaled', async () => {
+    const url = await server().createDatabase('unlock_state');
+    const dir = newDir();
+    const stateDir = join(dir, '.cutover');
+    const plan = teamPlan(dir);
+    const store = new PostgresStore({ plan, urlEnv: 'URL', env: { URL: url } });
+    useStore(stateDir, store);
+    const clock = new ManualClock(t0Of(plan).toMillis() - 48 * 3_600_000);
+    const runner = Runner.open({ stateDir, plan, planDir: dir, registry, adapters, clock, mode: 'drive', command: 'test driver', retries: 0 });
+    expect((await runner.drive({ waitGates: false })).kind).toBe('signoff');
+    // As if that driver ran on another machine (this host cannot see its process).
+    const admin = new pg.Client({ connectionString: url });
+    admin.on('error', () => {});
+    await admin.connect();
+    await admin.query(`UPDATE cutover_state.drivers SET holder = holder || '{"host": "laptop-of-dana"}'`);
+    await admin.end();
+
+    // Another machine: the same plan, its own state folder, the same state database.
+    const file = join(dir, 'cutover.config.ts');
+    writeFileSync(file, renderPlanFile(localPlanInput(dir, teamOverrides)));
+    const result = await cli(['--config', file, '--state', join(dir, 'elsewhere'), 'unlock', '--reason', 'laptop lost at the airport'], { CUTOVER_STATE_URL: url });
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toMatch(/Released the lock of .*@laptop-of-dana/);
+    let stopped: unknown;
+    const deadline = Date.now() + 30_000;
+    while (!stopped && Date.now() < deadline) {
+      stopped = await runner.drive({ waitGates: false }).then(() => undefined, (error: unknown) => error);
+      if (!stopped) await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    expect(String(stopped)).toMatch(/was lost: this process no longer holds the run/);
+    runner.close();
+    forgetStore(stateDir);
+    store.close();
+    const reader = new PostgresStore({ plan, urlEnv: 'URL', env: { URL: url } });
+    useStore(stateDir, reader);
+    expect(Journal.open(stateDir).entries.at(-1)).toMatchObject({ type: 'lock.released', reason: 'laptop lost at the airport', identity: { account: 'postgres', via: 'postgres-login' } });
+    expect(verifyJournal(stateDir)).toMatchObject({ ok: true });
+    forgetStore(stateDir);
+    reader.close();
+  });
+});
+
 describe('a state database that cannot be used is a clear exit 2', () => {
   function planFile(dir: string): string {
     const file = join(dir, 'cutover.config.ts');
