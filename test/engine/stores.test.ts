@@ -212,6 +212,14 @@ describe('cutover unlock in team mode', () => {
     useStore(stateDir, reader);
     expect(Journal.open(stateDir).entries.at(-1)).toMatchObject({ type: 'lock.released', reason: 'laptop lost at the airport', identity: { account: 'postgres', via: 'postgres-login' } });
     expect(verifyJournal(stateDir)).toMatchObject({ ok: true });
+    // `cutover log` and `cutover status` read the same run from any machine.
+    const elsewhere = ['--config', file, '--state', join(dir, 'elsewhere')];
+    const log = await cli([...elsewhere, 'log', '--json'], { CUTOVER_STATE_URL: url });
+    expect(log.code, log.stderr).toBe(0);
+    expect(log.stdout.trim().split('\n').map((line) => JSON.parse(line).type)).toEqual(Journal.open(stateDir).entries.map((entry) => entry.type));
+    const status = await cli([...elsewhere, 'status'], { CUTOVER_STATE_URL: url });
+    expect(status.stdout).toContain('prep.staging-rehearsal');
+    expect(status.stdout).toContain('No runner is driving it now');
     forgetStore(stateDir);
     reader.close();
   });
