@@ -174,6 +174,34 @@ describe('a driver that loses its session', () => {
   });
 });
 
+describe('a record changed behind cutover\'s back in the state database', () => {
+  it('is refused as the files are: rows removed past the trigger, or the snapshot gone', async () => {
+    const url = await server().createDatabase('tampered_state');
+    const dir = newDir();
+    const stateDir = join(dir, '.cutover');
+    const plan = teamPlan(dir);
+    const store = new PostgresStore({ plan, urlEnv: 'URL', env: { URL: url } });
+    useStore(stateDir, store);
+    const clock = new ManualClock(t0Of(plan).toMillis() - 48 * 3_600_000);
+    const open = () => Runner.open({ stateDir, plan, planDir: dir, registry, adapters, clock, mode: 'drive', command: 'test', retries: 0 });
+    const runner = open();
+    await runner.drive({ waitGates: false });
+    runner.close();
+    const admin = new pg.Client({ connectionString: url });
+    admin.on('error', () => {});
+    await admin.connect();
+    await admin.query('ALTER TABLE cutover_state.events DISABLE TRIGGER append_only');
+    await admin.query('DELETE FROM cutover_state.events WHERE seq > 3');
+    expect(open).toThrow(/is shorter than the state has seen: it ends at line 3/);
+    await admin.query('DELETE FROM cutover_state.snapshots');
+    await admin.query('ALTER TABLE cutover_state.events ENABLE TRIGGER append_only');
+    await admin.end();
+    expect(open).toThrow(/holds the record of run \S+ .* but there is no state/);
+    forgetStore(stateDir);
+    store.close();
+  });
+});
+
 describe('cutover unlock in team mode', () => {
   it('ends the session of a driver on another machine, which stops; the release is journaled', async () => {
     const url = await server().createDatabase('unlock_state');
