@@ -433,6 +433,18 @@ export const planSchema = z
       .describe('How often the recurring checks run.'),
     exportsDir: z.string().default('exports').describe('Where exports are written, relative to the plan file (owner-only: they hold personal data).'),
     notifications: notificationsSchema,
+    state: z
+      .strictObject({
+        postgres: z
+          .strictObject({
+            urlEnv: envName.describe('Environment variable holding the state database\'s URL: a direct connection (never a transaction pooler such as port 6543), to a small database that is neither the source nor the target. Each operator\'s URL carries their own login.').meta({ examples: ['CUTOVER_STATE_URL'] }),
+            teamRole: z.string().min(1).optional().describe('A role whose members are the team (each person a LOGIN member): when cutover creates its schema (`cutover check`, or the first run), it grants this role the use of it.').meta({ examples: ['cutover_team'] }),
+            tls: tlsSchema.optional().describe('TLS for the state database, as for the source.'),
+          })
+          .describe('Team mode: the run\'s snapshot, journal, driver\'s lock and inbox live in this PostgreSQL database (schema `cutover_state`), so operators on several machines share one run. Who acts is the session\'s login, mapped to a person by `approvers[].pg`.'),
+      })
+      .optional()
+      .describe('Where the run\'s state lives. Left out: files in the state folder (`.cutover/` beside the plan, or `--state DIR`) on one host.'),
     strategy: z
       .enum(['copy', 'replicate'])
       .default('copy')

@@ -1,6 +1,7 @@
 import { missingState, type CutoverMachine } from '../../machines/machine.js';
 import { ExitError, EXIT } from './errors.js';
 import { journalPath, type Journal } from './journal.js';
+import { storeAt } from './run-store.js';
 import { planFingerprint, statePath, type StoredState } from './state-store.js';
 
 /**
@@ -21,8 +22,10 @@ export interface Binding {
 export function checkBinding(stateDir: string, stored: StoredState | undefined, journal: Journal, plan: { name: string; environment: string }): Binding {
   const created = journal.entries.find((entry) => entry.type === 'run.created');
   const journalRunId = typeof created?.runId === 'string' ? created.runId : undefined;
-  const journalFile = journalPath(stateDir);
-  const stateFile = statePath(stateDir);
+  // Team mode: the journal and state are rows of the state database, not files of the folder.
+  const store = storeAt(stateDir);
+  const journalFile = store ? `(events of ${store.where})` : journalPath(stateDir);
+  const stateFile = store ? `(snapshot in ${store.where})` : statePath(stateDir);
   if (!stored) {
     const work = journal.entries.find((entry) => !HOUSEKEEPING.has(entry.type));
     if (work && (journalRunId || work.type.startsWith('step.') || work.type === 'event')) {

@@ -1,9 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, closeSync, constants, existsSync, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import type { RunEvent } from '../../machines/machine.js';
 import { writeFileAtomicSync } from '../adapters/atomic-write.js';
-import type { Assertion } from './assertion.js';
+import { storeAt, type InboxAnswer, type InboxRequest, type PendingRequest } from './run-store.js';
 
 /**
  * The inbox: how a second process hands an outside event (sign-off, confirmation, skip, retry,
@@ -21,31 +20,7 @@ import type { Assertion } from './assertion.js';
  * the group may drop a request and nobody may remove someone else's.
  */
 
-export interface InboxRequest {
-  /** A machine event (sign-off, confirm, skip, retry, rollback)… */
-  event?: RunEvent;
-  /** …or a human-only decision input (`cutover decide --assert/--withdraw`). */
-  assertion?: Assertion;
-  /** The typed rollback phrase (rollback and abort). */
-  phrase?: string;
-  /** The command line, for the journal and messages. */
-  command: string;
-  postedAt: string;
-}
-
-export interface InboxAnswer {
-  ok: boolean;
-  message: string;
-}
-
-export interface PendingRequest {
-  id: string;
-  /** The numeric OS user that created the file. */
-  uid: number;
-  request?: InboxRequest;
-  /** Why the file could not be read as a request. */
-  problem?: string;
-}
+export type { InboxAnswer, InboxRequest, PendingRequest } from './run-store.js';
 
 export function inboxDir(stateDir: string): string {
   return join(stateDir, 'inbox');
@@ -65,6 +40,8 @@ export function ensureInbox(stateDir: string): string {
 
 /** Hand a request to the driver; returns its id. */
 export function postRequest(stateDir: string, request: InboxRequest): string {
+  const store = storeAt(stateDir);
+  if (store) return store.postRequest(request);
   const dir = ensureInbox(stateDir);
   // Sorts by posting time, so the driver applies requests in the order they were made.
   const id = `${Date.now().toString().padStart(15, '0')}-${process.pid}-${randomBytes(3).toString('hex')}`;
@@ -109,6 +86,8 @@ export function parseRequest(text: string): { request: InboxRequest } | { proble
  * a file with a second hard link is refused (it could be someone else's file linked in).
  */
 export function pendingRequests(stateDir: string): PendingRequest[] {
+  const store = storeAt(stateDir);
+  if (store) return store.pendingRequests();
   const dir = inboxDir(stateDir);
   if (!existsSync(dir)) return [];
   const names = readdirSync(dir);
@@ -139,6 +118,8 @@ const ANSWER_KEPT_MS = 24 * 3_600_000;
 
 /** Remove old answers (each request's record is its journal line; the answer only told the sender). */
 export function pruneAnswers(stateDir: string, now = Date.now()): void {
+  const store = storeAt(stateDir);
+  if (store) return store.pruneAnswers(now);
   const dir = inboxDir(stateDir);
   if (!existsSync(dir)) return;
   for (const name of readdirSync(dir)) {
@@ -154,6 +135,8 @@ export function pruneAnswers(stateDir: string, now = Date.now()): void {
 
 /** Answer a request and remove it (the answer stays as the record that it was handled). */
 export function answerRequest(stateDir: string, id: string, answer: InboxAnswer): void {
+  const store = storeAt(stateDir);
+  if (store) return store.answerRequest(id, answer);
   const dir = inboxDir(stateDir);
   writeFileAtomicSync(join(dir, `${id}.answer`), `${JSON.stringify(answer)}\n`, 0o644);
   try {
@@ -165,10 +148,14 @@ export function answerRequest(stateDir: string, id: string, answer: InboxAnswer)
 
 /** Wait for the driver's answer; undefined when none came within the time given. */
 export async function awaitAnswer(stateDir: string, id: string, timeoutMs: number): Promise<InboxAnswer | undefined> {
+  const store = storeAt(stateDir);
   const path = join(inboxDir(stateDir), `${id}.answer`);
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    if (existsSync(path)) {
+    if (store) {
+      const answer = store.readAnswer(id);
+      if (answer) return answer;
+    } else if (existsSync(path)) {
       try {
         return JSON.parse(readFileSync(path, 'utf8')) as InboxAnswer;
       } catch {

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, constants, fsyncSync, ftruncateSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { ExitError } from './errors.js';
+import { storeAt } from './run-store.js';
 import { guardWrite, NOFOLLOW, readNoFollow, writeFully } from './storage.js';
 
 /**
@@ -44,21 +45,92 @@ export interface Verification {
   tornBytes?: number;
 }
 
+/** Where the journal's lines are kept: the file `journal.ndjson`, or the run store registered for the folder. */
+interface Medium {
+  /** For messages: the file's path, or the store's description. */
+  where: string;
+  /** The lines, with a torn tail (files only) set apart. */
+  read(): { lines: string[]; tornBytes: number; size: number };
+  /** Write one line durably; a failure leaves nothing of it (`size` is the length before it). */
+  append(line: string, entry: JournalEntry, prev: string, hash: string, size: number): number;
+  /** Cut the file back to `keep` bytes (a torn tail). */
+  cut(keep: number): void;
+}
+
+function mediumOf(stateDir: string): Medium {
+  const store = storeAt(stateDir);
+  if (!store) return fileMedium(journalPath(stateDir));
+  return {
+    where: `The journal in ${store.where}`,
+    // Rows are whole or absent (a transaction per line): there is never a torn tail.
+    read: () => ({ lines: store.readJournalLines(), tornBytes: 0, size: 0 }),
+    append: (line, entry, prev, hash) => {
+      store.appendJournalLine(entry.seq, line, { at: entry.at, type: entry.type, prev, hash });
+      return 0;
+    },
+    cut: () => {},
+  };
+}
+
 /**
  * The journal's text with a torn tail set apart: a last line without its newline was never
  * acknowledged (the write failed or the process died inside it), so it is not part of the record.
  */
-function readJournal(stateDir: string): { lines: string[]; tornBytes: number; size: number } {
-  const text = readNoFollow(journalPath(stateDir), 'the journal') ?? '';
-  const end = text.lastIndexOf('\n') + 1;
-  const lines = text.slice(0, end).split('\n');
-  lines.pop();
-  return { lines, tornBytes: Buffer.byteLength(text.slice(end)), size: Buffer.byteLength(text) };
+function fileMedium(path: string): Medium {
+  return {
+    where: `The journal ${path}`,
+    read() {
+      const text = readNoFollow(path, 'the journal') ?? '';
+      const end = text.lastIndexOf('\n') + 1;
+      const lines = text.slice(0, end).split('\n');
+      lines.pop();
+      return { lines, tornBytes: Buffer.byteLength(text.slice(end)), size: Buffer.byteLength(text) };
+    },
+    cut(keep) {
+      guardWrite(path, 0, 'the journal', () => {
+        const fd = openSync(path, constants.O_WRONLY | NOFOLLOW);
+        try {
+          ftruncateSync(fd, keep);
+          fsyncSync(fd);
+        } finally {
+          closeSync(fd);
+        }
+      });
+    },
+    append(text, _entry, _prev, _hash, size) {
+      const line = Buffer.from(`${text}\n`);
+      guardWrite(path, line.length, 'the journal', () => {
+        const fd = openSync(path, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | NOFOLLOW, 0o600);
+        try {
+          try {
+            writeFully(fd, line, path);
+            fsyncSync(fd);
+          } catch (error) {
+            // Take back whatever part of the line reached the file; if even that fails, the next
+            // start finds an incomplete last line and cuts it.
+            try {
+              ftruncateSync(fd, size);
+            } catch {
+              /* recovered on the next start */
+            }
+            throw error;
+          }
+        } finally {
+          closeSync(fd);
+        }
+      });
+      return line.length;
+    },
+  };
 }
 
 /** Check the chain without trusting anything in the file. An incomplete last line is reported, not counted. */
 export function verifyJournal(stateDir: string): Verification {
-  const { lines, tornBytes } = readJournal(stateDir);
+  return verifyLines(mediumOf(stateDir).read());
+}
+
+/** The chain check itself, the same for every store: each line follows the one before, unchanged. */
+function verifyLines({ lines, tornBytes }: { lines: string[]; tornBytes: number }): Verification {
   let prev = GENESIS;
   for (const [index, raw] of lines.entries()) {
     let line: Line;
@@ -78,7 +150,7 @@ export function verifyJournal(stateDir: string): Verification {
 
 export class Journal {
   private constructor(
-    private readonly path: string,
+    private readonly medium: Medium,
     private readonly list: JournalEntry[],
     private head: string,
     /** Bytes of an incomplete last line, cut before the next append. */
@@ -92,16 +164,17 @@ export class Journal {
    * incomplete last line is left out (readers) and cut before the next append (see `recoverTail`).
    */
   static open(stateDir: string): Journal {
-    const path = journalPath(stateDir);
-    const verification = verifyJournal(stateDir);
+    const medium = mediumOf(stateDir);
+    const read = medium.read();
+    const verification = verifyLines(read);
     if (!verification.ok) {
       throw new ExitError(
-        `The journal ${path} is damaged at line ${verification.brokenAt}: ${verification.problem}. ` +
+        `${medium.where} is damaged at line ${verification.brokenAt}: ${verification.problem}. ` +
           'It is not appended to. Keep a copy for the record and restore the journal from a backup before resuming.',
         2,
       );
     }
-    const { lines, tornBytes, size } = readJournal(stateDir);
+    const { lines, tornBytes, size } = read;
     const list: JournalEntry[] = [];
     const hashes: string[] = [];
     let head = GENESIS;
@@ -111,7 +184,7 @@ export class Journal {
       hashes.push(hash);
       head = hash;
     }
-    return new Journal(path, list, head, tornBytes, size, hashes);
+    return new Journal(medium, list, head, tornBytes, size, hashes);
   }
 
   get entries(): readonly JournalEntry[] {
@@ -145,15 +218,7 @@ export class Journal {
     if (!this.tornBytes) return undefined;
     const cut = this.tornBytes;
     const keep = this.size - cut;
-    guardWrite(this.path, 0, 'the journal', () => {
-      const fd = openSync(this.path, constants.O_WRONLY | NOFOLLOW);
-      try {
-        ftruncateSync(fd, keep);
-        fsyncSync(fd);
-      } finally {
-        closeSync(fd);
-      }
-    });
+    this.medium.cut(keep);
     this.size = keep;
     this.tornBytes = 0;
     return this.append(at, 'journal.recovered', { cutBytes: cut, afterSeq: this.lastSeq, why: 'the last line was incomplete (never acknowledged): cut' });
@@ -167,28 +232,8 @@ export class Journal {
     if (this.tornBytes) this.recoverTail(at);
     const entry: JournalEntry = { seq: this.lastSeq + 1, at: new Date(at).toISOString(), type, ...fields };
     const hash = hashLine(entry, this.head);
-    const line = Buffer.from(`${JSON.stringify({ ...entry, prev: this.head, hash })}\n`);
-    guardWrite(this.path, line.length, 'the journal', () => {
-      const fd = openSync(this.path, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | NOFOLLOW, 0o600);
-      try {
-        try {
-          writeFully(fd, line, this.path);
-          fsyncSync(fd);
-        } catch (error) {
-          // Take back whatever part of the line reached the file; if even that fails, the next
-          // start finds an incomplete last line and cuts it.
-          try {
-            ftruncateSync(fd, this.size);
-          } catch {
-            /* recovered on the next start */
-          }
-          throw error;
-        }
-      } finally {
-        closeSync(fd);
-      }
-    });
-    this.size += line.length;
+    const written = this.medium.append(JSON.stringify({ ...entry, prev: this.head, hash }), entry, this.head, hash, this.size);
+    this.size += written;
     this.head = hash;
     this.hashes.push(hash);
     this.list.push(entry);

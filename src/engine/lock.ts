@@ -3,6 +3,7 @@ import { closeSync, constants, linkSync, openSync, readdirSync, readFileSync, re
 import { hostname, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { ExitError, EXIT } from './errors.js';
+import { storeAt, type Lock, type LockHolder } from './run-store.js';
 import { ensureStateDir, guardWrite, NOFOLLOW, readNoFollow, writeFully } from './storage.js';
 
 /**
@@ -19,19 +20,7 @@ import { ensureStateDir, guardWrite, NOFOLLOW, readNoFollow, writeFully } from '
  * released by `cutover unlock --reason TEXT`, which is journaled.
  */
 
-/** Who holds a cutover: shown to a second runner so people can talk to each other. */
-export interface LockHolder {
-  pid: number;
-  host: string;
-  user: string;
-  command: string;
-  since: string;
-  /** Start time of the process (Linux: clock ticks since boot), to recognise a reused pid. */
-  startTicks?: number;
-  bootId?: string;
-  /** Set when the holder let go (or was released by `cutover unlock`). */
-  released?: string;
-}
+export type { Lock, LockHolder } from './run-store.js';
 
 const LOCK = /^lock\.(\d+)$/;
 
@@ -100,11 +89,13 @@ function current(stateDir: string): { n: number; holder?: LockHolder } {
 
 /** The holder of the lock, if anyone holds it. */
 export function readLock(stateDir: string): LockHolder | undefined {
+  const store = storeAt(stateDir);
+  if (store) return store.readLock();
   const { holder } = current(stateDir);
   return holder && !holder.released ? holder : undefined;
 }
 
-function describe(holder: LockHolder): string {
+export function describeHolder(holder: LockHolder): string {
   return `${holder.user}@${holder.host} (pid ${holder.pid}) running "${holder.command}" since ${holder.since}`;
 }
 
@@ -126,16 +117,13 @@ function writeTemp(stateDir: string, content: string): string {
   return temp;
 }
 
-export interface Lock {
-  release(): void;
-  tookOverFrom?: LockHolder;
-}
-
 /**
  * Take the lock. A lock left by a dead process on this host is taken over and reported; a live
  * holder, or one on another host, makes this runner exit 4 (`force` takes it anyway: `cutover unlock`).
  */
 export function acquireLock(stateDir: string, command: string, options: { force?: boolean } = {}): Lock {
+  const store = storeAt(stateDir);
+  if (store) return store.acquireLock(command, options);
   ensureStateDir(stateDir, { create: true });
   const startTicks = processStartTicks(process.pid);
   const boot = bootId();
@@ -157,7 +145,7 @@ export function acquireLock(stateDir: string, command: string, options: { force?
         const here = holder.host === me.host;
         if (!options.force && (!here || holderAlive(holder))) {
           throw new ExitError(
-            `Another runner holds this cutover: ${describe(holder)}. Only one runner may drive a cutover. ` +
+            `Another runner holds this cutover: ${describeHolder(holder)}. Only one runner may drive a cutover. ` +
               (here
                 ? 'Use that one, or stop it first.'
                 : `It runs on another host, which this one cannot check. Use that one; if it is gone for good, release its lock with: cutover unlock --reason TEXT (journaled).`),

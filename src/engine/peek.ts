@@ -65,6 +65,8 @@ export function describeRunner(stateDir: string, ended: boolean): RunnerStatus |
   const holder = readLock(stateDir);
   if (!holder) return ended ? undefined : { text: 'No runner is driving it now: `cutover run` resumes it from here (also what the timer does).' };
   const who = `${holder.user}@${holder.host} (pid ${holder.pid}, "${holder.command}" since ${holder.since})`;
+  // Team mode: the lock is a live session's advisory lock, so the holder is known to be alive wherever it runs.
+  if (holder.session !== undefined) return { holder, alive: true, text: `Driven now by ${who}, PostgreSQL login ${holder.login ?? '?'}.` };
   if (holder.host !== hostname()) {
     return { holder, text: `Driven by ${who} on another host; this host cannot tell whether it still runs. If it is gone: cutover unlock --reason TEXT, then cutover run.` };
   }

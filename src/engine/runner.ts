@@ -17,6 +17,7 @@ import { authorityOf, authorize, type Authority } from './authority.js';
 import { accountOfUid, identityRecord, recognise, type Identity } from './identity.js';
 import { answerRequest, ensureInbox, pendingRequests, pruneAnswers } from './inbox.js';
 import { collectSecrets, redact } from './redact.js';
+import { storeAt } from './run-store.js';
 import { checkBinding, checkRestorable, type Binding } from './binding.js';
 import { loadState, planFingerprint, saveState, type StoredState } from './state-store.js';
 import { describeLocation, explainRefusal, locate, planStepsPassed, type Location } from './view.js';
@@ -102,6 +103,7 @@ export class Runner {
   private pendingReplan?: RunSettings;
   private authority?: Authority;
   private inboxTimer?: NodeJS.Timeout;
+  private stopWaking?: () => void;
   private eventListeners = new Set<() => void>();
   /** A write to the state folder failed (full disk…): nothing more is done or saved. */
   private fault?: Error;
@@ -204,13 +206,30 @@ export class Runner {
     // Requests another process handed in while nobody drove, then, while driving, every quarter second.
     this.applyInbox();
     if (this.options.mode === 'drive') {
-      this.inboxTimer = setInterval(() => {
+      const look = () => {
         try {
           this.applyInbox();
         } catch {
           // The inbox could not be read or answered (a full disk…): the requests stay, the next look retries.
         }
-      }, INBOX_POLL_MS);
+      };
+      // Team mode: a NOTIFY wakes the driver as a request lands; the timer is the fallback.
+      const store = storeAt(this.options.stateDir);
+      if (store) {
+        const stopLooking = store.onRequest(look);
+        // A driver whose session ended holds nothing any more: another process may take over at once,
+        // so this one stops now (in-flight actions are aborted) rather than at its next write.
+        const stopLosing = store.onLost(() =>
+          this.stopOnFault(
+            new ExitError(
+              `The connection to ${store.where} was lost: this process no longer holds the run, and another may take it over. Nothing recorded is lost; run \`cutover run\` again to resume.`,
+              EXIT.attention,
+            ),
+          ),
+        );
+        this.stopWaking = () => (stopLooking(), stopLosing());
+      }
+      this.inboxTimer = setInterval(look, store?.pollMs ?? INBOX_POLL_MS);
       this.inboxTimer.unref();
     }
   }
@@ -241,7 +260,8 @@ export class Runner {
         answerRequest(this.options.stateDir, pending.id, { ok: false, message: `The request was not applied: ${pending.problem}.` });
         continue;
       }
-      const identity = recognise(this.options.plan, accountOfUid(pending.uid));
+      // Who asked is what the system recorded: the owner of the request file, or the login of the session that inserted the row.
+      const identity = pending.login !== undefined ? recognise(this.options.plan, pending.login, 'postgres-login') : recognise(this.options.plan, accountOfUid(pending.uid));
       try {
         const { assertion, phrase } = pending.request;
         let { event } = pending.request;
@@ -354,6 +374,7 @@ export class Runner {
     this.closed = true;
     this.stopBefore = '*';
     clearInterval(this.inboxTimer);
+    this.stopWaking?.();
     // A request handed in since the last look is answered now rather than left for the next runner:
     // the timer's short `cutover run` may hold the lock just when someone signs.
     try {

@@ -4,6 +4,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { writeFileAtomicSync } from '../adapters/atomic-write.js';
 import { ExitError } from './errors.js';
+import { storeAt } from './run-store.js';
 import { guardWrite, readNoFollow } from './storage.js';
 
 /** Bumped when the stored shape changes; an unknown version is refused rather than misread. */
@@ -74,6 +75,13 @@ export function statePath(stateDir: string): string {
 }
 
 export function saveState(stateDir: string, state: StoredState, savedAt = new Date()): void {
+  const store = storeAt(stateDir);
+  if (store) {
+    // No seal in a state database: its grants say who may write there, the per-user key file would
+    // keep a teammate on another machine from taking over, and the journal's chain shows any edit.
+    store.saveStateText(JSON.stringify({ format: STATE_FORMAT, savedAt: savedAt.toISOString(), checksum: checksumOf(state), state } satisfies Envelope));
+    return;
+  }
   const key = stateKey(true)!;
   const envelope: Envelope = { format: STATE_FORMAT, savedAt: savedAt.toISOString(), checksum: checksumOf(state), seal: sealOf(state, key), state };
   const text = `${JSON.stringify(envelope)}\n`;
@@ -85,8 +93,9 @@ export function saveState(stateDir: string, state: StoredState, savedAt = new Da
  * format, a wrong checksum or a seal this host cannot verify is refused: it is never "repaired" by guessing.
  */
 export function loadState(stateDir: string): StoredState | undefined {
-  const path = statePath(stateDir);
-  const text = readNoFollow(path, 'the state file');
+  const store = storeAt(stateDir);
+  const path = store ? `in ${store.where}` : statePath(stateDir);
+  const text = store ? store.loadStateText() : readNoFollow(path, 'the state file');
   if (text === undefined) return undefined;
   const refuse = (why: string, todo = 'Restore it from a backup, or compare it with the journal (journal.ndjson) to decide; do not edit it by hand.') =>
     new ExitError(`The state file ${path} ${why}. It is not used, to avoid driving the cutover from a wrong state. ${todo}`, 2);
@@ -100,7 +109,7 @@ export function loadState(stateDir: string): StoredState | undefined {
   // Format 1 (before sealing) is still read; the next save seals it.
   if (envelope.format !== STATE_FORMAT && envelope.format !== 1) throw refuse(`has format ${String(envelope.format)}, this cutover reads format ${STATE_FORMAT}`);
   if (checksumOf(envelope.state) !== envelope.checksum) throw refuse('does not match its checksum (it was changed or damaged)');
-  if (envelope.format === STATE_FORMAT) {
+  if (envelope.format === STATE_FORMAT && !store) {
     const key = stateKey(false);
     if (!key) {
       throw refuse(

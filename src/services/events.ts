@@ -1,7 +1,8 @@
 import type { RunContext, RunEvent } from '../../machines/machine.js';
 import { authorityOf, authorize, type GateAct } from '../engine/authority.js';
 import { EXIT, ExitError } from '../engine/errors.js';
-import { checkClaim, whoIsRunning, type Identity } from '../engine/identity.js';
+import { checkClaim, type Identity } from '../engine/identity.js';
+import { whoActs } from '../engine/run-store.js';
 import { awaitAnswer, postRequest, type InboxRequest } from '../engine/inbox.js';
 import { readLock } from '../engine/lock.js';
 import { peekRun } from '../engine/peek.js';
@@ -21,11 +22,11 @@ export type Sayer = Pick<Io, 'account' | 'out'> & {
 };
 
 /**
- * The person running the command, as the OS recognises them, checked against the plan's authority
+ * The person running the command, as the OS (team mode: the state database's login) recognises them, checked against the plan's authority
  * for this act (exit 2 naming who may), then against `--by` if it was given.
  */
-export function establishActor(session: Pick<Session, 'plan'>, io: Pick<Io, 'account'>, act: GateAct, by: string | undefined, typed: { phrase?: string } = {}): Identity {
-  const identity = whoIsRunning(session.plan, io.account);
+export function establishActor(session: Pick<Session, 'plan' | 'stateDir'>, io: Pick<Io, 'account'>, act: GateAct, by: string | undefined, typed: { phrase?: string } = {}): Identity {
+  const identity = whoActs(session.plan, session.stateDir, io.account);
   const verdict = authorize(authorityOf(session.plan), identity, act, typed);
   if (!verdict.ok) throw new ExitError(verdict.message, EXIT.usage);
   checkClaim(identity, by);

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { builtinRunbook, type Runbook } from '../../machines/runbook.js';
 import { EXIT, ExitError } from '../engine/errors.js';
+import { storeAt } from '../engine/run-store.js';
 import { Journal, journalPath, verifyJournal, type JournalEntry } from '../engine/journal.js';
 import { isoTime, peopleTime } from '../engine/time-format.js';
 
@@ -117,6 +118,7 @@ export async function showLog(options: LogOptions, out: (line: string) => void):
   if (options.stepId && !(options.runbook ?? builtinRunbook).findStep(options.stepId)) {
     throw new ExitError(`--step ${options.stepId}: there is no such step. See the step ids with: cutover plan`, EXIT.usage);
   }
+  if (storeAt(options.stateDir)) return showStoredLog(options, out);
   const path = journalPath(options.stateDir);
   if (!existsSync(path) && !options.follow) {
     throw new ExitError(`There is no journal in ${options.stateDir} yet: nothing has run. Start with: cutover run`, EXIT.usage);
@@ -154,5 +156,26 @@ export async function showLog(options: LogOptions, out: (line: string) => void):
     const end = text.lastIndexOf('\n') + 1;
     for (const entry of parseLines(text.slice(seen, end))) print(entry);
     seen = end;
+  }
+}
+
+/** The same for a journal in a state database (team mode): rows are whole, so no torn line to wait for. */
+async function showStoredLog(options: LogOptions, out: (line: string) => void): Promise<void> {
+  let seen = 0;
+  const printNew = () => {
+    for (const entry of Journal.open(options.stateDir).entries.slice(seen)) {
+      if (!options.stepId || concerns(entry, options.stepId)) out(formatEntry(entry, options));
+      seen = entry.seq;
+    }
+  };
+  printNew();
+  if (seen === 0 && !options.follow) throw new ExitError(`There is no journal in ${storeAt(options.stateDir)!.where} yet: nothing has run. Start with: cutover run`, EXIT.usage);
+  const signal = options.signal;
+  while (options.follow && !signal?.aborted) {
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, options.pollMs ?? 250);
+      signal?.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
+    });
+    if (!signal?.aborted) printNew();
   }
 }

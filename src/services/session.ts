@@ -3,6 +3,8 @@ import type { Plan } from '../config/schema.js';
 import { loadPlan } from '../config/load.js';
 import { CompressedClock, ManualClock, RealClock, type Clock } from '../engine/clock.js';
 import { ExitError } from '../engine/errors.js';
+import { PostgresStore } from '../engine/postgres-store.js';
+import { useStore } from '../engine/run-store.js';
 import { Runner, type RunnerOptions } from '../engine/runner.js';
 import { registryFor } from '../steps/registry.js';
 import type { Adapters, StepRegistry } from '../steps/types.js';
@@ -35,6 +37,29 @@ export function clockFromEnv(env: Record<string, string | undefined>): { clock: 
   throw new ExitError(`CUTOVER_CLOCK="${spec}" is not understood: use real, compressed:SPEED[@ISO] or manual:ISO`, 2);
 }
 
+/**
+ * Team mode: when the plan keeps the state in PostgreSQL, the run of `stateDir` lives there for this
+ * process (nothing connects until the run is read or written). Returns the store, if any.
+ */
+export function attachStateStore(plan: Plan, planDir: string, stateDir: string, env: Record<string, string | undefined>): PostgresStore | undefined {
+  const store = stateStoreOf(plan, planDir, env);
+  if (store) useStore(stateDir, store);
+  return store;
+}
+
+/** The plan's state database, not connected yet (undefined: the state is kept in files). */
+export function stateStoreOf(plan: Plan, planDir: string, env: Record<string, string | undefined>): PostgresStore | undefined {
+  const postgres = plan.state?.postgres;
+  if (!postgres) return undefined;
+  return new PostgresStore({
+    plan,
+    urlEnv: postgres.urlEnv,
+    teamRole: postgres.teamRole,
+    tls: postgres.tls ? { caFile: resolve(planDir, postgres.tls.caFile) } : undefined,
+    env,
+  });
+}
+
 export interface Session {
   plan: Plan;
   planFile: string;
@@ -50,11 +75,13 @@ export interface Session {
 export async function openSession(globals: GlobalOptions, io: Io): Promise<Session> {
   const { plan, file, dir } = await loadPlan(globals.config);
   const { clock, offset } = clockFromEnv(io.env);
+  const stateDir = stateDirOf(globals, file);
+  attachStateStore(plan, dir, stateDir, io.env);
   return {
     plan,
     planFile: file,
     planDir: dir,
-    stateDir: stateDirOf(globals, file),
+    stateDir,
     clock,
     ...(offset ? { clockOffset: offset } : {}),
     registry: registryFor(plan),

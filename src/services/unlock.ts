@@ -1,4 +1,5 @@
-import { checkClaim, identityRecord, whoIsRunning } from '../engine/identity.js';
+import { checkClaim, identityRecord } from '../engine/identity.js';
+import { whoActs } from '../engine/run-store.js';
 import { unlockRun } from '../engine/unlock.js';
 import type { Io } from './io.js';
 import type { Session } from './session.js';
@@ -8,7 +9,7 @@ import type { Session } from './session.js';
  * the OS account running the command, as for every recorded act; `--by`, when given, must be them.
  */
 export function unlock(session: Pick<Session, 'plan' | 'stateDir' | 'clock'>, io: Pick<Io, 'account'>, options: { by?: string; reason: string }): string {
-  const identity = whoIsRunning(session.plan, io.account);
+  const identity = whoActs(session.plan, session.stateDir, io.account);
   checkClaim(identity, options.by);
   return unlockRun(session.stateDir, { by: identity.name, identity: identityRecord(identity), reason: options.reason, at: session.clock.now() });
 }

@@ -1,6 +1,6 @@
 import { render } from 'ink';
 import { EXIT } from '../engine/errors.js';
-import { whoIsRunning } from '../engine/identity.js';
+import { whoActs } from '../engine/run-store.js';
 import type { Runner } from '../engine/runner.js';
 import type { Io } from '../services/io.js';
 import { previewStep } from '../services/preview.js';
@@ -40,7 +40,7 @@ export async function runInteractive(session: Session, options: RunOptions, io: 
       clock={session.clock}
       feed={feed}
       dryRun={dryRun}
-      identity={whoIsRunning(session.plan, io.account)}
+      identity={whoActs(session.plan, session.stateDir, io.account)}
       {...(options.until ? { until: options.until } : {})}
       noColor={noColorRequested(io.env)}
       onQuit={(value) => (code = value)}

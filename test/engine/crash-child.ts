@@ -9,6 +9,7 @@
  *
  * HANG_AT=STEP makes that action hang forever after its "start" line (to be killed mid-action).
  * PAUSE_AT=STEP makes it wait after its "start" line until the file DIR/go exists.
+ * CRASH_STATE_URL keeps the run in that state database (team mode) instead of files.
  */
 import { closeSync, existsSync, fsyncSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
@@ -17,13 +18,16 @@ import { t0Of } from '../../src/config/settings.js';
 import { CompressedClock } from '../../src/engine/clock.js';
 import { ExitError } from '../../src/engine/errors.js';
 import { rehearsalIdentity } from '../../src/engine/identity.js';
+import { PostgresStore } from '../../src/engine/postgres-store.js';
 import { Runner } from '../../src/engine/runner.js';
+import { useStore } from '../../src/engine/run-store.js';
 import type { StepRegistry } from '../../src/steps/types.js';
 import { localPlan } from '../support/plan.js';
 
 const [dir, mode, ...rest] = process.argv.slice(2) as [string, string, ...string[]];
 const plan = localPlan(dir);
 const effects = join(dir, 'effects.log');
+if (process.env.CRASH_STATE_URL) useStore(join(dir, '.cutover'), new PostgresStore({ plan, urlEnv: 'CRASH_STATE_URL', env: process.env }));
 
 function effect(line: string) {
   const fd = openSync(effects, 'a');

@@ -8,7 +8,11 @@ import { loadState } from '../../src/engine/state-store.js';
 import { findStep } from '../../machines/runbook.js';
 import { localPlan } from '../support/plan.js';
 import { settingsFromPlan } from '../../src/config/settings.js';
+import { usePostgres } from '../support/postgres.js';
+import { storesUnderTest, type StoreUnderTest } from '../support/stores.js';
 
+const server = usePostgres();
+const stores = storesUnderTest(server);
 const child = join(import.meta.dirname, 'crash-child.ts');
 const jiti = join(import.meta.dirname, '../../node_modules/jiti/lib/jiti-cli.mjs');
 const dirs: string[] = [];
@@ -24,8 +28,11 @@ interface Result {
   stderr: string;
 }
 
+/** Per run folder: what its children need to reach the same state store. */
+const storeEnv = new Map<string, Record<string, string>>();
+
 function start(dir: string, args: string[], env: Record<string, string> = {}) {
-  const proc = spawn(process.execPath, [jiti, child, dir, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, [jiti, child, dir, ...args], { env: { ...process.env, ...storeEnv.get(dir), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(proc);
   let stdout = '';
   let stderr = '';
@@ -86,6 +93,22 @@ function newDir(): string {
   return dir;
 }
 
+/** A run folder whose run lives in `store` (for this process and its children). */
+async function newRun(store: StoreUnderTest): Promise<string> {
+  const dir = newDir();
+  await store.attach(join(dir, '.cutover'), localPlan(dir));
+  storeEnv.set(dir, store.childEnv(join(dir, '.cutover')));
+  return dir;
+}
+
+const hasState = (dir: string) => {
+  try {
+    return loadState(join(dir, '.cutover')) !== undefined;
+  } catch {
+    return false;
+  }
+};
+
 function expectEveryActionOnce(dir: string, except: string[] = []) {
   const started = new Map<string, number>();
   for (const line of effects(dir)) {
@@ -98,12 +121,12 @@ function expectEveryActionOnce(dir: string, except: string[] = []) {
   }
 }
 
-describe('a runner killed with SIGKILL resumes without losing or repeating work', () => {
+describe.each(stores)('a runner killed with SIGKILL resumes without losing or repeating work ($name)', (store) => {
   it('killed while waiting at a time gate: the resumed run waits out the rest and completes', async () => {
-    const dir = newDir();
+    const dir = await newRun(store);
     const first = start(dir, ['drive'], { SPEED: '20000' });
     // The clock starts 3 virtual days before the first gate: about 13 s of real waiting at 20,000×.
-    await until(() => existsSync(join(dir, '.cutover', 'state.json')), 'the first state file');
+    await until(() => hasState(dir), 'the first saved state');
     const stateBefore = loadState(join(dir, '.cutover'))!;
     expect(JSON.stringify((stateBefore.machine as any).value)).toContain('gate');
     first.proc.kill('SIGKILL');
@@ -116,7 +139,7 @@ describe('a runner killed with SIGKILL resumes without losing or repeating work'
   });
 
   it('killed during an action: that action runs exactly once more, nothing else twice', async () => {
-    const dir = newDir();
+    const dir = await newRun(store);
     // Get to the window, then hang inside export.tables and kill there.
     for (let turn = 0; turn < 20 && !effects(dir).includes('start export.tables 1'); turn++) {
       const driving = start(dir, ['drive'], { HANG_AT: 'export.tables' });
@@ -149,7 +172,7 @@ describe('a runner killed with SIGKILL resumes without losing or repeating work'
   });
 
   it('killed right after a sign-off: the sign-off is kept and counts toward the quorum', async () => {
-    const dir = newDir();
+    const dir = await newRun(store);
     // Drive to window.go (quorum 2).
     for (;;) {
       const result = await run(dir, ['drive']);
@@ -175,8 +198,8 @@ describe('a runner killed with SIGKILL resumes without losing or repeating work'
     expect(verifyJournal(join(dir, '.cutover')).ok).toBe(true);
   });
 
-  it('a sign-off journaled but not yet in the state file (killed between the two) is applied on resume', async () => {
-    const dir = newDir();
+  it('a sign-off journaled but not yet in the state (killed between the two) is applied on resume', async () => {
+    const dir = await newRun(store);
     for (;;) {
       const result = await run(dir, ['drive']);
       const [, , stepId] = result.stdout.trim().split(' ');
@@ -190,8 +213,20 @@ describe('a runner killed with SIGKILL resumes without losing or repeating work'
     const state = loadState(join(dir, '.cutover'))!;
     expect((state.machine as any).context.steps['prep.staging-rehearsal'].signoffs[0].by).toBe('Chen Wei');
     expect(verifyJournal(join(dir, '.cutover')).ok).toBe(true);
+    expect(store.journalLines(join(dir, '.cutover'))).toBe(Journal.open(join(dir, '.cutover')).entries.length);
   });
 
+  it('a second runner gets exit 4 naming the holder', async () => {
+    const dir = await newRun(store);
+    const holder = start(dir, ['drive'], { HANG_AT: 'prep.preflight' });
+    await until(() => effects(dir).includes('start prep.preflight 1'), 'the first runner to start');
+    const second = await run(dir, ['drive']);
+    expect(second.code).toBe(4);
+    expect(second.stderr).toMatch(new RegExp(`Another runner holds this cutover: .*\\(pid ${holder.proc.pid}\\) running "crash-child drive"`));
+  });
+});
+
+describe('the state files refuse what was changed by hand', () => {
   it('refuses a hand-corrupted or truncated state file with a clear message', async () => {
     const dir = newDir();
     await run(dir, ['drive']);
@@ -217,14 +252,5 @@ describe('a runner killed with SIGKILL resumes without losing or repeating work'
     const result = await run(dir, ['drive']);
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(/journal .* is damaged at line 2/);
-  });
-
-  it('a second runner gets exit 4 naming the holder', async () => {
-    const dir = newDir();
-    const holder = start(dir, ['drive'], { HANG_AT: 'prep.preflight' });
-    await until(() => effects(dir).includes('start prep.preflight 1'), 'the first runner to start');
-    const second = await run(dir, ['drive']);
-    expect(second.code).toBe(4);
-    expect(second.stderr).toMatch(new RegExp(`Another runner holds this cutover: .*\\(pid ${holder.proc.pid}\\) running "crash-child drive"`));
   });
 });

@@ -5,7 +5,12 @@ import type { Plan, PlanInput } from '../../src/config/schema.js';
 
 /** The example plan on local providers (zone file and outbox inside `dir`), with overrides. */
 export function localPlan(dir: string, overrides: Partial<PlanInput> = {}): Plan {
-  const input: PlanInput = {
+  return parsePlan(localPlanInput(dir, overrides));
+}
+
+/** The same plan as written (before validation): what a child process is handed. */
+export function localPlanInput(dir: string, overrides: Partial<PlanInput> = {}): PlanInput {
+  return {
     ...examplePlan,
     dns: {
       provider: 'local',
@@ -17,5 +22,4 @@ export function localPlan(dir: string, overrides: Partial<PlanInput> = {}): Plan
     mail: { provider: 'outbox', dir: join(dir, 'outbox'), from: 'FreshTrack Pro <notices@freshtrackpro.com>', audience: { source: 'supabase-auth' } },
     ...overrides,
   };
-  return parsePlan(input);
 }
