@@ -29,6 +29,7 @@ export function createStepRegistry(): CompleteStepRegistry {
     'rollback.decide': checkSteps['review.decision'],
     'prep.preflight': preflight,
     'prep.replicate': replicateSteps['prep.replicate'],
+    'window.pre-verify': replicateSteps['window.pre-verify'],
     'close.archive': archiveExports,
   };
   return withStrategy(registry);

@@ -9,6 +9,7 @@ import { dropReplication, type Dropped } from './objects.js';
 import { rebuildIndexes } from './indexes.js';
 import { forgetHolder, prepareReplication } from './prepare.js';
 import { copySequences, drainToFreeze, recordReplicatedTables } from './window.js';
+import { preVerify, stopMarking } from './delta-verify.js';
 
 /**
  * The `replicate` strategy's step actions. prep.replicate is its own step; in the window it takes
@@ -84,6 +85,44 @@ export const prepReplicate: StepAction = {
   },
 };
 
+/**
+ * window.pre-verify: the content comparison done while writes still flow, so that migrate.verify in
+ * the freeze compares only the key ranges written since (delta-verify.ts argues why that is a proof).
+ */
+const preVerifyStep: StepAction = {
+  async run(ctx) {
+    if (!isReplicate(ctx)) return { summary: 'Strategy is copy: the content is verified in the window', output: { strategy: 'copy' } };
+    const result = await preVerify({ source: source(ctx), target: target(ctx), runId: ctx.runId, tables: ctx.plan.tables });
+    const ranges = result.tables.reduce((sum, t) => sum + t.bounds.length + 1, 0);
+    const differing = result.tables.reduce((sum, t) => sum + t.differing.length, 0);
+    const rows = result.tables.reduce((sum, t) => sum + t.rows, 0);
+    return {
+      summary:
+        `Compared ${rows} rows in ${ranges} key ranges of ${result.tables.length} tables in ${(result.durationMs / 1000).toFixed(1)} s while replicating: ` +
+        `${differing} range${differing === 1 ? '' : 's'} differed (changes still on their way); every write to the target is marked from now on, ` +
+        `so migrate.verify compares only those and the marked ranges`,
+      output: {
+        strategy: 'replicate',
+        durationMs: result.durationMs,
+        tables: result.tables.map((t) => ({ table: t.table, rows: t.rows, ranges: t.bounds.length + 1, differing: t.differing.length, keyColumn: t.keyColumn, durationMs: t.durationMs })),
+      },
+    };
+  },
+  dryRun(ctx) {
+    if (!isReplicate(ctx)) return 'Nothing: the plan\'s strategy is copy.';
+    return [
+      `On the target (${ctx.plan.target.urlEnv}), in one transaction: for every plan table`,
+      `  CREATE TRIGGER cutover_verify_mark AFTER INSERT OR UPDATE OR DELETE ... FOR EACH ROW (and one AFTER TRUNCATE),`,
+      `  ALTER TABLE <table> ENABLE ALWAYS TRIGGER ...   (fires for the subscription's apply worker too),`,
+      `recording the first key column of every changed row in cutover_meta.verify_marks. Then, per table, key range bounds`,
+      `sampled from the source, and on both sides`,
+      `  SELECT width_bucket(<key>, <bounds>), count(*), sum(<row hash, as migrate.verify>) FROM <table> GROUP BY 1;`,
+      `ranges that differ are recorded in cutover_meta.verified_before. Tables:`,
+      ...tableNames(ctx).map((t) => `  ${t}`),
+    ].join('\n');
+  },
+};
+
 /** export.tables in replicate mode: the target applies everything up to the freeze. */
 const drainStep: StepAction = {
   async run(ctx) {
@@ -143,7 +182,7 @@ const detachStep: StepAction = {
     const sequences = await copySequences({ source: source(ctx), target: target(ctx), tables: tableNames(ctx) });
     // As migrate.load does in copy mode: the rollback's delta export looks for the tables a run filled.
     await recordReplicatedTables({ target: target(ctx), runId: ctx.runId, counts: point.counts, lsn: point.lsn });
-    const dropped = await dropAll(ctx);
+    const dropped = await dropAll(ctx, { marks: false });
     return {
       summary:
         `${sequences.length} sequence${sequences.length === 1 ? '' : 's'} positioned as on the source; ` +
@@ -161,12 +200,18 @@ const detachStep: StepAction = {
     ].join('\n'),
 };
 
-async function dropAll(ctx: StepContext): Promise<Dropped> {
+async function dropAll(ctx: StepContext, options: { marks: boolean }): Promise<Dropped> {
   const names = replicationNames(ctx.runId);
   const src = await source(ctx).connect();
   try {
     const tgt = await target(ctx).connect();
     try {
+      // At abort, rollback and close: the verify marks of window.pre-verify (their triggers would slow
+      // every write). Not at the detach: migrate.verify, after it, reads them.
+      if (options.marks) {
+        await stopMarking(src);
+        await stopMarking(tgt);
+      }
       const dropped = await dropReplication(src, tgt, names);
       // An initial copy stopped half-way set the large tables' indexes aside: the target gets them back.
       await rebuildIndexes(tgt, ctx.runId);
@@ -202,7 +247,7 @@ export function withReplicationCleanup(inner: StepAction): StepAction {
   return {
     async run(ctx): Promise<StepResult> {
       if (!isReplicate(ctx)) return inner.run(ctx);
-      const dropped = await dropAll(ctx);
+      const dropped = await dropAll(ctx, { marks: true });
       ctx.note(`replication of this run: ${describeDropped(dropped)}`);
       const result = await inner.run(ctx);
       const output = result.output && typeof result.output === 'object' ? result.output : { result: result.output };
@@ -218,6 +263,7 @@ export function withReplicationCleanup(inner: StepAction): StepAction {
 
 export const replicateSteps = {
   'prep.replicate': prepReplicate,
+  'window.pre-verify': preVerifyStep,
   drain: drainStep,
   noExport: noExportStep,
   detach: detachStep,
