@@ -99,6 +99,29 @@ describe('strategy replicate through the step registry', () => {
     expect(close.summary).toMatch(/replication: nothing was left/);
   }, 120_000);
 
+  it('positions a sequence owned by no column (only in a column default) like copy mode does', async () => {
+    const runId = '20261130-0900-seq0';
+    for (const side of ['source', 'target'] as const) {
+      await pair.sql(side, `CREATE SEQUENCE public.ticket_no; ALTER TABLE public.alert_instances ADD COLUMN ticket bigint; ALTER TABLE public.alert_instances ALTER COLUMN ticket SET DEFAULT nextval('public.ticket_no')`);
+    }
+    try {
+      // Handed out on the source, by the application, before the freeze.
+      await pair.sql('source', `SELECT setval('public.ticket_no', 500)`);
+      await run('prep.replicate', runId, 'replicate');
+      const snapshot = await run('freeze.snapshot', runId, 'replicate');
+      const outputs = { 'freeze.snapshot': snapshot.output };
+      await run('export.tables', runId, 'replicate', outputs);
+      const detach = await run('migrate.load', runId, 'replicate', outputs);
+      expect((detach.output as { sequences: { sequence: string; lastValue: string }[] }).sequences).toContainEqual(expect.objectContaining({ sequence: 'public.ticket_no', lastValue: '500' }));
+      expect(await pair.sql('target', `SELECT last_value::text AS v, is_called FROM public.ticket_no`)).toEqual([{ v: '500', is_called: true }]);
+      await run('close.restore-ttl', runId, 'replicate', outputs);
+    } finally {
+      for (const side of ['source', 'target'] as const) {
+        await pair.sql(side, `ALTER TABLE public.alert_instances DROP COLUMN IF EXISTS ticket; DROP SEQUENCE IF EXISTS public.ticket_no`);
+      }
+    }
+  }, 120_000);
+
   it('names DDL on the source since prep.replicate instead of waiting for a drain that cannot finish', async () => {
     const runId = '20261130-0900-ddl0';
     const prep = await run('prep.replicate', runId, 'replicate');

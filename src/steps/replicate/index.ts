@@ -192,8 +192,9 @@ const detachStep: StepAction = {
   },
   dryRun: (ctx) =>
     [
-      `Strategy replicate: for every sequence a plan table owns, on the target:`,
-      `  SELECT setval(<sequence>, greatest(<source last_value>, max(<column>)));`,
+      `Strategy replicate: for every sequence a plan table uses (owned by a column or only in a column default), on the target,`,
+      `as migrate.load does in copy mode: the source's position, or just past the columns' values in the sequence's direction:`,
+      `  SELECT setval(<sequence>, <position>, <is_called>);`,
       `  INSERT INTO cutover_meta.loaded (run_id, table_name, rows, sha256) ... ('replicated up to <freeze LSN>'), per plan table;`,
       `then DROP SUBSCRIPTION on the target (${ctx.plan.target.urlEnv}), and on the source pg_drop_replication_slot, DROP PUBLICATION,`,
       `DROP TABLE cutover_meta.replication_marker.`,
