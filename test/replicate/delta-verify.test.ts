@@ -7,12 +7,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshTrackTables } from '../../src/config/example.js';
 import type { Plan } from '../../src/config/schema.js';
 import { prepareFreshTrackPair } from '../../src/rehearsal/freshtrack.js';
-import { createStepRegistry } from '../../src/steps/registry.js';
 import type { StepResult } from '../../src/steps/types.js';
-import { makeContext } from '../external/helpers/context.js';
 import { makePair, type Pair } from '../data/support.js';
 import { localPlan } from '../support/plan.js';
-import { useLogicalPostgres, waitFor } from './support.js';
+import { runStep, useLogicalPostgres, waitFor } from './support.js';
 
 /**
  * The replicate strategy's verify in the freeze compares only the key ranges that differed before the
@@ -25,7 +23,6 @@ import { useLogicalPostgres, waitFor } from './support.js';
 const server = useLogicalPostgres();
 let pair: Pair;
 let dir: string;
-const registry = createStepRegistry();
 const READINGS = 30_000;
 
 beforeAll(async () => {
@@ -46,16 +43,7 @@ function plan(): Plan {
 }
 
 async function run(stepId: ActionStepId, runId: string, outputs: Record<string, unknown> = {}): Promise<StepResult> {
-  const ctx = makeContext({
-    plan: plan(),
-    planDir: dir,
-    stateDir: dir,
-    stepId,
-    runId,
-    outputs,
-    env: { SOURCE_DATABASE_URL: pair.sourceUrl, TARGET_DATABASE_URL: pair.targetUrl },
-  });
-  return registry[stepId].run(ctx);
+  return runStep({ plan: plan(), dir, pair, stepId, runId, outputs });
 }
 
 const count = async (side: 'source' | 'target') => Number((await pair.sql<{ n: string }>(side, 'SELECT count(*) AS n FROM public.temperature_readings'))[0]!.n);

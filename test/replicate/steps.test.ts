@@ -7,13 +7,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshTrackTables } from '../../src/config/example.js';
 import type { Plan } from '../../src/config/schema.js';
 import { prepareFreshTrackPair } from '../../src/rehearsal/freshtrack.js';
-import { createStepRegistry } from '../../src/steps/registry.js';
 import { loadedTables } from '../../src/steps/rollback/loaded-tables.js';
 import type { StepResult } from '../../src/steps/types.js';
-import { makeContext } from '../external/helpers/context.js';
 import { makePair, type Pair } from '../data/support.js';
 import { localPlan } from '../support/plan.js';
-import { useLogicalPostgres } from './support.js';
+import { runStep, useLogicalPostgres } from './support.js';
 
 /**
  * The replicate strategy through the step registry, as the engine runs it: prep.replicate, the
@@ -24,7 +22,6 @@ import { useLogicalPostgres } from './support.js';
 const server = useLogicalPostgres();
 let pair: Pair;
 let dir: string;
-const registry = createStepRegistry();
 
 beforeAll(async () => {
   pair = await makePair(server(), 'steps');
@@ -45,16 +42,7 @@ function plan(strategy: 'copy' | 'replicate'): Plan {
 }
 
 async function run(stepId: ActionStepId, runId: string, strategy: 'copy' | 'replicate', outputs: Record<string, unknown> = {}): Promise<StepResult> {
-  const ctx = makeContext({
-    plan: plan(strategy),
-    planDir: dir,
-    stateDir: dir,
-    stepId,
-    runId,
-    outputs,
-    env: { SOURCE_DATABASE_URL: pair.sourceUrl, TARGET_DATABASE_URL: pair.targetUrl },
-  });
-  return registry[stepId].run(ctx);
+  return runStep({ plan: plan(strategy), dir, pair, stepId, runId, outputs });
 }
 
 async function leftovers() {
