@@ -47,7 +47,7 @@ function withStrategy(registry: CompleteStepRegistry): CompleteStepRegistry {
     'export.verify': byStrategy(registry['export.verify'], replicateSteps.noExport),
     'migrate.load': byStrategy(registry['migrate.load'], replicateSteps.detach),
     'abort.restore-ttl': withReplicationCleanup(registry['abort.restore-ttl']),
-    'rollback.freeze-target': withReplicationCleanup(registry['rollback.freeze-target']),
+    'rollback.freeze-target': withReplicationCleanup(registry['rollback.freeze-target'], { drainReverse: true }),
     'close.restore-ttl': withReplicationCleanup(registry['close.restore-ttl']),
   };
 }

@@ -494,11 +494,14 @@ const rollbackUnfreezeSource = {
   async run(ctx: StepContext): Promise<StepResult> {
     const grants = await recordedGrants(ctx);
     const result = await unfreezeSource({ source: source(ctx), grants });
+    const since = (ctx.outputs['rollback.freeze-target'] as { readOnlySince?: number } | undefined)?.readOnlySince;
+    const readOnlyMs = since === undefined ? undefined : Date.now() - since;
     return {
       summary:
         `Removed the write barrier from ${result.unguarded.length} tables and restored ${result.restored} write ` +
-        `grant${result.restored === 1 ? '' : 's'} revoked at freeze.enable; the source accepts writes again`,
-      output: { restored: result.restored, unguarded: result.unguarded },
+        `grant${result.restored === 1 ? '' : 's'} revoked at freeze.enable; the source accepts writes again` +
+        (readOnlyMs === undefined ? '' : `; no system accepted writes for ${(readOnlyMs / 1000).toFixed(1)} s of the rollback (from rollback.freeze-target)`),
+      output: { restored: result.restored, unguarded: result.unguarded, ...(readOnlyMs === undefined ? {} : { readOnlyMs }) },
     };
   },
   async dryRun(ctx: StepContext): Promise<string> {

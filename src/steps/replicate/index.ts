@@ -4,7 +4,8 @@ import { normalizeTableName } from '../data/catalog.js';
 import type { CutoverPoint } from '../data/manifest.js';
 import type { StepAction, StepContext, StepResult } from '../types.js';
 import { fingerprintChanges, readFingerprint, type SchemaFingerprint } from './fingerprint.js';
-import { replicationNames } from './names.js';
+import { replicationNames, reverseNames } from './names.js';
+import { drainReverse, dropReverse, reverseRunning, startReverse } from './reverse.js';
 import { dropReplication, type Dropped } from './objects.js';
 import { rebuildIndexes } from './indexes.js';
 import { forgetHolder, prepareReplication } from './prepare.js';
@@ -183,11 +184,22 @@ const detachStep: StepAction = {
     // As migrate.load does in copy mode: the rollback's delta export looks for the tables a run filled.
     await recordReplicatedTables({ target: target(ctx), runId: ctx.runId, counts: point.counts, lsn: point.lsn });
     const dropped = await dropAll(ctx, { marks: false });
+    // Both sides frozen and equal, nothing written to the target yet: from here its writes flow back.
+    const reverse = await startReverse({
+      source: source(ctx),
+      target: target(ctx),
+      targetUrl: readDatabaseUrl(ctx.env, ctx.plan.target.urlEnv, 'target'),
+      names: reverseNames(ctx.runId),
+      tables: tableNames(ctx),
+    });
     return {
       summary:
         `${sequences.length} sequence${sequences.length === 1 ? '' : 's'} positioned as on the source; ` +
-        `replication removed (${describeDropped(dropped)})`,
-      output: { strategy: 'replicate', sequences, dropped },
+        `replication removed (${describeDropped(dropped)}); ` +
+        (reverse.started
+          ? `the target's changes now flow back to the source (subscription ${reverseNames(ctx.runId).subscription} on the source), so a rollback loses nothing`
+          : `no reverse replication (${reverse.reason}): a rollback exports the target's changes and re-imports them`),
+      output: { strategy: 'replicate', sequences, dropped, reverse },
     };
   },
   dryRun: (ctx) =>
@@ -244,21 +256,50 @@ export function byStrategy(copy: StepAction, replicate: StepAction): StepAction 
  * is left on the source (an orphaned slot keeps WAL until the disk fills). Idempotent: whatever is
  * already gone is skipped.
  */
-export function withReplicationCleanup(inner: StepAction): StepAction {
+export function withReplicationCleanup(inner: StepAction, options: { drainReverse?: boolean } = {}): StepAction {
   return {
     async run(ctx): Promise<StepResult> {
       if (!isReplicate(ctx)) return inner.run(ctx);
+      // The rollback drains the reverse replication once the target is frozen (its marker table must
+      // still be there); abort and close just remove it, before anything else.
+      const drain = options.drainReverse === true;
+      let reverse = drain ? undefined : await endReverse(ctx, false);
+      const result = drain ? await inner.run(ctx) : undefined;
+      if (drain) reverse = await endReverse(ctx, true);
       const dropped = await dropAll(ctx, { marks: true });
       ctx.note(`replication of this run: ${describeDropped(dropped)}`);
-      const result = await inner.run(ctx);
-      const output = result.output && typeof result.output === 'object' ? result.output : { result: result.output };
-      return { ...result, summary: `${result.summary}; replication: ${describeDropped(dropped)}`, output: { ...output, replicationDropped: dropped } };
+      const done = result ?? (await inner.run(ctx));
+      const output = done.output && typeof done.output === 'object' ? done.output : { result: done.output };
+      return {
+        ...done,
+        summary: `${done.summary}; replication: ${describeDropped(dropped)}${reverse ? `; ${reverse.text}` : ''}`,
+        output: { ...output, replicationDropped: dropped, ...(reverse ? { reverse: reverse.output } : {}) },
+      };
     },
     async dryRun(ctx) {
       const text = await inner.dryRun(ctx);
       if (!isReplicate(ctx)) return text;
       return `${text}\nFirst, strategy replicate: drop this run's subscription (target), slot, publication and marker table (source), if any remain.`;
     },
+  };
+}
+
+/**
+ * The reverse replication, if it runs: at the rollback (the target frozen by then) drained first, so
+ * the source holds every write the target took; at abort and close simply removed.
+ */
+async function endReverse(ctx: StepContext, drain: boolean): Promise<{ text: string; output: Record<string, unknown> } | undefined> {
+  const names = reverseNames(ctx.runId);
+  if (!(await reverseRunning(source(ctx), names))) return undefined;
+  const drained = drain
+    ? await drainReverse({ source: source(ctx), target: target(ctx), names, timeoutMs: parseDuration(ctx.plan.replicate.drainTimeout), signal: ctx.signal })
+    : undefined;
+  const dropped = await withConnection(source(ctx), (src) => withConnection(target(ctx), (tgt) => dropReverse(src, tgt, names)));
+  return {
+    text: drained
+      ? `the source applied every change the target took up to its freeze (${drained.freezeLsn}) through reverse replication in ${(drained.waitedMs / 1000).toFixed(2)} s, then it was removed`
+      : `reverse replication removed (${describeDropped(dropped)})`,
+    output: { drained: drained ?? null, dropped },
   };
 }
 

@@ -44,6 +44,8 @@ function deltaSpecs(ctx: StepContext): DeltaTableSpec[] {
 
 const freezeTargetStep = {
   async run(ctx: StepContext): Promise<StepResult> {
+    // From here no system takes writes until rollback.unfreeze-source, which reports how long that was.
+    const readOnlySince = Date.now();
     const result = await freezeTarget({
       target: planDatabase(ctx.plan, ctx.env, 'target', ctx.planDir),
       runId: ctx.runId,
@@ -64,7 +66,7 @@ const freezeTargetStep = {
         `Target frozen: ${plural(result.revoked.length, 'write grant')} on ${tableNames(ctx).length} tables revoked from ` +
         `${result.roles.join(', ') || 'no app role (none exists on the target)'}; ended ${plural(result.terminatedSessions, 'session')}`,
       // The same on a re-run (the record keeps what the first run revoked); session counts stay in the summary.
-      output: { loaded: true, revoked: result.revoked, roles: result.roles },
+      output: { loaded: true, revoked: result.revoked, roles: result.roles, readOnlySince },
     };
   },
   async dryRun(ctx: StepContext): Promise<string> {
