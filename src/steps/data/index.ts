@@ -397,7 +397,14 @@ const migrateVerify = {
       `  SELECT count(*) FROM <child> c WHERE NOT EXISTS (SELECT 1 FROM <parent> p WHERE p.<key> = c.<fk>);`,
       `for every foreign key; every sequence the tables use must not hand out a value the source or the`,
       `columns already hold; the target's indexes (valid, attached), constraints (validated), triggers (enable state),`,
-      `comments and statistics targets as recorded before the load. Tables:`,
+      `comments and statistics targets as recorded before the load.`,
+      ...(ctx.plan.strategy === 'replicate'
+        ? [
+            `Strategy replicate: counts and sequences whole, but the content only of the key ranges window.pre-verify found`,
+            `different or that its triggers (cutover_meta.verify_marks, both sides) marked since; the triggers are then dropped.`,
+          ]
+        : []),
+      `Tables:`,
       tableLines(ctx),
     ].join('\n');
   },
