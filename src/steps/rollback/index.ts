@@ -1,3 +1,4 @@
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { planDatabase } from '../../adapters/postgres.js';
 import { output } from '../outputs.js';
@@ -42,10 +43,23 @@ function deltaSpecs(ctx: StepContext): DeltaTableSpec[] {
   }));
 }
 
+/** When the first attempt of rollback.freeze-target began, recorded once: a re-run reports the same. */
+async function firstFrozenAt(ctx: StepContext): Promise<number> {
+  const file = join(ctx.stateDir, `freeze-target-since.${ctx.runId}`);
+  const now = Date.now();
+  try {
+    await writeFile(file, `${now}\n`, { flag: 'wx', mode: 0o600 });
+    return now;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    return Number((await readFile(file, 'utf8')).trim());
+  }
+}
+
 const freezeTargetStep = {
   async run(ctx: StepContext): Promise<StepResult> {
     // From here no system takes writes until rollback.unfreeze-source, which reports how long that was.
-    const readOnlySince = Date.now();
+    const readOnlySince = await firstFrozenAt(ctx);
     const result = await freezeTarget({
       target: planDatabase(ctx.plan, ctx.env, 'target', ctx.planDir),
       runId: ctx.runId,
