@@ -29,6 +29,7 @@ describe('cutover rehearse --strategy replicate', () => {
     const freeze = /- Measured by the sensors: \*\*([\d.]+) s\*\* from the first refused write on the source/.exec(text);
     expect(freeze, text).not.toBeNull();
     expect(Number(freeze![1])).toBeGreaterThan(0);
+    expect(text).toMatch(/- Verify: `window\.pre-verify` compared every table by key range in [\d.]+ s before the freeze; `migrate\.verify` took [\d.]+ s inside it \(content of \d+ of \d+ key ranges, [\d,]+ rows; counts and sequences whole\)/);
     const [, before, after, all] = /- ([\d,]+) writes acknowledged by the source before the freeze, (\d+) by the new system after the switch: \*\*all ([\d,]+) are on the target\*\*/.exec(text)!;
     const count = (value: string | undefined) => Number(value!.replaceAll(',', ''));
     expect(count(before)).toBeGreaterThan(0);
