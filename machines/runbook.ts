@@ -114,6 +114,7 @@ const definition = [
     steps: [
       { id: 'window.go', kind: 'signoff', rejectionAborts: true, planned: '+0m', title: 'Go / no-go', description: 'The approvers decide to start. A rejection is a no-go and aborts the cutover.' },
       { id: 'window.maintenance-notice', kind: 'email', template: 'maintenance-starting', planned: '+0m', title: 'Send maintenance notice', description: 'Tell users the maintenance has started and when it should end.' },
+      { id: 'window.pre-verify', kind: 'action', undoneBy: ['abort.restore-ttl', 'rollback.freeze-target', 'close.restore-ttl'], planned: '+0m', title: 'Verify while replicating', description: 'Strategy replicate: compare source and target by key range while the subscription streams, and mark on the target every range written from then on, so the verify in the freeze compares only those. Strategy copy: nothing.' },
       { id: 'freeze.enable', kind: 'action', marksFreeze: true, undoneBy: ['rollback.unfreeze-source'], planned: '+0m', title: 'Freeze the source', description: 'Revoke writes on the plan\'s tables from the app roles (recording exactly what was revoked) and end their open sessions.' },
       { id: 'freeze.verify-no-writes', kind: 'action', planned: '+5m', title: 'Verify no writes', description: 'Write counters stay unchanged over a quiet window and a write as an app role is refused.' },
       { id: 'freeze.snapshot', kind: 'action', planned: '+10m', title: 'Record the cutover point', description: 'Time, WAL position and per-table row counts of the frozen source.' },

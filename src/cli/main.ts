@@ -49,7 +49,8 @@ export function buildProgram(io: Io, exit: (code: number) => void): Command {
     .option('--json', 'one JSON object per line: journal entries, progress, then where it stopped (times ISO-8601 with the plan\'s offset)')
     .action(action(async (options: { nonInteractive?: boolean; wait?: boolean; until?: string; dryRun?: boolean; json?: boolean }) => (await import('./commands/run.js')).run(globals(), options, io)));
   program.command('status').description('where the cutover stands').option('--json', 'machine-readable output')
-    .action(action(async (options: { json?: boolean }) => (await import('./commands/status.js')).status(globals(), options, io)));
+    .option('--prometheus-textfile <file>', 'strategy replicate: write the replication lag for node_exporter\'s textfile collector')
+    .action(action(async (options: { json?: boolean; prometheusTextfile?: string }) => (await import('./commands/status.js')).status(globals(), options, io)));
   program.command('signoff <step>').description('sign off (or reject) a step as a named approver')
     .option('--by <name>', 'who signs: optional, must be you (the OS account running this says who you are)').option('--note <text>', 'a note for the record').option('--reject', 'reject instead of approve')
     .option('--json', 'one JSON object: what was recorded and what happens next')

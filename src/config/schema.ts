@@ -454,10 +454,11 @@ export const planSchema = z
         workers: z.number().int().min(1).max(32).default(4).describe('Connections copying at the same time during the initial copy (tables and key ranges).'),
         chunkRows: z.number().int().min(1000).default(250_000).describe('A table with more rows than this (estimated) is copied in key ranges of about this many rows.'),
         drainTimeout: durationText.default('5m').describe('How long the window waits for the target to apply everything up to the freeze.'),
-        maxLagBytes: z.number().int().min(0).default(256 * 1024 * 1024).describe('`check` fails when the target is further behind than this (WAL bytes not yet confirmed).'),
-        maxRetainedBytes: z.number().int().min(0).default(8 * 1024 * 1024 * 1024).describe('`check` fails when the slot holds back more WAL than this on the source (its disk fills).'),
+        maxLagBytes: z.number().int().min(0).default(256 * 1024 * 1024).describe('`check` fails, and `status` and the UI flag it, when the target is further behind than this (WAL bytes not yet confirmed).'),
+        maxRetainedBytes: z.number().int().min(0).default(8 * 1024 * 1024 * 1024).describe('`check` fails, and `status` and the UI flag it, when the slot holds back more WAL than this on the source (its disk fills).'),
+        maxLagSeconds: z.number().min(0).default(60).describe('`check` fails, and `status` and the UI flag it, when the target applies changes later than this many seconds after the source wrote them (pg_stat_replication.flush_lag).'),
       })
-      .default({ workers: 4, chunkRows: 250_000, drainTimeout: '5m', maxLagBytes: 256 * 1024 * 1024, maxRetainedBytes: 8 * 1024 * 1024 * 1024 })
+      .default({ workers: 4, chunkRows: 250_000, drainTimeout: '5m', maxLagBytes: 256 * 1024 * 1024, maxRetainedBytes: 8 * 1024 * 1024 * 1024, maxLagSeconds: 60 })
       .describe('Settings of the `replicate` strategy (ignored by `copy`).'),
     steps: z
       .array(customStepSchema)

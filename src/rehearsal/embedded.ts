@@ -42,6 +42,13 @@ export interface StartOptions {
   dataDir?: string;
   /** Extra `postgresql.conf` settings, as `-c name=value` flags. */
   settings?: Record<string, string | number>;
+  /**
+   * This server's PostgreSQL `bin` folder (e.g. a PostgreSQL 17 beside the default 15), instead of
+   * CUTOVER_POSTGRES_BIN or the embedded package's. As root, its installation (the folder holding
+   * `bin`, `lib`, `share`) is copied into the private folder like the embedded package's binaries:
+   * a folder inside a 0700 clone is out of the server user's reach otherwise.
+   */
+  binDir?: string;
 }
 
 /** The servers could not start: one line that names the folder or the package, and what to do. */
@@ -86,6 +93,8 @@ interface Workspace {
   root: string;
   binaries: Binaries;
   user: ServerUser | undefined;
+  /** Other installations asked for by `binDir`, by folder: copied once per process. */
+  others?: Map<string, Promise<Binaries>>;
 }
 
 let workspace: Promise<Workspace> | undefined;
@@ -147,15 +156,35 @@ async function prepareWorkspace(): Promise<Workspace> {
       assertReachable(dirname(native.postgres), user, 'CUTOVER_POSTGRES_BIN');
       return { root, binaries: native, user };
     }
-    const nativeDir = dirname(dirname(native.postgres));
-    const copy = join(root, 'native');
-    await cp(nativeDir, copy, { recursive: true, verbatimSymlinks: true });
-    return { root, binaries: { initdb: join(copy, 'bin', 'initdb'), postgres: join(copy, 'bin', 'postgres') }, user };
+    return { root, binaries: await copyInstallation(root, dirname(native.postgres), 'native'), user };
   } catch (error) {
     workRoots.delete(root);
     await rm(root, { recursive: true, force: true });
     throw error;
   }
+}
+
+/** As root: the installation around `binDir` copied into the private folder (`name`), for the server's user to run. */
+async function copyInstallation(root: string, binDir: string, name: string): Promise<Binaries> {
+  const copy = join(root, name);
+  await cp(dirname(binDir), copy, { recursive: true, verbatimSymlinks: true });
+  return { initdb: join(copy, 'bin', 'initdb'), postgres: join(copy, 'bin', 'postgres') };
+}
+
+/** The binaries of a server's own `binDir` (StartOptions), copied when running as root. */
+function binariesIn(work: Workspace, binDir: string): Promise<Binaries> {
+  const dir = resolve(binDir);
+  if (!existsSync(join(dir, 'postgres')) || !existsSync(join(dir, 'initdb'))) {
+    return Promise.reject(new EmbeddedPostgresError(`${dir} holds no initdb and postgres. Name the bin folder of a PostgreSQL installation.`));
+  }
+  if (!work.user) return Promise.resolve({ initdb: join(dir, 'initdb'), postgres: join(dir, 'postgres') });
+  work.others ??= new Map();
+  let copied = work.others.get(dir);
+  if (!copied) {
+    copied = copyInstallation(work.root, dir, `native-${work.others.size + 1}`);
+    work.others.set(dir, copied);
+  }
+  return copied;
 }
 
 /**
@@ -300,6 +329,7 @@ function safeRead(path: string): string | undefined {
 let serial = 0;
 
 async function startServer(work: Workspace, options: StartOptions): Promise<EmbeddedServer> {
+  const binaries = options.binDir ? await binariesIn(work, options.binDir) : work.binaries;
   const keep = options.dataDir !== undefined;
   const dataDir = resolve(options.dataDir ?? join(work.root, `data-${++serial}`));
   if (keep && work.user) assertReachable(dirname(dataDir), work.user, 'the data folder');
@@ -323,7 +353,7 @@ async function startServer(work: Workspace, options: StartOptions): Promise<Embe
     if (work.user) await chown(passwordFile, work.user.uid, work.user.gid);
     try {
       await runToEnd(
-        work.binaries.initdb,
+        binaries.initdb,
         [
           `--pgdata=${dataDir}`,
           '--auth=scram-sha-256',
@@ -353,7 +383,7 @@ async function startServer(work: Workspace, options: StartOptions): Promise<Embe
     ...options.settings,
   };
   const flags = ['-D', dataDir, '-p', String(port), ...Object.entries(settings).flatMap(([k, v]) => ['-c', `${k}=${v}`])];
-  const child = await startPostmaster(work.binaries.postgres, flags, { ...spawnAs, env });
+  const child = await startPostmaster(binaries.postgres, flags, { ...spawnAs, env });
   running.add(child);
 
   const urlFor = (database: string) => `postgres://postgres:${password}@127.0.0.1:${port}/${database}`;

@@ -175,11 +175,12 @@ export async function rehearse(options: RehearseOptions, io: Io): Promise<Rehear
     say(`Rehearsal workspace: ${workspace}`);
     say('Starting two embedded PostgreSQL servers (source made to look like Supabase, target self-hosted)…');
     const strategy = options.strategy ?? 'copy';
-    // Logical replication needs wal_level = logical on the source (Supabase has it).
+    // Logical replication needs wal_level = logical on the source (Supabase has it), and on the target
+    // for the reverse replication a rollback drains where the source can subscribe (PostgreSQL 17+).
     const settings = strategy === 'replicate' ? { settings: { wal_level: 'logical' } } : {};
     const servers = await Promise.allSettled([
       startEmbeddedPostgres({ ...(options.keep ? { dataDir: join(workspace, 'source-data') } : {}), ...settings }),
-      startEmbeddedPostgres(options.keep ? { dataDir: join(workspace, 'target-data') } : {}),
+      startEmbeddedPostgres({ ...(options.keep ? { dataDir: join(workspace, 'target-data') } : {}), ...settings }),
     ]);
     for (const each of servers) if (each.status === 'fulfilled') resources.servers.push(each.value);
     const failed = servers.find((each) => each.status === 'rejected');

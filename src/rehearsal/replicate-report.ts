@@ -24,7 +24,7 @@ export function replicateSection(
     // In this strategy the window holds the quiet window, the drain, and verify (both databases hashed live).
     const estimate = quietWindowMs + 2 * forecast.verifyMs + 1000;
     lines.push(
-      `- Forecast: ${(estimate / 1000).toFixed(1)} s for a real window (quiet window ${(quietWindowMs / 1000).toFixed(0)} s + verify of both sides, 2 × ${(forecast.verifyMs / 1000).toFixed(1)} s from \`final.export-dry-run\`, + 1 s for drain, sequences and detach); ` +
+      `- Forecast: at most ${(estimate / 1000).toFixed(1)} s for a real window (quiet window ${(quietWindowMs / 1000).toFixed(0)} s + verify of both sides whole, 2 × ${(forecast.verifyMs / 1000).toFixed(1)} s from \`final.export-dry-run\`, as when \`window.pre-verify\` did not run, + 1 s for drain, sequences and detach); ` +
         `the rehearsal's clock compresses the quiet window to about 1 s of real time, so expect the measurement below to be ${((quietWindowMs - 1100) / 1000).toFixed(0)} s shorter`,
     );
   }
@@ -34,6 +34,15 @@ export function replicateSection(
       : `- Measured by the sensors: **${(measured / 1000).toFixed(1)} s** from the first refused write on the source (${new Date(writes.firstRefusedAt!).toISOString()}) to the first write the new system accepted (${new Date(writes.firstAcceptedNewAt!).toISOString()}); ${writes.refused} writes refused meanwhile (the sensors retry)`,
   );
 
+  const before = output('window.pre-verify').durationMs;
+  const inFreeze = output('migrate.verify') as { durationMs?: number; comparedInFreeze?: { ranges: number; of: number; rows: number } };
+  if (typeof before === 'number' && inFreeze.durationMs !== undefined) {
+    const compared = inFreeze.comparedInFreeze;
+    lines.push(
+      `- Verify: \`window.pre-verify\` compared every table by key range in ${(before / 1000).toFixed(1)} s before the freeze; \`migrate.verify\` took ${(inFreeze.durationMs / 1000).toFixed(1)} s inside it` +
+        (compared ? ` (content of ${compared.ranges} of ${compared.of} key ranges, ${compared.rows.toLocaleString('en-US')} rows; counts and sequences whole)` : ''),
+    );
+  }
   if (writes.lastAcceptedOldAt) lines.push(`- Last write the source accepted: ${new Date(writes.lastAcceptedOldAt).toISOString()}; longest single write attempt ${writes.longestAttempt.ms} ms (from ${new Date(writes.longestAttempt.at).toISOString()})`);
   const frozeAt = output('freeze.enable').frozenAt;
   if (typeof frozeAt === 'string') lines.push(`- freeze.enable finished at ${frozeAt}`);

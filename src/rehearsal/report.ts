@@ -167,6 +167,15 @@ export async function writeRehearsalReport(path: string, facts: RehearsalFacts):
         `Readings in the source after the rollback: ${atEnd.toLocaleString('en-US')} = ${frozen.toLocaleString('en-US')} at the freeze + ${facts.world.ingested().toLocaleString('en-US')} written to the target after the switch${atEnd === expected ? ': **zero readings lost**.' : ` → expected ${expected.toLocaleString('en-US')}: **${expected - atEnd} readings missing**.`}`,
       );
     }
+    const readOnlyMs = rowsOf('rollback.unfreeze-source').readOnlyMs;
+    if (typeof readOnlyMs === 'number') {
+      const reverse = (rowsOf('rollback.freeze-target').reverse as { drained?: unknown } | undefined)?.drained;
+      lines.push(
+        '',
+        `Read-only during the rollback: **${(readOnlyMs / 1000).toFixed(1)} s** from \`rollback.freeze-target\` until \`rollback.unfreeze-source\` (no system accepted writes); ` +
+          (reverse ? 'the target\'s writes had reached the source through reverse replication, drained at the target\'s freeze.' : 'the target\'s writes came back through the delta export and re-import.'),
+      );
+    }
   }
 
   lines.push('', '## Notices written to the outbox', '');

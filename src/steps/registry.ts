@@ -31,6 +31,7 @@ export function createStepRegistry(): CompleteStepRegistry {
     'rollback.decide': checkSteps['review.decision'],
     'prep.preflight': preflight,
     'prep.replicate': replicateSteps['prep.replicate'],
+    'window.pre-verify': replicateSteps['window.pre-verify'],
     'close.archive': archiveExports,
   };
   return withStrategy(registry);
@@ -53,7 +54,7 @@ function withStrategy(registry: CompleteStepRegistry): CompleteStepRegistry {
     'export.verify': byStrategy(registry['export.verify'], replicateSteps.noExport),
     'migrate.load': byStrategy(registry['migrate.load'], replicateSteps.detach),
     'abort.restore-ttl': withReplicationCleanup(registry['abort.restore-ttl']),
-    'rollback.freeze-target': withReplicationCleanup(registry['rollback.freeze-target']),
+    'rollback.freeze-target': withReplicationCleanup(registry['rollback.freeze-target'], { drainReverse: true }),
     'close.restore-ttl': withReplicationCleanup(registry['close.restore-ttl']),
   };
 }

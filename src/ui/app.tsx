@@ -16,6 +16,8 @@ import { DecisionPanel } from './decision-panel.js';
 import { DriveLoop } from './drive-loop.js';
 import { systemZone, truncate } from './format.js';
 import { Header } from './header.js';
+import { ReplicationLine, useReplication } from './replication-line.js';
+import type { RunReplication } from '../steps/replicate/lag.js';
 import { useNow, useRunSnapshot } from './hooks.js';
 import { DECISION, isInterrupt, QUIT, renderHelp, SCROLL, type HelpItem } from './keys.js';
 import type { LiveFeed } from './live-feed.js';
@@ -42,6 +44,8 @@ export interface AppProps {
   noColor?: boolean;
   /** Called once, after the runner was closed, with the exit code for where the run stood. */
   onQuit?(code: number): void;
+  /** Strategy replicate: reads the run's replication lag from the source (shown under the header, read every few seconds). */
+  replication?(): Promise<RunReplication>;
 }
 
 type Overlay = { kind: 'decision' } | { kind: 'skip'; stepId: string } | { kind: 'rollback' | 'abort' };
@@ -90,6 +94,7 @@ export function App(props: AppProps) {
   const stepId = view.location.stepId;
   const step = findStepView(view.phases, stepId);
   const dryRunText = useDryRun(stepId, dryRun);
+  const replication = useReplication(props.replication);
   useEffect(() => setScroll(0), [stepId]);
 
   const send = useCallback(
@@ -127,7 +132,7 @@ export function App(props: AppProps) {
   const decisionStep = step?.kind === 'decision' && (waitingSignoff || waitingConfirm);
   const failureRows = overlay ? 0 : failurePaneRows(step, columns);
   const wanted = failureRows ? Math.max(8, failureRows) : form ? 8 : waitingConfirm ? 10 : decisionStep ? 16 : overlay?.kind === 'decision' ? 12 : 8;
-  const free = height - HEADER_ROWS - HELP_ROWS;
+  const free = height - HEADER_ROWS - (replication ? 1 : 0) - HELP_ROWS;
   const usualLogRows = rows >= 40 ? 6 : rows >= 30 ? 4 : 3;
   // A failure is shown whole: the log tail gives way to it first (its ✗ line only repeats the error),
   // then the timeline, down to its heading and the failed step's row.
@@ -275,6 +280,7 @@ export function App(props: AppProps) {
     <ThemeProvider theme={themeFor(noColor)}>
       <Box flexDirection="column" width={columns} height={height} overflow="hidden">
         <Header planName={plan.name} environment={plan.environment} view={view} zone={zone} localZone={localZone} now={now} width={columns} />
+        {replication ? <ReplicationLine reading={replication} width={columns} /> : null}
         <Timeline rows={rowsOfTimeline} {...(currentKey ? { currentKey } : {})} width={columns} height={timelineRows} scroll={scroll} />
         <Box height={panelRows} flexDirection="column" overflow="hidden">
           {panel}

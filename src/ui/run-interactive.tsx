@@ -8,6 +8,7 @@ import { outputsOf } from '../steps/outputs.js';
 import { invocationEntries, stepAsideIfDriven, type RunOptions } from '../services/run.js';
 import { summarizeStop, summaryLines } from '../services/summary.js';
 import { openRunner, type Session } from '../services/session.js';
+import { runReplication } from '../steps/replicate/lag.js';
 import { App } from './app.js';
 import { LiveFeed } from './live-feed.js';
 import { noColorRequested } from './theme.js';
@@ -32,6 +33,7 @@ export async function runInteractive(session: Session, options: RunOptions, io: 
   const dryRuns = new AbortController();
   const dryRun = dryRunFor(session, runner, dryRuns.signal);
 
+  const readReplication = () => runReplication(session.plan, session.env, session.planDir, runner.runId);
   let code: number = EXIT.gate;
   const instance = render(
     <App
@@ -44,6 +46,7 @@ export async function runInteractive(session: Session, options: RunOptions, io: 
       {...(options.until ? { until: options.until } : {})}
       noColor={noColorRequested(io.env)}
       onQuit={(value) => (code = value)}
+      {...(session.plan.strategy === 'replicate' ? { replication: readReplication } : {})}
     />,
     {
       // Ctrl-C goes through the app's quit, which closes the runner; Ink's own handler would not.

@@ -77,7 +77,7 @@ describe('replicate under live writes', () => {
       const drained = await drainToFreeze({ source: pair.source, target: pair.target, names, freezeLsn: lsn, timeoutMs: 60_000 });
       expect(drained.waitedMs).toBeLessThan(60_000);
       const sequences = await copySequences({ source: pair.source, target: pair.target, tables: NAMES });
-      expect(sequences.some((s) => s.table === 'public.temperature_readings' && s.value !== null)).toBe(true);
+      expect(sequences.some((s) => s.sequence === 'public.temperature_readings_id_seq' && s.isCalled)).toBe(true);
 
       const acknowledged = writes.acknowledged.old;
       expect(acknowledged.length).toBeGreaterThan(duringCopy);

@@ -7,13 +7,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshTrackTables } from '../../src/config/example.js';
 import type { Plan } from '../../src/config/schema.js';
 import { prepareFreshTrackPair } from '../../src/rehearsal/freshtrack.js';
-import { createStepRegistry } from '../../src/steps/registry.js';
 import { loadedTables } from '../../src/steps/rollback/loaded-tables.js';
 import type { StepResult } from '../../src/steps/types.js';
-import { makeContext } from '../external/helpers/context.js';
 import { makePair, type Pair } from '../data/support.js';
 import { localPlan } from '../support/plan.js';
-import { useLogicalPostgres } from './support.js';
+import { runStep, useLogicalPostgres } from './support.js';
 
 /**
  * The replicate strategy through the step registry, as the engine runs it: prep.replicate, the
@@ -24,7 +22,6 @@ import { useLogicalPostgres } from './support.js';
 const server = useLogicalPostgres();
 let pair: Pair;
 let dir: string;
-const registry = createStepRegistry();
 
 beforeAll(async () => {
   pair = await makePair(server(), 'steps');
@@ -45,16 +42,7 @@ function plan(strategy: 'copy' | 'replicate'): Plan {
 }
 
 async function run(stepId: ActionStepId, runId: string, strategy: 'copy' | 'replicate', outputs: Record<string, unknown> = {}): Promise<StepResult> {
-  const ctx = makeContext({
-    plan: plan(strategy),
-    planDir: dir,
-    stateDir: dir,
-    stepId,
-    runId,
-    outputs,
-    env: { SOURCE_DATABASE_URL: pair.sourceUrl, TARGET_DATABASE_URL: pair.targetUrl },
-  });
-  return registry[stepId].run(ctx);
+  return runStep({ plan: plan(strategy), dir, pair, stepId, runId, outputs });
 }
 
 async function leftovers() {
@@ -85,6 +73,8 @@ describe('strategy replicate through the step registry', () => {
     expect((await run('export.verify', runId, 'replicate', outputs)).summary).toMatch(/no export files/);
     const detach = await run('migrate.load', runId, 'replicate', outputs);
     expect(detach.summary).toMatch(/dropped subscription, slot, publication, marker table/);
+    // PostgreSQL 15 cannot take the reverse subscription: a rollback stays the delta export and re-import.
+    expect(detach.summary).toMatch(/no reverse replication \(the source runs PostgreSQL 1[56], and a subscription on it needs 17 or later\): a rollback exports the target's changes and re-imports them/);
     expect(await leftovers()).toEqual(nothing);
     // The rollback's delta export finds every plan table as filled by this run.
     const tgt = await pair.target.connect();
@@ -97,6 +87,29 @@ describe('strategy replicate through the step registry', () => {
     expect(verify.summary).toMatch(/Source and target identical/);
     const close = await run('close.restore-ttl', runId, 'replicate', outputs);
     expect(close.summary).toMatch(/replication: nothing was left/);
+  }, 120_000);
+
+  it('positions a sequence owned by no column (only in a column default) like copy mode does', async () => {
+    const runId = '20261130-0900-seq0';
+    for (const side of ['source', 'target'] as const) {
+      await pair.sql(side, `CREATE SEQUENCE public.ticket_no; ALTER TABLE public.alert_instances ADD COLUMN ticket bigint; ALTER TABLE public.alert_instances ALTER COLUMN ticket SET DEFAULT nextval('public.ticket_no')`);
+    }
+    try {
+      // Handed out on the source, by the application, before the freeze.
+      await pair.sql('source', `SELECT setval('public.ticket_no', 500)`);
+      await run('prep.replicate', runId, 'replicate');
+      const snapshot = await run('freeze.snapshot', runId, 'replicate');
+      const outputs = { 'freeze.snapshot': snapshot.output };
+      await run('export.tables', runId, 'replicate', outputs);
+      const detach = await run('migrate.load', runId, 'replicate', outputs);
+      expect((detach.output as { sequences: { sequence: string; lastValue: string }[] }).sequences).toContainEqual(expect.objectContaining({ sequence: 'public.ticket_no', lastValue: '500' }));
+      expect(await pair.sql('target', `SELECT last_value::text AS v, is_called FROM public.ticket_no`)).toEqual([{ v: '500', is_called: true }]);
+      await run('close.restore-ttl', runId, 'replicate', outputs);
+    } finally {
+      for (const side of ['source', 'target'] as const) {
+        await pair.sql(side, `ALTER TABLE public.alert_instances DROP COLUMN IF EXISTS ticket; DROP SEQUENCE IF EXISTS public.ticket_no`);
+      }
+    }
   }, 120_000);
 
   it('names DDL on the source since prep.replicate instead of waiting for a drain that cannot finish', async () => {

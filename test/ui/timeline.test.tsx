@@ -62,7 +62,7 @@ describe('timeline and header', () => {
       " PRODUCTION  FreshTrack Pro: Supabase to self-hosted PostgreSQL
       T0 Sat Dec 05 22:00 EST · local Sun Dec 06 04:00 GMT+1 · now Dec 03 22:00 EST
       next: final opens in 24h 00m │ point of no return ahead · abort possible
-      ── Timeline ────────────────── planned ──── actual ─────── by ──── 4–10 of 50 ──
+      ── Timeline ────────────────── planned ──── actual ─────── by ──── 4–10 of 51 ──
         ✓ prep.lower-ttl             Dec 03 22:00 22:00
         ✓ prep.advance-notice        Dec 03 22:00 22:00
       ▸ … prep.staging-rehearsal     Dec 03 22:00                needs 1 of 3

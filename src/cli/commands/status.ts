@@ -1,8 +1,10 @@
 import { DateTime } from 'luxon';
-import { EXIT } from '../../engine/errors.js';
+import { EXIT, ExitError } from '../../engine/errors.js';
 import type { RunView } from '../../engine/view.js';
 import { openSession } from '../../services/session.js';
 import { MARKS, runStatus } from '../../services/status.js';
+import { lagMetrics, runReplication } from '../../steps/replicate/lag.js';
+import { renderMetrics, writePrometheusTextfile } from '../../steps/reconcile/prometheus-textfile.js';
 import type { GlobalOptions, Io } from '../io.js';
 
 const NEEDS_ATTENTION = new Set<RunView['phases'][number]['steps'][number]['status']>(['failed', 'unknown', 'attention', 'rejected']);
@@ -25,11 +27,24 @@ export function renderStatus(view: RunView, zone: string): string {
   return lines.filter((line, index) => line !== '' || index > 1).join('\n');
 }
 
-export async function status(globals: GlobalOptions, options: { json?: boolean }, io: Io): Promise<number> {
+export async function status(globals: GlobalOptions, options: { json?: boolean; prometheusTextfile?: string }, io: Io): Promise<number> {
   const session = await openSession(globals, io);
+  if (options.prometheusTextfile && session.plan.strategy !== 'replicate') {
+    throw new ExitError('--prometheus-textfile: the plan\'s strategy is copy, which has no replication to measure (reconcile --prometheus-textfile writes the drift metrics).', EXIT.usage);
+  }
   const { view, runner } = runStatus(session);
-  io.out(options.json ? JSON.stringify({ ...view, ...(runner ? { runner } : {}) }, null, 2) : [renderStatus(view, session.plan.t0.zone), ...(runner ? ['', runner.text] : [])].join('\n'));
-  // The exit-code contract: 1 when a step needs a person (failed, outcome unknown, attention, rejected).
-  const needsAttention = view.phases.some((phase) => phase.steps.some((step) => NEEDS_ATTENTION.has(step.status)));
+  // Strategy replicate: how far behind the target is, read from the source's slot now.
+  const replication = session.plan.strategy === 'replicate' ? await runReplication(session.plan, session.env, session.planDir, view.runId) : undefined;
+  io.out(
+    options.json
+      ? JSON.stringify({ ...view, ...(runner ? { runner } : {}), ...(replication ? { replication } : {}) }, null, 2)
+      : [renderStatus(view, session.plan.t0.zone), ...(replication ? ['', replication.text] : []), ...(runner ? ['', runner.text] : [])].join('\n'),
+  );
+  if (options.prometheusTextfile) {
+    await writePrometheusTextfile(options.prometheusTextfile, renderMetrics(lagMetrics(replication?.lag ? [replication.lag] : [], session.plan.replicate)));
+  }
+  // The exit-code contract: 1 when something needs a person (a step failed, outcome unknown, attention,
+  // rejected; or the replication is over one of the plan's thresholds).
+  const needsAttention = view.phases.some((phase) => phase.steps.some((step) => NEEDS_ATTENTION.has(step.status))) || (replication?.problems.length ?? 0) > 0;
   return needsAttention ? EXIT.attention : EXIT.ok;
 }

@@ -95,9 +95,12 @@ export function digestSelect(columns: readonly HashColumn[], alias = 't'): strin
   return `count(*)::text AS rows, coalesce(sum(${rowHash(columns, alias)}), 0)::text AS hash`;
 }
 
-/** Per key bucket: rows and content hash of the rows of `relation` that pass `where`. Columns: bucket, n, hash. */
-export function bucketDigestQuery(relation: string, columns: readonly HashColumn[], key: readonly string[], where = 'true'): string {
-  return `SELECT ${keyBucket(key)} AS bucket, count(*)::int AS n, sum(${rowHash(columns)})::text AS hash
+/**
+ * Per key bucket: rows and content hash of the rows of `relation` that pass `where`. Columns: bucket,
+ * n, hash. Buckets are `keyBucket(key)` unless another expression of the row (alias `t`) is given.
+ */
+export function bucketDigestQuery(relation: string, columns: readonly HashColumn[], key: readonly string[], where = 'true', bucket = keyBucket(key)): string {
+  return `SELECT ${bucket} AS bucket, count(*)::int AS n, sum(${rowHash(columns)})::text AS hash
             FROM ${relation} t WHERE ${where} GROUP BY 1`;
 }
 
@@ -112,7 +115,7 @@ export function differingBuckets(source: readonly BucketDigest[], target: readon
   const s = new Map(source.map((b) => [b.bucket, b]));
   const t = new Map(target.map((b) => [b.bucket, b]));
   const differing: number[] = [];
-  for (let bucket = 0; bucket < KEY_BUCKETS; bucket++) {
+  for (const bucket of [...new Set([...s.keys(), ...t.keys()])].sort((a, b) => a - b)) {
     if (s.get(bucket)?.n !== t.get(bucket)?.n || s.get(bucket)?.hash !== t.get(bucket)?.hash) differing.push(bucket);
   }
   return differing;

@@ -25,7 +25,8 @@ import { digestFile, readManifest, writeManifest, type CutoverPoint } from './ma
 import { anchorOf, requireJournaledExport, type ExportAnchor } from './anchor.js';
 import { requireNoWritesSince, type WriteCounters } from './proof.js';
 import { checkTargetReady, formatBytes } from './target-ready.js';
-import { DataMismatchError, digestsFromManifest, verifyTables } from './verify.js';
+import { DataMismatchError, digestsFromManifest, verifyTables, type VerifyReport } from './verify.js';
+import { takeDeltaScopes } from '../replicate/delta-verify.js';
 import { plural } from '../../engine/words.js';
 
 declare module '../outputs.js' {
@@ -353,8 +354,10 @@ const migrateVerify = {
     const journaled = await requireJournaledExport(ctx, exportDir(ctx), 'migrate.verify');
     if (journaled) ctx.note(journaled);
     const sourceDigests = digestsFromManifest(await readManifest(exportDir(ctx)));
+    // Strategy replicate: what window.pre-verify proved equal before the freeze is not scanned again.
+    const delta = ctx.plan.strategy === 'replicate' ? await takeDeltaScopes(source(ctx), target(ctx), ctx.runId) : undefined;
     const report = await retryOnlyConnectionErrors(() =>
-      verifyTables({ source: source(ctx), target: target(ctx), tables: ctx.plan.tables, sourceDigests, runId: ctx.runId, excludedTables: ctx.plan.excludedTables }),
+      verifyTables({ source: source(ctx), target: target(ctx), tables: ctx.plan.tables, sourceDigests, runId: ctx.runId, excludedTables: ctx.plan.excludedTables, delta }),
     );
     if (!report.ok) throw new DataMismatchError(report);
     const rows = report.tables.reduce((sum, t) => sum + t.targetRows, 0);
@@ -362,9 +365,11 @@ const migrateVerify = {
     return {
       summary:
         `Source and target identical: ${plural(report.tables.length, 'table')}, ${plural(rows, 'row')} (counts, content hashes, no orphans); ${plural(report.sequences?.checked ?? 0, 'sequence')} positioned; every source table accounted for; target schema as before the load` +
+        (delta ? `; ${describeDelta(report)}` : '') +
         (quiet ? `; ${quiet}` : ''),
       output: {
         durationMs: report.durationMs,
+        ...(delta ? { comparedInFreeze: comparedInFreeze(report) } : {}),
         sequences: report.sequences,
         schema: report.schema && { checked: report.schema.checked, changes: report.schema.changes.length },
         accounted: report.accounted && {
@@ -377,6 +382,7 @@ const migrateVerify = {
           rows: t.targetRows,
           hash: t.targetHash,
           sourceDigestFrom: t.sourceDigestFrom,
+          ...(t.delta ? { delta: t.delta } : {}),
         })),
       },
     };
@@ -391,11 +397,42 @@ const migrateVerify = {
       `  SELECT count(*) FROM <child> c WHERE NOT EXISTS (SELECT 1 FROM <parent> p WHERE p.<key> = c.<fk>);`,
       `for every foreign key; every sequence the tables use must not hand out a value the source or the`,
       `columns already hold; the target's indexes (valid, attached), constraints (validated), triggers (enable state),`,
-      `comments and statistics targets as recorded before the load. Tables:`,
+      `comments and statistics targets as recorded before the load.`,
+      ...(ctx.plan.strategy === 'replicate'
+        ? [
+            `Strategy replicate: counts and sequences whole, but the content only of the key ranges window.pre-verify found`,
+            `different or that its triggers (cutover_meta.verify_marks, both sides) marked since; the triggers are then dropped.`,
+          ]
+        : []),
+      `Tables:`,
       tableLines(ctx),
     ].join('\n');
   },
 };
+
+/** Strategy replicate: how much content migrate.verify compared in the freeze, and what window.pre-verify had proven before. */
+function comparedInFreeze(report: VerifyReport) {
+  const ranged = report.tables.filter((t) => t.delta);
+  return {
+    tablesByRange: ranged.length,
+    tablesWhole: report.tables.length - ranged.length,
+    ranges: ranged.reduce((sum, t) => sum + t.delta!.ranges, 0),
+    of: ranged.reduce((sum, t) => sum + t.delta!.of, 0),
+    rows: ranged.reduce((sum, t) => sum + t.delta!.rows, 0),
+    differedBefore: ranged.reduce((sum, t) => sum + t.delta!.differedBefore, 0),
+    touched: ranged.reduce((sum, t) => sum + t.delta!.touched, 0),
+  };
+}
+
+function describeDelta(report: VerifyReport): string {
+  const c = comparedInFreeze(report);
+  if (c.tablesByRange === 0) return 'content compared whole in the freeze (no verify before it was recorded)';
+  return (
+    `content compared in the freeze: ${c.ranges} of ${c.of} key ranges (${plural(c.rows, 'row')}; ranges that differed at window.pre-verify: ${c.differedBefore}, written since: ${c.touched})` +
+    (c.tablesWhole ? ` and ${plural(c.tablesWhole, 'table')} whole` : '') +
+    `, the other ranges proven equal by window.pre-verify and not written since; counts and sequences compared whole`
+  );
+}
 
 const finalTargetReady = {
   async run(ctx: StepContext): Promise<StepResult> {
@@ -464,11 +501,14 @@ const rollbackUnfreezeSource = {
   async run(ctx: StepContext): Promise<StepResult> {
     const grants = await recordedGrants(ctx);
     const result = await unfreezeSource({ source: source(ctx), grants });
+    const since = (ctx.outputs['rollback.freeze-target'] as { readOnlySince?: number } | undefined)?.readOnlySince;
+    const readOnlyMs = since === undefined ? undefined : Date.now() - since;
     return {
       summary:
         `Removed the write barrier from ${result.unguarded.length} tables and restored ${result.restored} write ` +
-        `grant${result.restored === 1 ? '' : 's'} revoked at freeze.enable; the source accepts writes again`,
-      output: { restored: result.restored, unguarded: result.unguarded },
+        `grant${result.restored === 1 ? '' : 's'} revoked at freeze.enable; the source accepts writes again` +
+        (readOnlyMs === undefined ? '' : `; no system accepted writes for ${(readOnlyMs / 1000).toFixed(1)} s of the rollback (from rollback.freeze-target)`),
+      output: { restored: result.restored, unguarded: result.unguarded, ...(readOnlyMs === undefined ? {} : { readOnlyMs }) },
     };
   },
   async dryRun(ctx: StepContext): Promise<string> {

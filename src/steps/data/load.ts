@@ -150,7 +150,20 @@ export async function loadTables(options: LoadOptions): Promise<LoadSummary> {
   }
 }
 
-async function ensureMetaTable(client: pg.Client): Promise<void> {
+/**
+ * The tables a run filled, in `cutover_meta.loaded`: what a resumed load skips, and what the rollback's
+ * delta export compares (rollback/loaded-tables.ts). Strategy replicate records its tables here too.
+ */
+export async function recordLoaded(client: pg.Client, runId: string, tables: readonly { table: string; rows: number; sha256: string }[]): Promise<void> {
+  await client.query(
+    `INSERT INTO ${META_SCHEMA}.loaded (run_id, table_name, rows, sha256)
+     SELECT $1, t, r, s FROM unnest($2::text[], $3::bigint[], $4::text[]) AS x(t, r, s)
+     ON CONFLICT (run_id, table_name) DO UPDATE SET rows = EXCLUDED.rows, sha256 = EXCLUDED.sha256, loaded_at = now()`,
+    [runId, tables.map((t) => t.table), tables.map((t) => t.rows), tables.map((t) => t.sha256)],
+  );
+}
+
+export async function ensureMetaTable(client: pg.Client): Promise<void> {
   await client.query(`CREATE SCHEMA IF NOT EXISTS ${META_SCHEMA}`);
   await client.query(
     `CREATE TABLE IF NOT EXISTS ${META_SCHEMA}.loaded (
@@ -334,11 +347,7 @@ async function loadOneTable(
     await restoreTriggers(client, triggers);
     // Fresh planner statistics, so the application's first queries on the new database get good plans.
     await client.query(`ANALYZE ${table.quoted}`);
-    await client.query(
-      `INSERT INTO ${META_SCHEMA}.loaded (run_id, table_name, rows, sha256) VALUES ($1, $2, $3, $4)
-       ON CONFLICT (run_id, table_name) DO UPDATE SET rows = EXCLUDED.rows, sha256 = EXCLUDED.sha256, loaded_at = now()`,
-      [options.runId, table.id, entry.rows, entry.sha256],
-    );
+    await recordLoaded(client, options.runId, [{ table: table.id, rows: entry.rows, sha256: entry.sha256 }]);
     await client.query('COMMIT');
     return {
       table: table.id,

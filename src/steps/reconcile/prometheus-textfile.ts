@@ -6,7 +6,7 @@ import type { ReconcileResult } from './reconcile.js';
  * Grafana stack can alert on drift, data loss, gaps and a reconciliation that stopped running.
  */
 
-interface Metric {
+export interface Metric {
   name: string;
   help: string;
   samples: { labels?: Record<string, string>; value: number }[];
@@ -67,6 +67,11 @@ export function toPrometheusTextfile(result: ReconcileResult, options: TextfileO
       samples: [{ value: options.lastSuccess.getTime() / 1000 }],
     },
   ];
+  return renderMetrics(metrics);
+}
+
+/** Gauges in the text exposition format 0.0.4. */
+export function renderMetrics(metrics: readonly Metric[]): string {
   const lines: string[] = [];
   for (const metric of metrics) {
     lines.push(`# HELP ${metric.name} ${escapeHelp(metric.help)}`, `# TYPE ${metric.name} gauge`);

@@ -1,6 +1,7 @@
 import type { Plan } from '../../config/schema.js';
 import { planDatabase } from '../../adapters/postgres.js';
 import { normalizeTableName } from '../data/catalog.js';
+import { describeLag, lagProblems, readSlotLag, type LagLimits } from './lag.js';
 import { poolerProblem, replicationReadiness } from './readiness.js';
 
 /** `cutover check` (and prep.preflight) for strategy replicate: can the source replicate this plan? */
@@ -32,35 +33,7 @@ export async function checkReplication(plan: Plan, env: Record<string, string | 
  * far behind the target is, and a slot nobody streams from (a run killed and never resumed) shows
  * before it fills the source's disk.
  */
-async function cutoverSlots(client: import('pg').Client, limits: { maxLagBytes: number; maxRetainedBytes: number }): Promise<{ lines: string[]; breached: boolean }> {
-  const { rows } = await client.query<{ slot_name: string; active: boolean; lag: string | null; retained: string | null; lag_seconds: string | null }>(
-    `SELECT s.slot_name, s.active,
-            pg_wal_lsn_diff(pg_current_wal_lsn(), s.confirmed_flush_lsn)::bigint::text AS lag,
-            pg_wal_lsn_diff(pg_current_wal_lsn(), s.restart_lsn)::bigint::text AS retained,
-            extract(epoch FROM r.flush_lag)::text AS lag_seconds
-       FROM pg_replication_slots s LEFT JOIN pg_stat_replication r ON r.pid = s.active_pid
-      WHERE s.slot_name LIKE 'cutover\\_%' ORDER BY s.slot_name`,
-  );
-  let breached = false;
-  const lines = rows.map((r) => {
-    const lag = Number(r.lag ?? 0);
-    const retained = Number(r.retained ?? 0);
-    const over = [
-      lag > limits.maxLagBytes ? `more than plan.replicate.maxLagBytes (${size(limits.maxLagBytes)}) behind: look at the target's apply worker (pg_stat_subscription) and its log` : '',
-      retained > limits.maxRetainedBytes ? `holding more WAL than plan.replicate.maxRetainedBytes (${size(limits.maxRetainedBytes)}): the source's disk fills while it lasts` : '',
-    ].filter(Boolean);
-    if (over.length) breached = true;
-    const seconds = r.lag_seconds === null ? '' : `, ${Number(r.lag_seconds).toFixed(1)} s`;
-    return r.active
-      ? `Slot ${r.slot_name}: streaming, ${size(lag)}${seconds} behind, holding ${size(retained)} of WAL${over.length ? `; ${over.join('; ')}` : ''}.`
-      : `Slot ${r.slot_name} is not streaming and holds ${size(retained)} of WAL${over.length ? ` (${over.join('; ')})` : ''}: resume its run, or remove it with cutover rollback/abort of that run (or SELECT pg_drop_replication_slot('${r.slot_name}')).`;
-  });
-  return { lines, breached };
-}
-
-function size(bytes: number): string {
-  if (bytes < 1024) return `${bytes} bytes`;
-  if (bytes < 1024 ** 2) return `${(bytes / 1024).toFixed(0)} kB`;
-  if (bytes < 1024 ** 3) return `${(bytes / 1024 ** 2).toFixed(0)} MB`;
-  return `${(bytes / 1024 ** 3).toFixed(1)} GB`;
+async function cutoverSlots(client: import('pg').Client, limits: LagLimits): Promise<{ lines: string[]; breached: boolean }> {
+  const lags = await readSlotLag(client);
+  return { lines: lags.map((lag) => describeLag(lag, limits)), breached: lags.some((lag) => lagProblems(lag, limits).length > 0) };
 }

@@ -4,11 +4,13 @@ import { normalizeTableName } from '../data/catalog.js';
 import type { CutoverPoint } from '../data/manifest.js';
 import type { StepAction, StepContext, StepResult } from '../types.js';
 import { fingerprintChanges, readFingerprint, type SchemaFingerprint } from './fingerprint.js';
-import { replicationNames } from './names.js';
+import { replicationNames, reverseNames } from './names.js';
+import { drainReverse, dropReverse, reverseRunning, startReverse } from './reverse.js';
 import { dropReplication, type Dropped } from './objects.js';
 import { rebuildIndexes } from './indexes.js';
 import { forgetHolder, prepareReplication } from './prepare.js';
 import { copySequences, drainToFreeze, recordReplicatedTables } from './window.js';
+import { preVerify, stopMarking } from './delta-verify.js';
 
 /**
  * The `replicate` strategy's step actions. prep.replicate is its own step; in the window it takes
@@ -84,6 +86,44 @@ export const prepReplicate: StepAction = {
   },
 };
 
+/**
+ * window.pre-verify: the content comparison done while writes still flow, so that migrate.verify in
+ * the freeze compares only the key ranges written since (delta-verify.ts argues why that is a proof).
+ */
+const preVerifyStep: StepAction = {
+  async run(ctx) {
+    if (!isReplicate(ctx)) return { summary: 'Strategy is copy: the content is verified in the window', output: { strategy: 'copy' } };
+    const result = await preVerify({ source: source(ctx), target: target(ctx), runId: ctx.runId, tables: ctx.plan.tables });
+    const ranges = result.tables.reduce((sum, t) => sum + t.bounds.length + 1, 0);
+    const differing = result.tables.reduce((sum, t) => sum + t.differing.length, 0);
+    const rows = result.tables.reduce((sum, t) => sum + t.rows, 0);
+    return {
+      summary:
+        `Compared ${rows} rows in ${ranges} key ranges of ${result.tables.length} tables in ${(result.durationMs / 1000).toFixed(1)} s while replicating: ` +
+        `${differing} range${differing === 1 ? '' : 's'} differed (changes still on their way); every write to the target is marked from now on, ` +
+        `so migrate.verify compares only those and the marked ranges`,
+      output: {
+        strategy: 'replicate',
+        durationMs: result.durationMs,
+        tables: result.tables.map((t) => ({ table: t.table, rows: t.rows, ranges: t.bounds.length + 1, differing: t.differing.length, keyColumn: t.keyColumn, durationMs: t.durationMs })),
+      },
+    };
+  },
+  dryRun(ctx) {
+    if (!isReplicate(ctx)) return 'Nothing: the plan\'s strategy is copy.';
+    return [
+      `On the target (${ctx.plan.target.urlEnv}), in one transaction: for every plan table`,
+      `  CREATE TRIGGER cutover_verify_mark AFTER INSERT OR UPDATE OR DELETE ... FOR EACH ROW (and one AFTER TRUNCATE),`,
+      `  ALTER TABLE <table> ENABLE ALWAYS TRIGGER ...   (fires for the subscription's apply worker too),`,
+      `recording the first key column of every changed row in cutover_meta.verify_marks. Then, per table, key range bounds`,
+      `sampled from the source, and on both sides`,
+      `  SELECT width_bucket(<key>, <bounds>), count(*), sum(<row hash, as migrate.verify>) FROM <table> GROUP BY 1;`,
+      `ranges that differ are recorded in cutover_meta.verified_before. Tables:`,
+      ...tableNames(ctx).map((t) => `  ${t}`),
+    ].join('\n');
+  },
+};
+
 /** export.tables in replicate mode: the target applies everything up to the freeze. */
 const drainStep: StepAction = {
   async run(ctx) {
@@ -143,30 +183,48 @@ const detachStep: StepAction = {
     const sequences = await copySequences({ source: source(ctx), target: target(ctx), tables: tableNames(ctx) });
     // As migrate.load does in copy mode: the rollback's delta export looks for the tables a run filled.
     await recordReplicatedTables({ target: target(ctx), runId: ctx.runId, counts: point.counts, lsn: point.lsn });
-    const dropped = await dropAll(ctx);
+    const dropped = await dropAll(ctx, { marks: false });
+    // Both sides frozen and equal, nothing written to the target yet: from here its writes flow back.
+    const reverse = await startReverse({
+      source: source(ctx),
+      target: target(ctx),
+      targetUrl: readDatabaseUrl(ctx.env, ctx.plan.target.urlEnv, 'target'),
+      names: reverseNames(ctx.runId),
+      tables: tableNames(ctx),
+    });
     return {
       summary:
         `${sequences.length} sequence${sequences.length === 1 ? '' : 's'} positioned as on the source; ` +
-        `replication removed (${describeDropped(dropped)})`,
-      output: { strategy: 'replicate', sequences, dropped },
+        `replication removed (${describeDropped(dropped)}); ` +
+        (reverse.started
+          ? `the target's changes now flow back to the source (subscription ${reverseNames(ctx.runId).subscription} on the source), so a rollback loses nothing`
+          : `no reverse replication (${reverse.reason}): a rollback exports the target's changes and re-imports them`),
+      output: { strategy: 'replicate', sequences, dropped, reverse },
     };
   },
   dryRun: (ctx) =>
     [
-      `Strategy replicate: for every sequence a plan table owns, on the target:`,
-      `  SELECT setval(<sequence>, greatest(<source last_value>, max(<column>)));`,
+      `Strategy replicate: for every sequence a plan table uses (owned by a column or only in a column default), on the target,`,
+      `as migrate.load does in copy mode: the source's position, or just past the columns' values in the sequence's direction:`,
+      `  SELECT setval(<sequence>, <position>, <is_called>);`,
       `  INSERT INTO cutover_meta.loaded (run_id, table_name, rows, sha256) ... ('replicated up to <freeze LSN>'), per plan table;`,
       `then DROP SUBSCRIPTION on the target (${ctx.plan.target.urlEnv}), and on the source pg_drop_replication_slot, DROP PUBLICATION,`,
       `DROP TABLE cutover_meta.replication_marker.`,
     ].join('\n'),
 };
 
-async function dropAll(ctx: StepContext): Promise<Dropped> {
+async function dropAll(ctx: StepContext, options: { marks: boolean }): Promise<Dropped> {
   const names = replicationNames(ctx.runId);
   const src = await source(ctx).connect();
   try {
     const tgt = await target(ctx).connect();
     try {
+      // At abort, rollback and close: the verify marks of window.pre-verify (their triggers would slow
+      // every write). Not at the detach: migrate.verify, after it, reads them.
+      if (options.marks) {
+        await stopMarking(src);
+        await stopMarking(tgt);
+      }
       const dropped = await dropReplication(src, tgt, names);
       // An initial copy stopped half-way set the large tables' indexes aside: the target gets them back.
       await rebuildIndexes(tgt, ctx.runId);
@@ -198,15 +256,25 @@ export function byStrategy(copy: StepAction, replicate: StepAction): StepAction 
  * is left on the source (an orphaned slot keeps WAL until the disk fills). Idempotent: whatever is
  * already gone is skipped.
  */
-export function withReplicationCleanup(inner: StepAction): StepAction {
+export function withReplicationCleanup(inner: StepAction, options: { drainReverse?: boolean } = {}): StepAction {
   return {
     async run(ctx): Promise<StepResult> {
       if (!isReplicate(ctx)) return inner.run(ctx);
-      const dropped = await dropAll(ctx);
+      // The rollback drains the reverse replication once the target is frozen (its marker table must
+      // still be there); abort and close just remove it, before anything else.
+      const drain = options.drainReverse === true;
+      let reverse = drain ? undefined : await endReverse(ctx, false);
+      const result = drain ? await inner.run(ctx) : undefined;
+      if (drain) reverse = await endReverse(ctx, true);
+      const dropped = await dropAll(ctx, { marks: true });
       ctx.note(`replication of this run: ${describeDropped(dropped)}`);
-      const result = await inner.run(ctx);
-      const output = result.output && typeof result.output === 'object' ? result.output : { result: result.output };
-      return { ...result, summary: `${result.summary}; replication: ${describeDropped(dropped)}`, output: { ...output, replicationDropped: dropped } };
+      const done = result ?? (await inner.run(ctx));
+      const output = done.output && typeof done.output === 'object' ? done.output : { result: done.output };
+      return {
+        ...done,
+        summary: `${done.summary}; replication: ${describeDropped(dropped)}${reverse ? `; ${reverse.text}` : ''}`,
+        output: { ...output, replicationDropped: dropped, ...(reverse ? { reverse: reverse.output } : {}) },
+      };
     },
     async dryRun(ctx) {
       const text = await inner.dryRun(ctx);
@@ -216,8 +284,28 @@ export function withReplicationCleanup(inner: StepAction): StepAction {
   };
 }
 
+/**
+ * The reverse replication, if it runs: at the rollback (the target frozen by then) drained first, so
+ * the source holds every write the target took; at abort and close simply removed.
+ */
+async function endReverse(ctx: StepContext, drain: boolean): Promise<{ text: string; output: Record<string, unknown> } | undefined> {
+  const names = reverseNames(ctx.runId);
+  if (!(await reverseRunning(source(ctx), names))) return undefined;
+  const drained = drain
+    ? await drainReverse({ source: source(ctx), target: target(ctx), names, timeoutMs: parseDuration(ctx.plan.replicate.drainTimeout), signal: ctx.signal })
+    : undefined;
+  const dropped = await withConnection(source(ctx), (src) => withConnection(target(ctx), (tgt) => dropReverse(src, tgt, names)));
+  return {
+    text: drained
+      ? `the source applied every change the target took up to its freeze (${drained.freezeLsn}) through reverse replication in ${(drained.waitedMs / 1000).toFixed(2)} s, then it was removed`
+      : `reverse replication removed (${describeDropped(dropped)})`,
+    output: { drained: drained ?? null, dropped },
+  };
+}
+
 export const replicateSteps = {
   'prep.replicate': prepReplicate,
+  'window.pre-verify': preVerifyStep,
   drain: drainStep,
   noExport: noExportStep,
   detach: detachStep,

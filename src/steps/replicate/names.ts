@@ -24,6 +24,15 @@ export function replicationNames(runId: string): ReplicationNames {
   return { slot: base, publication: base, subscription: base };
 }
 
+/**
+ * The reverse replication of a run (target → source, after the switch, so that a rollback loses
+ * nothing): publication and slot on the target, subscription on the source.
+ */
+export function reverseNames(runId: string): ReplicationNames {
+  const base = `${replicationNames(runId).slot}_back`;
+  return { slot: base, publication: base, subscription: base };
+}
+
 /** What the snapshot holder process (snapshot-holder.ts) reports in its file. */
 export interface HolderInfo {
   slot: string;

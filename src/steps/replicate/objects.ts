@@ -44,12 +44,16 @@ export async function ensurePublication(source: pg.Client, name: string, quotedT
   return true;
 }
 
-/** The subscription on the target, streaming from the slot the initial copy started at; no copy of its own. */
+/**
+ * The subscription on the target, streaming from the slot the initial copy started at; no copy of its
+ * own. `streaming = off` (the default before PostgreSQL 18): a transaction is applied once it has
+ * committed on the source, which the verify marks of delta-verify.ts rely on.
+ */
 export async function ensureSubscription(target: pg.Client, names: ReplicationNames, sourceUrl: string): Promise<boolean> {
   if (await subscriptionExists(target, names.subscription)) return false;
   await target.query(
     `CREATE SUBSCRIPTION ${quoteIdent(names.subscription)} CONNECTION ${quoteLiteral(sourceUrl)} PUBLICATION ${quoteIdent(names.publication)}
-     WITH (create_slot = false, slot_name = ${quoteLiteral(names.slot)}, copy_data = false, enabled = true)`,
+     WITH (create_slot = false, slot_name = ${quoteLiteral(names.slot)}, copy_data = false, enabled = true, streaming = off)`,
   );
   return true;
 }

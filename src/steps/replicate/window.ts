@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import type pg from 'pg';
-import { quoteIdent, withConnection, type Database } from '../../adapters/postgres.js';
+import { inTransaction, withConnection, type Database } from '../../adapters/postgres.js';
 import { readTables } from '../data/catalog.js';
-import { MARKER_TABLE, META_SCHEMA, type ReplicationNames } from './names.js';
+import { ensureMetaTable, recordLoaded } from '../data/load.js';
+import { positionTargetSequences, readSequenceStates, type PositionedSequence } from '../data/sequences.js';
+import { MARKER_TABLE, type ReplicationNames } from './names.js';
 import { slotInfo, subscriptionExists } from './objects.js';
 
 /**
@@ -98,43 +100,15 @@ export function compareLsn(a: string, b: string): number {
   return diff < 0n ? -1 : diff > 0n ? 1 : 0;
 }
 
-export interface SequenceCopy {
-  table: string;
-  column: string;
-  sequence: string;
-  /** What the target's sequence was set to (it hands out the next value after this). */
-  value: string | null;
-}
-
 /**
- * Logical replication carries rows, not sequences: position every sequence a plan table owns on the
- * target at the source's position (frozen, so final), or past the column's largest value when that
- * is higher, so the new system's next insert neither collides nor reuses a handed-out id.
+ * Logical replication carries rows, not sequences: every sequence the plan tables use (owned by a
+ * column, or only called from a column's DEFAULT and owned by none) gets the source's position (frozen,
+ * so final) on the target, or just past its columns' values when those go further — exactly what
+ * migrate.load does in copy mode (data/sequences.ts), read now instead of from an export's manifest.
  */
-export async function copySequences(options: { source: Database; target: Database; tables: readonly string[] }): Promise<SequenceCopy[]> {
-  return withConnection(options.source, (source) =>
-    withConnection(options.target, async (target) => {
-      const sourceTables = await readTables(source, options.tables, options.source.label);
-      const targetTables = new Map((await readTables(target, options.tables, options.target.label)).map((t) => [t.id, t]));
-      const copies: SequenceCopy[] = [];
-      for (const table of sourceTables) {
-        for (const column of table.columns) {
-          if (!column.sequence) continue;
-          const targetColumn = targetTables.get(table.id)?.columns.find((c) => c.name === column.name);
-          if (!targetColumn?.sequence) continue;
-          const state = await source.query<{ last_value: string; is_called: boolean }>(`SELECT last_value::text, is_called FROM ${column.sequence}`);
-          const max = await target.query<{ max: string | null }>(`SELECT max(${quoteIdent(column.name)})::text AS max FROM ${targetTables.get(table.id)!.scan}`);
-          const candidates: bigint[] = [];
-          if (state.rows[0]!.is_called) candidates.push(BigInt(state.rows[0]!.last_value));
-          if (max.rows[0]!.max !== null) candidates.push(BigInt(max.rows[0]!.max));
-          const value = candidates.length ? candidates.reduce((a, b) => (b > a ? b : a)).toString() : null;
-          if (value !== null) await target.query('SELECT setval($1::regclass, $2::bigint, true)', [targetColumn.sequence, value]);
-          copies.push({ table: table.id, column: column.name, sequence: targetColumn.sequence, value });
-        }
-      }
-      return copies;
-    }),
-  );
+export async function copySequences(options: { source: Database; target: Database; tables: readonly string[] }): Promise<PositionedSequence[]> {
+  const states = await withConnection(options.source, async (source) => readSequenceStates(source, await readTables(source, options.tables, options.source.label)));
+  return withConnection(options.target, (target) => inTransaction(target, () => positionTargetSequences(target, states)));
 }
 
 /** Lag of the slot right now: WAL bytes not yet confirmed by the subscriber, and WAL the slot retains. */
@@ -149,25 +123,15 @@ export async function replicationLag(source: pg.Client, slot: string): Promise<{
 }
 
 /**
- * Record the plan tables as filled by this run in the target's `cutover_meta.loaded` (what migrate.load
- * writes in copy mode): the rollback's delta export compares only tables a run loaded, so without it a
+ * Record the plan tables as filled by this run in the target's `cutover_meta.loaded`, as migrate.load
+ * does in copy mode: the rollback's delta export compares only tables a run loaded, so without it a
  * rollback after a replicate cutover would skip every table and leave the post-switch writes behind.
  */
 export async function recordReplicatedTables(options: { target: Database; runId: string; counts: Readonly<Record<string, number>>; lsn: string }): Promise<number> {
   return withConnection(options.target, async (target) => {
-    await target.query(`CREATE SCHEMA IF NOT EXISTS ${META_SCHEMA}`);
-    await target.query(
-      `CREATE TABLE IF NOT EXISTS ${META_SCHEMA}.loaded (
-         run_id text NOT NULL, table_name text NOT NULL, rows bigint NOT NULL, sha256 text NOT NULL,
-         loaded_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (run_id, table_name))`,
-    );
-    const tables = Object.keys(options.counts);
-    await target.query(
-      `INSERT INTO ${META_SCHEMA}.loaded (run_id, table_name, rows, sha256)
-       SELECT $1, t, r, $4 FROM unnest($2::text[], $3::bigint[]) AS x(t, r)
-       ON CONFLICT (run_id, table_name) DO UPDATE SET rows = EXCLUDED.rows, sha256 = EXCLUDED.sha256, loaded_at = now()`,
-      [options.runId, tables, tables.map((t) => options.counts[t]), `replicated up to ${options.lsn}`],
-    );
+    await ensureMetaTable(target);
+    const tables = Object.entries(options.counts).map(([table, rows]) => ({ table, rows, sha256: `replicated up to ${options.lsn}` }));
+    await recordLoaded(target, options.runId, tables);
     return tables.length;
   });
 }

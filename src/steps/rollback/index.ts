@@ -1,3 +1,4 @@
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { planDatabase } from '../../adapters/postgres.js';
 import { output } from '../outputs.js';
@@ -42,8 +43,23 @@ function deltaSpecs(ctx: StepContext): DeltaTableSpec[] {
   }));
 }
 
+/** When the first attempt of rollback.freeze-target began, recorded once: a re-run reports the same. */
+async function firstFrozenAt(ctx: StepContext): Promise<number> {
+  const file = join(ctx.stateDir, `freeze-target-since.${ctx.runId}`);
+  const now = Date.now();
+  try {
+    await writeFile(file, `${now}\n`, { flag: 'wx', mode: 0o600 });
+    return now;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    return Number((await readFile(file, 'utf8')).trim());
+  }
+}
+
 const freezeTargetStep = {
   async run(ctx: StepContext): Promise<StepResult> {
+    // From here no system takes writes until rollback.unfreeze-source, which reports how long that was.
+    const readOnlySince = await firstFrozenAt(ctx);
     const result = await freezeTarget({
       target: planDatabase(ctx.plan, ctx.env, 'target', ctx.planDir),
       runId: ctx.runId,
@@ -64,7 +80,7 @@ const freezeTargetStep = {
         `Target frozen: ${plural(result.revoked.length, 'write grant')} on ${tableNames(ctx).length} tables revoked from ` +
         `${result.roles.join(', ') || 'no app role (none exists on the target)'}; ended ${plural(result.terminatedSessions, 'session')}`,
       // The same on a re-run (the record keeps what the first run revoked); session counts stay in the summary.
-      output: { loaded: true, revoked: result.revoked, roles: result.roles },
+      output: { loaded: true, revoked: result.revoked, roles: result.roles, readOnlySince },
     };
   },
   async dryRun(ctx: StepContext): Promise<string> {
