@@ -55,7 +55,7 @@ describe('steps a plan adds, in the terminal UI', () => {
       " PRODUCTION  FreshTrack Pro: Supabase to self-hosted PostgreSQL
       T0 Sat Dec 05 22:00 EST · local Sun Dec 06 04:00 GMT+1 · now Dec 03 22:00 EST
       next: final opens in 24h 00m │ point of no return ahead · abort possible
-      ── Timeline ────────────────── planned ──── actual ─────── by ───── 3–9 of 53 ──
+      ── Timeline ────────────────── planned ──── actual ─────── by ───── 3–9 of 54 ──
         ✓ custom.status-page         Dec 03 22:00 22:00
         ✓ custom.target-check        Dec 03 22:00 22:00
       ▸ … custom.ops-ok              Dec 03 22:00                needs 1 of 1
