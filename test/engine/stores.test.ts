@@ -20,7 +20,7 @@ import { driveToEnd } from '../support/drive.js';
 import { localPlanInput } from '../support/plan.js';
 import { usePostgres } from '../support/postgres.js';
 import { storesUnderTest } from '../support/stores.js';
-import { TEAM_ROLE, teamOverrides, teamPlan, urlAs } from '../support/team.js';
+import { createTeamLogins, TEAM_ROLE, teamOverrides, teamPlan, urlAs } from '../support/team.js';
 
 /**
  * The engine on both state stores (DESIGN §2): a run driven to the end on a state database reads and
@@ -36,6 +36,19 @@ function newDir(): string {
   const dir = mkdtempSync(join(tmpdir(), 'cutover-stores-'));
   dirs.push(dir);
   return dir;
+}
+
+/** A team-mode run on a fresh state database `name`: its folder, plan, first store, and a runner opener at T-48h. */
+async function teamRun(name: string, command = 'test driver') {
+  const url = await server().createDatabase(name);
+  const dir = newDir();
+  const stateDir = join(dir, '.cutover');
+  const plan = teamPlan(dir);
+  const store = new PostgresStore({ plan, urlEnv: 'URL', env: { URL: url } });
+  useStore(stateDir, store);
+  const clock = new ManualClock(t0Of(plan).toMillis() - 48 * 3_600_000);
+  const open = () => Runner.open({ stateDir, plan, planDir: dir, registry, adapters, clock, mode: 'drive', command, retries: 0 });
+  return { url, dir, stateDir, plan, store, open };
 }
 
 const registry: StepRegistry = Object.fromEntries(
@@ -80,12 +93,7 @@ describe.each(stores)('a run on the $name store', (store) => {
 describe('the state database wakes the driver', () => {
   let stateUrl = '';
   beforeAll(async () => {
-    const admin = new pg.Client({ connectionString: server().url });
-    admin.on('error', () => {});
-    await admin.connect();
-    await admin.query(`CREATE ROLE ${TEAM_ROLE} NOLOGIN`);
-    await admin.query(`CREATE ROLE ana LOGIN PASSWORD 'ana-secret' IN ROLE ${TEAM_ROLE}`);
-    await admin.end();
+    await createTeamLogins(server().url, { ana: 'ana-secret' });
     stateUrl = await server().createDatabase('wake_state');
   });
 
@@ -123,14 +131,7 @@ describe('the state database wakes the driver', () => {
 
 describe('a driver that loses its session', () => {
   it('stops at once with a message (its lock went with the session), and the next driver takes over', async () => {
-    const url = await server().createDatabase('lost_state');
-    const dir = newDir();
-    const stateDir = join(dir, '.cutover');
-    const plan = teamPlan(dir);
-    const first = new PostgresStore({ plan, urlEnv: 'URL', env: { URL: url } });
-    useStore(stateDir, first);
-    const clock = new ManualClock(t0Of(plan).toMillis() - 48 * 3_600_000);
-    const open = () => Runner.open({ stateDir, plan, planDir: dir, registry, adapters, clock, mode: 'drive', command: 'test driver', retries: 0 });
+    const { url, stateDir, plan, store: first, open } = await teamRun('lost_state');
     const runner = open();
     expect((await runner.drive({ waitGates: false })).kind).toBe('signoff');
     // `cutover status` on any machine: the holder is known alive (its session holds the lock).
@@ -176,14 +177,7 @@ describe('a driver that loses its session', () => {
 
 describe('a record changed behind cutover\'s back in the state database', () => {
   it('is refused as the files are: rows removed past the trigger, or the snapshot gone', async () => {
-    const url = await server().createDatabase('tampered_state');
-    const dir = newDir();
-    const stateDir = join(dir, '.cutover');
-    const plan = teamPlan(dir);
-    const store = new PostgresStore({ plan, urlEnv: 'URL', env: { URL: url } });
-    useStore(stateDir, store);
-    const clock = new ManualClock(t0Of(plan).toMillis() - 48 * 3_600_000);
-    const open = () => Runner.open({ stateDir, plan, planDir: dir, registry, adapters, clock, mode: 'drive', command: 'test', retries: 0 });
+    const { url, stateDir, store, open } = await teamRun('tampered_state', 'test');
     const runner = open();
     await runner.drive({ waitGates: false });
     runner.close();
@@ -204,14 +198,8 @@ describe('a record changed behind cutover\'s back in the state database', () => 
 
 describe('cutover unlock in team mode', () => {
   it('ends the session of a driver on another machine, which stops; the release is journaled', async () => {
-    const url = await server().createDatabase('unlock_state');
-    const dir = newDir();
-    const stateDir = join(dir, '.cutover');
-    const plan = teamPlan(dir);
-    const store = new PostgresStore({ plan, urlEnv: 'URL', env: { URL: url } });
-    useStore(stateDir, store);
-    const clock = new ManualClock(t0Of(plan).toMillis() - 48 * 3_600_000);
-    const runner = Runner.open({ stateDir, plan, planDir: dir, registry, adapters, clock, mode: 'drive', command: 'test driver', retries: 0 });
+    const { url, dir, stateDir, plan, store, open } = await teamRun('unlock_state');
+    const runner = open();
     expect((await runner.drive({ waitGates: false })).kind).toBe('signoff');
     // As if that driver ran on another machine (this host cannot see its process).
     const admin = new pg.Client({ connectionString: url });

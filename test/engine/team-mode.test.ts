@@ -10,7 +10,7 @@ import { PostgresStore } from '../../src/engine/postgres-store.js';
 import { forgetStore, useStore } from '../../src/engine/run-store.js';
 import { usePostgres } from '../support/postgres.js';
 import { localPlanInput } from '../support/plan.js';
-import { TEAM_ROLE, teamOverrides, teamPlan, urlAs } from '../support/team.js';
+import { createTeamLogins, TEAM_ROLE, teamOverrides, teamPlan, urlAs } from '../support/team.js';
 
 const planInput = (dir: string) => localPlanInput(dir, teamOverrides);
 
@@ -29,12 +29,7 @@ const logins = { ana: 'ana-secret', ben: 'ben-secret', ops: 'ops-secret' } as co
 let stateUrl = '';
 
 beforeAll(async () => {
-  const admin = new pg.Client({ connectionString: server().url });
-  admin.on('error', () => {});
-  await admin.connect();
-  await admin.query(`CREATE ROLE ${TEAM_ROLE} NOLOGIN`);
-  for (const [login, password] of Object.entries(logins)) await admin.query(`CREATE ROLE ${login} LOGIN PASSWORD '${password}' IN ROLE ${TEAM_ROLE}`);
-  await admin.end();
+  await createTeamLogins(server().url, logins);
   stateUrl = await server().createDatabase('team_state');
 });
 

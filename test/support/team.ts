@@ -1,3 +1,4 @@
+import pg from 'pg';
 import type { Plan, PlanInput } from '../../src/config/schema.js';
 import { localPlan } from './plan.js';
 
@@ -34,4 +35,17 @@ export function urlAs(adminUrl: string, login: string, password: string): string
   url.username = login;
   url.password = password;
   return url.toString();
+}
+
+/** The team's group role and one LOGIN role per person (name → password) on the server of `adminUrl`. */
+export async function createTeamLogins(adminUrl: string, logins: Record<string, string>): Promise<void> {
+  const admin = new pg.Client({ connectionString: adminUrl });
+  admin.on('error', () => {});
+  await admin.connect();
+  try {
+    await admin.query(`CREATE ROLE ${TEAM_ROLE} NOLOGIN`);
+    for (const [login, password] of Object.entries(logins)) await admin.query(`CREATE ROLE ${login} LOGIN PASSWORD '${password}' IN ROLE ${TEAM_ROLE}`);
+  } finally {
+    await admin.end();
+  }
 }
