@@ -18,6 +18,25 @@ export interface AtomicWriteOptions {
   dirMode?: number;
 }
 
+type DurableWriteListener = (file: string, content: string) => void;
+const durableWriteListeners = new Set<DurableWriteListener>();
+
+/**
+ * Hear of every file written durably through this module (and of files others append to, through
+ * `announceDurableWrite`): team mode mirrors a state folder's side files into the state database so
+ * a driver on another machine finds them. A listener that throws fails the write, as a full disk
+ * would: what could not be recorded must not be acted on.
+ */
+export function onDurableWrite(listener: DurableWriteListener): () => void {
+  durableWriteListeners.add(listener);
+  return () => durableWriteListeners.delete(listener);
+}
+
+/** `file` now durably holds `content` (for writers that append rather than replace). */
+export function announceDurableWrite(file: string, content: string): void {
+  for (const listener of durableWriteListeners) listener(file, content);
+}
+
 export async function writeFileAtomic(file: string, content: string, options: AtomicWriteOptions = {}): Promise<void> {
   const dir = dirname(file);
   await mkdir(dir, { recursive: true, mode: options.dirMode ?? 0o755 });
@@ -36,6 +55,7 @@ export async function writeFileAtomic(file: string, content: string, options: At
     throw error;
   }
   await syncDir(dir);
+  announceDurableWrite(file, content);
 }
 
 /** fsync a folder so a rename or a new entry in it is on disk (best effort: see below). */

@@ -139,7 +139,7 @@ export class PostgresStore implements RunStore {
 
   /** Create the schema when it is missing (idempotent, one creator at a time). Returns whether it did. */
   private ensureSchema(db: SyncPg): boolean {
-    const [found] = db.query<{ ok: boolean }>(`SELECT to_regclass('${STATE_SCHEMA}.inbox') IS NOT NULL AS ok`);
+    const [found] = db.query<{ ok: boolean }>(`SELECT to_regclass('${STATE_SCHEMA}.side_files') IS NOT NULL AS ok`);
     if (found?.ok) return false;
     const team = this.options.teamRole ? quoteIdent(this.options.teamRole) : undefined;
     const s = STATE_SCHEMA;
@@ -154,6 +154,8 @@ export class PostgresStore implements RunStore {
       CREATE TABLE IF NOT EXISTS ${s}.drivers (run_key text PRIMARY KEY, holder jsonb NOT NULL, backend_pid integer NOT NULL);
       CREATE TABLE IF NOT EXISTS ${s}.inbox (id bigserial PRIMARY KEY, run_key text NOT NULL, login text NOT NULL DEFAULT session_user, request text NOT NULL,
         posted_at timestamptz NOT NULL DEFAULT now(), answer text, answered_at timestamptz);
+      CREATE TABLE IF NOT EXISTS ${s}.side_files (run_key text NOT NULL, name text NOT NULL, content text NOT NULL,
+        saved_at timestamptz NOT NULL DEFAULT now(), login text NOT NULL DEFAULT session_user, PRIMARY KEY (run_key, name));
       CREATE OR REPLACE FUNCTION ${s}.refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN RAISE EXCEPTION 'cutover_state.events is append-only: % refused', TG_OP USING ERRCODE = '42501'; END $$;
       CREATE OR REPLACE FUNCTION ${s}.stamp_login() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -174,7 +176,7 @@ export class PostgresStore implements RunStore {
         team
           ? `GRANT USAGE ON SCHEMA ${s} TO ${team};
       GRANT SELECT, INSERT ON ${s}.events TO ${team};
-      GRANT SELECT, INSERT, UPDATE ON ${s}.snapshots, ${s}.drivers TO ${team};
+      GRANT SELECT, INSERT, UPDATE ON ${s}.snapshots, ${s}.drivers, ${s}.side_files TO ${team};
       GRANT SELECT, INSERT, UPDATE, DELETE ON ${s}.inbox TO ${team};
       GRANT USAGE ON SEQUENCE ${s}.inbox_id_seq TO ${team};`
           : ''
@@ -205,6 +207,19 @@ export class PostgresStore implements RunStore {
 
   saveStateText(text: string): void {
     this.q('save the state', `INSERT INTO ${STATE_SCHEMA}.snapshots (run_key, envelope) VALUES ($1, $2) ON CONFLICT (run_key) DO UPDATE SET envelope = excluded.envelope, saved_at = now(), login = session_user`, [this.key, text]);
+  }
+
+  saveSideFile(name: string, content: string): void {
+    this.q(
+      `keep the side file ${name}`,
+      `INSERT INTO ${STATE_SCHEMA}.side_files (run_key, name, content) VALUES ($1, $2, $3)
+       ON CONFLICT (run_key, name) DO UPDATE SET content = excluded.content, saved_at = now(), login = session_user`,
+      [this.key, name, content],
+    );
+  }
+
+  sideFiles(): Array<{ name: string; content: string }> {
+    return this.q<{ name: string; content: string }>('read the side files', `SELECT name, content FROM ${STATE_SCHEMA}.side_files WHERE run_key = $1 ORDER BY name`, [this.key]);
   }
 
   private tryLock(): boolean {

@@ -10,9 +10,9 @@ import { whoIsRunning, type Identity } from './identity.js';
  * Files in the state folder are the default and need nothing registered: journal.ts, state-store.ts,
  * lock.ts and inbox.ts are the file store. A team on several machines names a PostgreSQL database in
  * the plan (`state.postgres`); the session then registers a `RunStore` for the state folder, and those
- * same functions hand every call for that folder to it. The folder itself still holds the side files
- * of steps (DNS "before" values, grant records, stored reconciliations, notification deliveries) on
- * the machine that ran them.
+ * same functions hand every call for that folder to it. The side files steps keep in the folder (DNS
+ * "before" values, grant records, stored reconciliations, notification deliveries) are mirrored into
+ * the store as they are written and written back into the folder of whoever attaches (side-files.ts).
  *
  * Every operation is synchronous, as the file store's are: a journal line is durable before the event
  * it records is applied, and the machine's subscribers cannot await.
@@ -49,6 +49,11 @@ export interface RunStore {
    * session was terminated or the network dropped, and the advisory lock went with it).
    */
   onLost(listener: () => void): () => void;
+  /** Keep a step's side file (a path relative to the state folder) with the run: the last content wins. */
+  saveSideFile(name: string, content: string): void;
+  /** Every side file kept with the run. */
+  sideFiles(): Array<{ name: string; content: string }>;
+
   /** The person running this process, as the store's connection establishes them (team mode: the login). */
   identity(): Identity;
   /** End the connection (a driver's lock goes with it). */

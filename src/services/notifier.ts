@@ -1,3 +1,4 @@
+import { announceDurableWrite } from '../adapters/atomic-write.js';
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { AnyMachineSnapshot } from 'xstate';
@@ -295,6 +296,7 @@ export class Notifier {
       } finally {
         closeSync(fd);
       }
+      announceDurableWrite(path, readFileSync(path, 'utf8'));
     } catch {
       // see above
     }

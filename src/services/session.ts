@@ -6,6 +6,7 @@ import { ExitError } from '../engine/errors.js';
 import { PostgresStore } from '../engine/postgres-store.js';
 import { useStore } from '../engine/run-store.js';
 import { Runner, type RunnerOptions } from '../engine/runner.js';
+import { mirrorSideFiles } from '../engine/side-files.js';
 import { registryFor } from '../steps/registry.js';
 import type { Adapters, StepRegistry } from '../steps/types.js';
 import { createAdapters } from '../adapters/providers.js';
@@ -43,7 +44,10 @@ export function clockFromEnv(env: Record<string, string | undefined>): { clock: 
  */
 export function attachStateStore(plan: Plan, planDir: string, stateDir: string, env: Record<string, string | undefined>): PostgresStore | undefined {
   const store = stateStoreOf(plan, planDir, env);
-  if (store) useStore(stateDir, store);
+  if (store) {
+    useStore(stateDir, store);
+    mirrorSideFiles(stateDir, store);
+  }
   return store;
 }
 

@@ -1,4 +1,5 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { writeFileAtomic } from '../../src/adapters/atomic-write.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -14,6 +15,7 @@ import { PostgresStore } from '../../src/engine/postgres-store.js';
 import { forgetStore, useStore } from '../../src/engine/run-store.js';
 import { Runner } from '../../src/engine/runner.js';
 import { runReport } from '../../src/services/report.js';
+import { attachStateStore } from '../../src/services/session.js';
 import type { StepRegistry } from '../../src/steps/types.js';
 import { cli } from '../support/cli.js';
 import { driveToEnd } from '../support/drive.js';
@@ -269,5 +271,53 @@ describe('a state database that cannot be used is a clear exit 2', () => {
     expect(first.stdout).toContain('schema cutover_state created');
     const again = await cli(['--config', planFile(dir), 'check'], { CUTOVER_STATE_URL: url });
     expect(again.stdout).toContain('schema cutover_state ready');
+  });
+});
+
+describe('side files in team mode', () => {
+  it('what a step keeps in the state folder on one machine is in the state folder of the next driver, and the latest write wins', async () => {
+    await createTeamLogins(server().url, {});
+    const url = await server().createDatabase('side_files_state');
+    const env = { CUTOVER_STATE_URL: url };
+    const machineA = newDir();
+    const machineB = newDir();
+    const plan = teamPlan(machineA);
+    const stateA = join(machineA, '.cutover');
+    const stateB = join(machineB, '.cutover');
+    const grants = `${JSON.stringify({ revoked: [{ table: 'public.readings', role: 'authenticated', privilege: 'INSERT' }] })}\n`;
+
+    const storeA = attachStateStore(plan, machineA, stateA, env)!;
+    // As freeze.enable and dns.switch write them: through the durable write every step uses.
+    await writeFileAtomic(join(stateA, 'freeze-grants.run1.json'), grants, { mode: 0o600 });
+    await writeFileAtomic(join(stateA, 'external', 'dns', 'dns.switch.before.json'), '{"records":[]}\n', { mode: 0o600 });
+    // The engine's own records are the store's already, and files outside the state folder are not the run's.
+    await writeFileAtomic(join(stateA, 'state.json'), '{}\n');
+    await writeFileAtomic(join(machineA, 'elsewhere.json'), '{}\n');
+    forgetStore(stateA);
+    storeA.close();
+
+    // Machine A is gone; another machine attaches to the same run.
+    const storeB = attachStateStore(plan, machineB, stateB, env)!;
+    expect(readFileSync(join(stateB, 'freeze-grants.run1.json'), 'utf8')).toBe(grants);
+    expect(statSync(join(stateB, 'freeze-grants.run1.json')).mode & 0o777).toBe(0o600);
+    expect(readFileSync(join(stateB, 'external', 'dns', 'dns.switch.before.json'), 'utf8')).toBe('{"records":[]}\n');
+    expect(existsSync(join(stateB, 'state.json'))).toBe(false);
+    expect(existsSync(join(machineB, 'elsewhere.json'))).toBe(false);
+    // B rewrites a record; A, back later with its stale copy, gets B's.
+    await writeFileAtomic(join(stateB, 'external', 'dns', 'dns.switch.before.json'), '{"records":["B"]}\n', { mode: 0o600 });
+    forgetStore(stateB);
+    storeB.close();
+    const again = attachStateStore(plan, machineA, stateA, env)!;
+    expect(readFileSync(join(stateA, 'external', 'dns', 'dns.switch.before.json'), 'utf8')).toBe('{"records":["B"]}\n');
+
+    // A record that cannot reach the state database is a failed write: the step does not act on it.
+    const admin = new pg.Client({ connectionString: url });
+    admin.on('error', () => {});
+    await admin.connect();
+    await admin.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = 'side_files_state' AND pid <> pg_backend_pid()`);
+    await admin.end();
+    await expect(writeFileAtomic(join(stateA, 'freeze-target-grants.run1.json'), grants, { mode: 0o600 })).rejects.toThrow(/state database/);
+    forgetStore(stateA);
+    again.close();
   });
 });

@@ -43,7 +43,8 @@ export async function createTeamLogins(adminUrl: string, logins: Record<string, 
   admin.on('error', () => {});
   await admin.connect();
   try {
-    await admin.query(`CREATE ROLE ${TEAM_ROLE} NOLOGIN`);
+    // Once per server, whichever test of the file comes first.
+    await admin.query(`DO $$ BEGIN CREATE ROLE ${TEAM_ROLE} NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$`);
     for (const [login, password] of Object.entries(logins)) await admin.query(`CREATE ROLE ${login} LOGIN PASSWORD '${password}' IN ROLE ${TEAM_ROLE}`);
   } finally {
     await admin.end();
