@@ -1,4 +1,5 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
+import { writeFileAtomic } from '../../adapters/atomic-write.js';
 import { join } from 'node:path';
 import { planDatabase } from '../../adapters/postgres.js';
 import { output } from '../outputs.js';
@@ -46,14 +47,15 @@ function deltaSpecs(ctx: StepContext): DeltaTableSpec[] {
 /** When the first attempt of rollback.freeze-target began, recorded once: a re-run reports the same. */
 async function firstFrozenAt(ctx: StepContext): Promise<number> {
   const file = join(ctx.stateDir, `freeze-target-since.${ctx.runId}`);
-  const now = Date.now();
   try {
-    await writeFile(file, `${now}\n`, { flag: 'wx', mode: 0o600 });
-    return now;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     return Number((await readFile(file, 'utf8')).trim());
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   }
+  // Only the driver runs a step, so no second writer races this; written durably (and, in team mode, kept with the run).
+  const now = Date.now();
+  await writeFileAtomic(file, `${now}\n`, { mode: 0o600 });
+  return now;
 }
 
 const freezeTargetStep = {
