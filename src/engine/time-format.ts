@@ -15,6 +15,11 @@ export function peopleTime(time: number | string, zone: string): string {
   return toDateTime(time, zone).toFormat('LLL dd HH:mm:ss ZZ');
 }
 
+/** `peopleTime` to the millisecond, for instants a measurement is taken between ("Dec 05 22:00:07.295 -05:00"). */
+export function peopleInstant(time: number | string, zone: string): string {
+  return toDateTime(time, zone).toFormat('LLL dd HH:mm:ss.SSS ZZ');
+}
+
 /** "2026-12-05T22:00:07-05:00" (milliseconds only when there are some). */
 export function isoTime(time: number | string, zone: string): string {
   return toDateTime(time, zone).toISO({ suppressMilliseconds: true }) ?? String(time);

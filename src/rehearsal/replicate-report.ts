@@ -1,3 +1,4 @@
+import { peopleInstant } from '../engine/time-format.js';
 import type { WorldEvents } from './world.js';
 
 /**
@@ -9,7 +10,10 @@ export function replicateSection(
   output: (id: string) => Record<string, unknown>,
   summary: (id: string) => string | undefined,
   quietWindowMs: number,
+  zone: string,
 ): string[] {
+  // The sensors' instants are the machine's clock (not the rehearsal's compressed one), in the plan's zone.
+  const at = (time: number) => peopleInstant(time, zone);
   const replicate = world.replicate;
   if (!replicate) return [];
   const lines = ['', '## Replication (strategy replicate)', ''];
@@ -30,8 +34,8 @@ export function replicateSection(
   }
   lines.push(
     measured === undefined
-      ? `- Measured: not available (first refused write ${writes.firstRefusedAt ? new Date(writes.firstRefusedAt).toISOString() : 'never seen'}, first write accepted by the new system ${writes.firstAcceptedNewAt ? new Date(writes.firstAcceptedNewAt).toISOString() : 'never seen'})`
-      : `- Measured by the sensors: **${(measured / 1000).toFixed(1)} s** from the first refused write on the source (${new Date(writes.firstRefusedAt!).toISOString()}) to the first write the new system accepted (${new Date(writes.firstAcceptedNewAt!).toISOString()}); ${writes.refused} writes refused meanwhile (the sensors retry)`,
+      ? `- Measured: not available (first refused write ${writes.firstRefusedAt ? at(writes.firstRefusedAt) : 'never seen'}, first write accepted by the new system ${writes.firstAcceptedNewAt ? at(writes.firstAcceptedNewAt) : 'never seen'})`
+      : `- Measured by the sensors: **${(measured / 1000).toFixed(1)} s** from the first refused write on the source (${at(writes.firstRefusedAt!)}) to the first write the new system accepted (${at(writes.firstAcceptedNewAt!)}); ${writes.refused} writes refused meanwhile (the sensors retry)`,
   );
 
   const before = output('window.pre-verify').durationMs;
@@ -43,9 +47,7 @@ export function replicateSection(
         (compared ? ` (content of ${compared.ranges} of ${compared.of} key ranges, ${compared.rows.toLocaleString('en-US')} rows; counts and sequences whole)` : ''),
     );
   }
-  if (writes.lastAcceptedOldAt) lines.push(`- Last write the source accepted: ${new Date(writes.lastAcceptedOldAt).toISOString()}; longest single write attempt ${writes.longestAttempt.ms} ms (from ${new Date(writes.longestAttempt.at).toISOString()})`);
-  const frozeAt = output('freeze.enable').frozenAt;
-  if (typeof frozeAt === 'string') lines.push(`- freeze.enable finished at ${frozeAt}`);
+  if (writes.lastAcceptedOldAt) lines.push(`- Last write the source accepted: ${at(writes.lastAcceptedOldAt)}; longest single write attempt ${writes.longestAttempt.ms} ms (from ${at(writes.longestAttempt.at)})`);
 
   lines.push('', '### Every acknowledged write on the target', '');
   lines.push(

@@ -107,7 +107,7 @@ export async function writeRehearsalReport(path: string, facts: RehearsalFacts):
     lines.push(`- Measured: ${((backAt - frozeAt) / 1000).toFixed(1)} s from \`freeze.enable\` to ${steps.get('validate.complete-notice')?.finishedAt ? '`validate.complete-notice`' : '`dns.switch`'} with automatic sign-offs (a real window adds the people's time)`);
   }
 
-  lines.push(...replicateSection(facts.world, rowsOf, (id) => steps.get(id)?.summary ?? steps.get(id)?.error, parseDuration(session.plan.freeze.quietWindow)));
+  lines.push(...replicateSection(facts.world, rowsOf, (id) => steps.get(id)?.summary ?? steps.get(id)?.error, parseDuration(session.plan.freeze.quietWindow), session.plan.t0.zone));
 
   lines.push('', '## After the switch', '');
   lines.push(`- The new system ingested ${facts.world.ingested().toLocaleString('en-US')} readings after the switch (stand-in traffic every 5 minutes per sensor, and the webhook test).`);

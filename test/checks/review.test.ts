@@ -150,10 +150,10 @@ describe('first-day review on a real journal and real databases', () => {
       node: 'data-loss',
       question: expect.any(String),
       answer: 'yes',
-      evidence: `1 source row missing from the target (reconciliation at ${NOW.toISOString()})`,
+      evidence: `1 source row missing from the target (reconciliation at ${peopleTime(NOW.getTime(), plan.t0.zone)})`,
     });
     // The machine uses this summary as the rollback's reason when the approvers sign.
-    expect(decision.summary).toBe(`ROLLBACK: roll back now: critical data loss — 1 source row missing from the target (reconciliation at ${NOW.toISOString()})`);
+    expect(decision.summary).toBe(`ROLLBACK: roll back now: critical data loss — 1 source row missing from the target (reconciliation at ${peopleTime(NOW.getTime(), plan.t0.zone)})`);
     expect(output.text).toContain('Verdict: ROLLBACK');
   });
 

@@ -15,6 +15,7 @@ import { driveToEnd } from '../support/drive.js';
 import { usePostgres } from '../support/postgres.js';
 import { startWebhookFake, type WebhookFake } from '../fakes/signed-webhook.js';
 import { createPair, fixtureTables, FREEZE, ingestAfterSwitch, NOW, SWITCH, type Pair } from '../reconcile/fixture.js';
+import { peopleTime } from '../../src/engine/time-format.js';
 
 /**
  * `cutover reconcile` and `cutover decide` through the CLI, on a run whose state the real runner
@@ -167,7 +168,7 @@ describe('cutover decide', () => {
     const text = await run(['decide']);
     expect(text.code).toBe(1);
     expect(text.stdout).toContain('Verdict: ROLLBACK');
-    expect(text.stdout).toContain(`YES — 1 source row missing from the target (reconciliation at ${SECOND.toISOString()})`);
+    expect(text.stdout).toContain(`YES — 1 source row missing from the target (reconciliation at ${peopleTime(SECOND.getTime(), 'America/New_York')})`);
     expect(text.stdout).toContain('To roll back: cutover rollback --reason TEXT --phrase "rollback freshtrackpro.com"');
     const json = await run(['decide', '--json']);
     expect(json.code).toBe(1);
@@ -194,7 +195,7 @@ describe('cutover decide', () => {
     const asserted = await run(['decide', '--assert', 'security-breach', '--by', 'Ana Ruiz', '--note', 'service key found in a public gist'], {}, 'ana');
     expect(asserted.code).toBe(1);
     expect(asserted.stdout).toMatch(/^Recorded: security-breach asserted by Ana Ruiz \("service key found in a public gist"\) \(journal line \d+\)\./);
-    expect(asserted.stdout).toContain(`YES — asserted by Ana Ruiz at ${NOW.toISOString()}: service key found in a public gist`);
+    expect(asserted.stdout).toContain(`YES — asserted by Ana Ruiz at ${peopleTime(NOW.getTime(), 'America/New_York')}: service key found in a public gist`);
     expect(Journal.open(stateDir).entries.at(-1)).toMatchObject({
       type: 'decision.asserted',
       input: 'securityBreach',

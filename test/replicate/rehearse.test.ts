@@ -29,6 +29,9 @@ describe('cutover rehearse --strategy replicate', () => {
     const freeze = /- Measured by the sensors: \*\*([\d.]+) s\*\* from the first refused write on the source/.exec(text);
     expect(freeze, text).not.toBeNull();
     expect(Number(freeze![1])).toBeGreaterThan(0);
+    // People's times in the plan's zone with its offset, to the millisecond where a measurement is taken between them.
+    expect(text).toMatch(/from the first refused write on the source \(\w{3} \d{2} \d{2}:\d{2}:\d{2}\.\d{3} -0[45]:00\) to the first write the new system accepted \(\w{3} \d{2} \d{2}:\d{2}:\d{2}\.\d{3} -0[45]:00\)/);
+    expect(text.match(/\b\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?Z\b/g) ?? []).toEqual([]);
     expect(text).toMatch(/- Verify: `window\.pre-verify` compared every table by key range in [\d.]+ s before the freeze; `migrate\.verify` took [\d.]+ s inside it \(content of \d+ of \d+ key ranges, [\d,]+ rows; counts and sequences whole\)/);
     const [, before, after, all] = /- ([\d,]+) writes acknowledged by the source before the freeze, (\d+) by the new system after the switch: \*\*all ([\d,]+) are on the target\*\*/.exec(text)!;
     const count = (value: string | undefined) => Number(value!.replaceAll(',', ''));

@@ -18,6 +18,8 @@ const DOUBLED_ID = /(?<![\w.-])([\w.-]+): \1:/;
 const ONE_PLURAL = /(?<![\d.,])\b1 (?:[a-z-]+ )?([a-z]+s)\b/g;
 const NOT_PLURAL_NOUNS = new Set(['is', 'was', 'has', 'as', 'its', 'this', 'plus', 'less', 'across', 'yes', 'us', 'status', 'ms', 'vs']);
 const PLACEHOLDERS = ['(dry run)', 'undefined', 'NaN', '[object Object]'];
+/** "2026-12-05T03:00:07.500Z": a UTC instant where people read the plan's zone with its offset. */
+const UTC_INSTANT = /\b\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?Z\b/g;
 
 export function voiceDefects(text: string): string[] {
   const found: string[] = [];
@@ -26,6 +28,7 @@ export function voiceDefects(text: string): string[] {
       const after = line.slice(match.index + match[0].length);
       if (!ZONED_AFTER.test(after) && !RANGE_AFTER.test(after)) found.push(`time without a zone (${match[0]}): ${line}`);
     }
+    for (const match of line.matchAll(UTC_INSTANT)) found.push(`UTC instant (${match[0]}): ${line}`);
     const doubled = DOUBLED_WORD.exec(line);
     if (doubled) found.push(`doubled word (${doubled[0]}): ${line}`);
     const doubledId = DOUBLED_ID.exec(line);

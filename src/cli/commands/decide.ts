@@ -1,6 +1,6 @@
 import { rollbackPhrase } from '../../config/settings.js';
 import { EXIT } from '../../engine/errors.js';
-import { isoTime } from '../../engine/time-format.js';
+import { isoTime, peopleTime } from '../../engine/time-format.js';
 import { decide as decideService, type DecideRequest } from '../../services/decide.js';
 import { openSession } from '../../services/session.js';
 import type { GlobalOptions, Io } from '../io.js';
@@ -30,7 +30,7 @@ export async function decide(globals: GlobalOptions, flags: DecideFlags, io: Io)
       const note = flags.note ? ` ("${flags.note}")` : '';
       io.out(`Recorded: ${flags.assert ?? flags.withdraw} ${flags.withdraw ? 'withdrawn' : 'asserted'} by ${recorded.identity.name}${note} (journal line ${recorded.entry.seq}).`);
     }
-    io.out(`Run ${decision.runId}, evidence as of ${decision.evaluatedAt}:`);
+    io.out(`Run ${decision.runId}, evidence as of ${peopleTime(decision.evaluatedAt, session.plan.t0.zone)}:`);
     io.out(decision.text.trimEnd());
     if (decision.verdict === 'rollback') io.out(`\nTo roll back: cutover rollback --reason TEXT --phrase "${rollbackPhrase(session.plan)}" (at the first-day review, approving review.decision does it).`);
   }

@@ -1,7 +1,7 @@
 import { evaluateDecision, renderDecision, type Decision, type DecisionInputs } from '../../../machines/decision-tree.js';
 import { parseDuration } from '../../../machines/schedule.js';
 import type { JournalEntry } from '../../engine/journal.js';
-import { peopleTime } from '../../engine/time-format.js';
+import { isoTime, localizeInstants, peopleTime } from '../../engine/time-format.js';
 import { reconcileFromContext, reconcileStepResult, type ReconcileResult } from '../reconcile/index.js';
 import type { StepAction, StepContext } from '../types.js';
 import { buildDecisionInputs, CHECK_STEPS, latestCheck, listReconciliations, type ReconciliationEvidence } from './decision-inputs.js';
@@ -236,7 +236,16 @@ export function decideOnEvidence(
 ): DecisionOutput {
   const inputs = buildDecisionInputs(outputs, journal, plan, { reconciliations });
   const decision = evaluateDecision(inputs, plan.thresholds);
-  return { ...decision, evaluatedAt: new Date(nowMs).toISOString(), inputs, text: renderDecision(decision) };
+  // The tree is pure and zone-free: its instants become people's time in the plan's zone here.
+  const zone = plan.t0.zone;
+  return {
+    ...decision,
+    summary: localizeInstants(decision.summary, zone),
+    path: decision.path.map((step) => ({ ...step, evidence: localizeInstants(step.evidence, zone) })),
+    evaluatedAt: isoTime(nowMs, zone),
+    inputs,
+    text: localizeInstants(renderDecision(decision), zone),
+  };
 }
 
 export const reviewDecision: StepAction = {

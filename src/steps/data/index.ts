@@ -28,6 +28,7 @@ import { checkTargetReady, formatBytes } from './target-ready.js';
 import { DataMismatchError, digestsFromManifest, verifyTables, type VerifyReport } from './verify.js';
 import { takeDeltaScopes } from '../replicate/delta-verify.js';
 import { plural } from '../../engine/words.js';
+import { peopleInstant } from '../../engine/time-format.js';
 
 declare module '../outputs.js' {
   interface StepOutputs {
@@ -169,7 +170,7 @@ const freezeSnapshot = {
     const point = await snapshotCutoverPoint({ source: source(ctx), tables: tableNames(ctx) });
     const rows = Object.values(point.counts).reduce((a, b) => a + b, 0);
     return {
-      summary: `Cutover point ${point.at} at WAL ${point.lsn}: ${rows} rows in ${Object.keys(point.counts).length} tables`,
+      summary: `Cutover point ${peopleInstant(point.at, ctx.plan.t0.zone)} at WAL ${point.lsn}: ${rows} rows in ${Object.keys(point.counts).length} tables`,
       output: { ...point, clockAt: new Date(ctx.clock.now()).toISOString() },
     };
   },

@@ -171,6 +171,7 @@ const reimportStep = {
       source: planDatabase(ctx.plan, ctx.env, 'source', ctx.planDir),
       dir: deltaDir(ctx),
       runId: ctx.runId,
+      zone: ctx.plan.t0.zone,
       progress: (p) => ctx.progress(p),
       signal: ctx.signal,
     });

@@ -45,6 +45,8 @@ export interface ReimportOptions {
   /** The rollback-delta folder. */
   dir: string;
   runId: string;
+  /** The plan's zone, for the times in the manual-review report (UTC when not given). */
+  zone?: string;
   progress?: (report: Progress) => void;
   signal?: AbortSignal;
 }
@@ -85,7 +87,7 @@ export async function reimportDelta(options: ReimportOptions): Promise<ReimportS
     }
   }
   const samples = await readSamples(options.dir, manifest);
-  await writeFileAtomic(reportFile, renderManualReview({ manifest, reimported, samples }), { mode: 0o600 });
+  await writeFileAtomic(reportFile, renderManualReview({ manifest, reimported, samples, zone: options.zone ?? 'UTC' }), { mode: 0o600 });
   return {
     tables: reimported,
     review: Object.entries(manifest.tables)

@@ -2,6 +2,7 @@ import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { CutoverPoint } from '../data/manifest.js';
 import type { DeltaFile, DeltaManifest } from './delta-manifest.js';
+import { peopleInstant } from '../../engine/time-format.js';
 
 /**
  * `manual-review.md`: what the rollback could not put back by itself, for a person. It states the end
@@ -41,12 +42,14 @@ export interface ReviewInput {
   reimported: readonly ReimportedTable[];
   /** Keys read from the delta files, by table. */
   samples: ReadonlyMap<string, KeySamples>;
+  /** The plan's zone: times are written for people in it. */
+  zone: string;
 }
 
 export function renderManualReview(input: ReviewInput): string {
   const { manifest } = input;
   const lines: string[] = [`# Rollback: manual review (run ${manifest.runId})`, ''];
-  lines.push(describePoint(manifest.cutoverPoint), '');
+  lines.push(describePoint(manifest.cutoverPoint, input.zone), '');
   if (!manifest.targetLoaded) {
     lines.push('The target was never loaded by this run, so nothing was written there: nothing to re-import or review.', '');
     return `${lines.join('\n')}`;
@@ -153,9 +156,9 @@ export function renderManualReview(input: ReviewInput): string {
 
 const rowCount = (n: number) => `${n} row${n === 1 ? '' : 's'}`;
 
-function describePoint(point: CutoverPoint | null): string {
+function describePoint(point: CutoverPoint | null, zone: string): string {
   return point
-    ? `Cutover point: ${point.at} (WAL ${point.lsn}). The delta is every difference by key between the frozen target and the source.`
+    ? `Cutover point: ${peopleInstant(point.at, zone)} (WAL ${point.lsn}). The delta is every difference by key between the frozen target and the source.`
     : 'No cutover point was recorded (freeze.snapshot did not run).';
 }
 
