@@ -275,6 +275,23 @@ function certificateHint(label: string): string {
   );
 }
 
+/**
+ * Where `url` reaches a connection pooler rather than the database itself ("host:port"), or undefined:
+ * Supabase's transaction pooler listens on 6543, Supavisor's hosts are `*.pooler.*`, and PgBouncer
+ * often says so in its name. Session-bound work (replication, advisory locks, LISTEN) needs the direct
+ * connection.
+ */
+export function poolerAddress(url: string): string | undefined {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return undefined;
+  }
+  const pooled = parsed.port === '6543' || /pooler\.|pgbouncer/i.test(parsed.hostname);
+  return pooled ? `${parsed.hostname}${parsed.port ? `:${parsed.port}` : ''}` : undefined;
+}
+
 /** A pool whose every connection is opened like `openClient`'s (TLS, pinned settings). */
 export function openPool(url: string, options: ConnectionOptions & { max?: number }): pg.Pool {
   const settings = settingsStatement(options);

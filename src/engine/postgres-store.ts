@@ -1,5 +1,5 @@
 import { hostname, userInfo } from 'node:os';
-import { ConnectionFailedError, connectionSecurity, isConnectionError, quoteIdent, type TlsOptions } from '../adapters/postgres.js';
+import { ConnectionFailedError, connectionSecurity, isConnectionError, poolerAddress, quoteIdent, type TlsOptions } from '../adapters/postgres.js';
 import { SyncPg, SyncPgError } from '../adapters/pg-sync.js';
 import { EXIT, ExitError } from './errors.js';
 import { recognise, type Identity } from './identity.js';
@@ -45,15 +45,10 @@ export interface PostgresStateOptions {
  * mode (port 6543 is Supabase's transaction pooler): the same rule as the replicate check.
  */
 export function statePoolerProblem(url: string, envName: string): string | undefined {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    return undefined;
-  }
-  if (parsed.port !== '6543' && !/pooler\.|pgbouncer/i.test(parsed.hostname)) return undefined;
+  const pooler = poolerAddress(url);
+  if (!pooler) return undefined;
   return (
-    `${envName} points at a connection pooler (${parsed.hostname}${parsed.port ? `:${parsed.port}` : ''}): the state database needs a direct connection, ` +
+    `${envName} points at a connection pooler (${pooler}): the state database needs a direct connection, ` +
     'because the driver\'s lock is held by its session and wake-ups come by LISTEN, which a transaction pooler cannot carry. Use the database\'s own host and port (5432).'
   );
 }

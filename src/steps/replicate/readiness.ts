@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { splitTableName } from '../../adapters/postgres.js';
+import { poolerAddress, splitTableName } from '../../adapters/postgres.js';
 import { replicationNames } from './names.js';
 
 /**
@@ -18,16 +18,10 @@ export interface Readiness {
  * do not speak the replication protocol), and a transaction pooler cannot hold an exported snapshot.
  */
 export function poolerProblem(url: string, envName: string): string | null {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    return null;
-  }
-  const pooled = parsed.port === '6543' || /pooler\./i.test(parsed.hostname) || /pgbouncer/i.test(parsed.hostname);
-  if (!pooled) return null;
+  const pooler = poolerAddress(url);
+  if (!pooler) return null;
   return (
-    `${envName} points at a connection pooler (${parsed.hostname}${parsed.port ? `:${parsed.port}` : ''}): logical replication needs the ` +
+    `${envName} points at a connection pooler (${pooler}): logical replication needs the ` +
     `direct connection. On Supabase use db.<project>.supabase.co port 5432 (Project settings → Database → Direct connection).`
   );
 }
