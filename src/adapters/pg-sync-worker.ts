@@ -16,14 +16,17 @@ interface Setup {
   notices: MessagePort;
 }
 
-type Request = { op: 'connect' } | { op: 'query'; sql: string; params: unknown[] } | { op: 'end' };
+type Request = { id: number } & ({ op: 'connect' } | { op: 'query'; sql: string; params: unknown[] } | { op: 'end' });
 
 const { url, options, flag, replies, notices } = workerData as Setup;
 const signal = new Int32Array(flag);
 let client: pg.Client | undefined;
 
-function answer(message: unknown): void {
-  replies.postMessage(message);
+let current = 0;
+
+function answer(message: object): void {
+  // The request's id goes back with its answer: the main thread takes only the answer it waits for.
+  replies.postMessage({ ...message, id: current });
   Atomics.store(signal, 0, 1);
   Atomics.notify(signal, 0);
 }
@@ -37,6 +40,7 @@ function failure(error: unknown): { error: { message: string; code?: string; nam
 let queue = Promise.resolve();
 replies.on('message', (request: Request) => {
   queue = queue.then(async () => {
+    current = request.id;
     try {
       if (request.op === 'connect') {
         client = await openClient(url, options);

@@ -14,6 +14,7 @@ import { ConnectionFailedError, type ConnectionOptions } from './postgres.js';
  */
 
 interface Reply {
+  id: number;
   rows?: Record<string, unknown>[];
   error?: { message: string; code?: string; name: string };
 }
@@ -30,6 +31,8 @@ export class SyncPgError extends Error {
 }
 
 const ANSWER_WAIT_MS = 30_000;
+/** Only ever waited on, to sleep a millisecond while an answer crosses the port. */
+const PAUSE = new Int32Array(new SharedArrayBuffer(4));
 
 /** The compiled worker beside this file; from the TypeScript sources (tests), the same file through jiti. */
 function workerEntry(): { file: string; execArgv: string[] } {
@@ -45,6 +48,7 @@ export class SyncPg {
   private readonly replies: MessageChannel['port1'];
   private readonly worker: Worker;
   private closed = false;
+  private requests = 0;
   private listeners = new Set<(notice: { channel: string; payload: string } | { ended: true }) => void>();
 
   /** Open the session (throws ConnectionFailedError, as `openClient` does, when it cannot). */
@@ -72,15 +76,25 @@ export class SyncPg {
   }
 
   private call(request: Record<string, unknown>, waitMs = ANSWER_WAIT_MS): Reply {
+    const id = ++this.requests;
+    const deadline = Date.now() + waitMs;
     Atomics.store(this.flag, 0, 0);
-    this.replies.postMessage(request);
-    // The worker thread needs its own event loop turns only; this one blocks (that is the point).
-    const waited = Atomics.wait(this.flag, 0, 0, waitMs);
-    const message = receiveMessageOnPort(this.replies);
-    if (!message) {
-      throw new SyncPgError(waited === 'timed-out' ? `the ${this.options.label} did not answer within ${waitMs / 1000} s` : `the ${this.options.label} session stopped`);
+    this.replies.postMessage({ ...request, id });
+    // The worker thread needs its own event loop turns only; this one blocks (that is the point). The
+    // flag says the worker answered; the answer itself crosses the port a moment later, so look until it
+    // is there. An answer to an earlier request that timed out is not this one's: it is dropped.
+    for (;;) {
+      const left = deadline - Date.now();
+      if (left <= 0) throw new SyncPgError(`the ${this.options.label} did not answer within ${waitMs / 1000} s`);
+      if (Atomics.load(this.flag, 0) === 0) Atomics.wait(this.flag, 0, 0, left);
+      else Atomics.wait(PAUSE, 0, 0, 1);
+      for (let message = receiveMessageOnPort(this.replies); message; message = receiveMessageOnPort(this.replies)) {
+        const reply = message.message as Reply;
+        if (reply.id === id) return reply;
+      }
+      // Node sets threadId to -1 once the thread is no longer running.
+      if (this.worker.threadId === -1) throw new SyncPgError(`the ${this.options.label} session stopped`);
     }
-    return message.message as Reply;
   }
 
   /** Run one statement and return its rows. */

@@ -5,6 +5,7 @@ import { readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { peopleInstant } from '../../src/engine/time-format.js';
 import type { CutoverPoint } from '../../src/steps/data/manifest.js';
 import { readDeltaManifest } from '../../src/steps/rollback/delta-manifest.js';
 import { deltaDir, targetGrantRecordFile } from '../../src/steps/rollback/index.js';
@@ -111,7 +112,7 @@ async function endState(f: Fixture) {
       tables: Object.fromEntries(Object.entries(manifest.tables).map(([t, { exportedAt: _, ...entry }]) => [t, entry])),
     },
     // The cutover point is each fixture's own freeze time; everything else must match byte for byte.
-    report: (await readFile(join(dir, 'manual-review.md'), 'utf8')).replace(`${point.at} (WAL ${point.lsn})`, '<cutover point>'),
+    report: (await readFile(join(dir, 'manual-review.md'), 'utf8')).replace(`${peopleInstant(point.at, f.plan.t0.zone)} (WAL ${point.lsn})`, '<cutover point>'),
   };
 }
 
