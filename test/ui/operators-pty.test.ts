@@ -8,6 +8,7 @@ import { examplePlan, renderPlanFile } from '../../src/config/example.js';
 import { parsePlan } from '../../src/config/load.js';
 import type { PlanInput } from '../../src/config/schema.js';
 import { t0Of } from '../../src/config/settings.js';
+import { Terminal, tmuxOn } from '../support/tmux.js';
 
 /**
  * Several operators on one host, for real (issue 12 item 3): the lead runs `cutover run` in a tmux
@@ -34,37 +35,11 @@ const work = mkdtempSync(join(tmpdir(), 'cutover-operators-pty-'));
 const socket = `cutover-ops-${process.pid}`;
 const terminalEnv = { PATH: process.env.PATH ?? '', HOME: work, TERM: 'xterm-256color', LANG: 'C.UTF-8', LC_ALL: 'C.UTF-8', TZ: 'Europe/Berlin' };
 
-function tmux(...args: string[]): string {
-  const result = spawnSync('tmux', ['-u', '-L', socket, ...args], { encoding: 'utf8', env: terminalEnv });
-  if (result.status !== 0) throw new Error(`tmux ${args.join(' ')}: ${result.stderr}`);
-  return result.stdout;
-}
+const tmux = tmuxOn(socket, terminalEnv);
 
 function sh(command: string, args: string[]): void {
   const result = spawnSync(command, args, { encoding: 'utf8' });
   if (result.status !== 0) throw new Error(`${command} ${args.join(' ')}: ${result.stderr}`);
-}
-
-class Terminal {
-  constructor(readonly name: string) {}
-  screen(): string {
-    return tmux('capture-pane', '-p', '-t', this.name);
-  }
-  keys(...keys: string[]): void {
-    tmux('send-keys', '-t', this.name, ...keys);
-  }
-  text(text: string): void {
-    tmux('send-keys', '-t', this.name, '-l', text);
-  }
-  async waitFor(expected: string | RegExp, timeoutMs = 60_000): Promise<string> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const screen = this.screen();
-      if (typeof expected === 'string' ? screen.includes(expected) : expected.test(screen)) return screen;
-      if (Date.now() > deadline) throw new Error(`The terminal ${this.name} never showed ${String(expected)}. It shows:\n${screen}`);
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  }
 }
 
 let cli = '';
@@ -78,7 +53,7 @@ function terminal(name: string, account: string, args: string[], env: Record<str
   const command = [node, cli, ...args].map(quote).join(' ');
   const as = account === userInfo().username ? '' : `runuser -u ${account} -- `;
   tmux('new-session', '-d', '-s', name, '-x', '80', '-y', '24', `${as}env ${vars.join(' ')} ${command}; echo "exited with $?"; sleep 600`);
-  return new Terminal(name);
+  return new Terminal(tmux, name);
 }
 
 describe.skipIf(Boolean(skipReason))('several operators on one host (tmux, two OS accounts)', () => {

@@ -8,6 +8,7 @@ import { examplePlan, renderPlanFile } from '../../src/config/example.js';
 import { parsePlan } from '../../src/config/load.js';
 import type { PlanInput } from '../../src/config/schema.js';
 import { t0Of } from '../../src/config/settings.js';
+import { Terminal, tmuxOn } from '../support/tmux.js';
 
 /**
  * `cutover run` in a real pseudo-terminal: tmux at 80×24, keys sent with send-keys, the screen read
@@ -28,33 +29,7 @@ afterAll(() => {
 /** The tmux server's whole environment: no CI (it turns colour off), a UTF-8 locale, a known local zone. */
 const terminalEnv = { PATH: process.env.PATH ?? '', HOME: work, TERM: 'xterm-256color', LANG: 'C.UTF-8', LC_ALL: 'C.UTF-8', TZ: 'Europe/Berlin' };
 
-function tmux(...args: string[]): string {
-  const result = spawnSync('tmux', ['-u', '-L', socket, ...args], { encoding: 'utf8', env: terminalEnv });
-  if (result.status !== 0) throw new Error(`tmux ${args.join(' ')}: ${result.stderr}`);
-  return result.stdout;
-}
-
-class Terminal {
-  constructor(readonly name: string) {}
-  screen(options: { escapes?: boolean } = {}): string {
-    return tmux('capture-pane', '-p', ...(options.escapes ? ['-e'] : []), '-t', this.name);
-  }
-  keys(...keys: string[]): void {
-    tmux('send-keys', '-t', this.name, ...keys);
-  }
-  text(text: string): void {
-    tmux('send-keys', '-t', this.name, '-l', text);
-  }
-  async waitFor(expected: string | RegExp, timeoutMs = 60_000): Promise<string> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const screen = this.screen();
-      if (typeof expected === 'string' ? screen.includes(expected) : expected.test(screen)) return screen;
-      if (Date.now() > deadline) throw new Error(`The terminal never showed ${String(expected)}. It shows:\n${screen}`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  }
-}
+const tmux = tmuxOn(socket, terminalEnv);
 
 let cli = '';
 let counter = 0;
@@ -84,7 +59,7 @@ async function startRun(env: Record<string, string> = {}, overrides: Partial<Pla
   const command = `env ${vars.join(' ')} '${process.execPath}' '${cli}' --config '${join(dir, 'cutover.config.ts')}' run; echo "cutover exited with $?"; sleep 600`;
   const name = `run${counter}`;
   tmux('new-session', '-d', '-s', name, '-x', '80', '-y', '24', command);
-  return { terminal: new Terminal(name), dir };
+  return { terminal: new Terminal(tmux, name), dir };
 }
 
 /** Skip every failing step from the keyboard (no databases here) until `until` is on screen. */
@@ -175,7 +150,7 @@ describe.skipIf(!hasTmux)('cutover rehearse --interactive in a real terminal (tm
     const name = 'rehearse';
     const command = `cd '${dir}' && '${process.execPath}' '${cli}' rehearse --interactive --rows 2000 --speed 200000; echo "cutover exited with $?"; sleep 600`;
     tmux('new-session', '-d', '-s', name, '-x', '80', '-y', '24', command);
-    const terminal = new Terminal(name);
+    const terminal = new Terminal(tmux, name);
     // Preflight, lower TTL and the advance notice run for real against the embedded servers first.
     let screen = await terminal.waitFor('Sign-off · prep.staging-rehearsal', 120_000);
     expect(screen).toContain('STAGING');
